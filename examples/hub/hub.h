@@ -1,0 +1,75 @@
+/*
+ * The hub: a small OOCSI server for tests, the demo and local development.
+ *
+ * It speaks the OOCSI line protocol over TCP with the reference server's
+ * observable behaviour (PROTOCOL.md), is lossless under bursts, and offers
+ * fault-injection controls for tests. It runs on its own thread; every
+ * function here is safe to call from any thread.
+ */
+#ifndef OOCSI_HUB_H
+#define OOCSI_HUB_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct oocsi_hub oocsi_hub;
+
+typedef struct oocsi_hub_options {
+    const char *bind_address; /* default "127.0.0.1" */
+    int port;                 /* 0: an ephemeral port (see oocsi_hub_port) */
+    int ping_interval_ms;     /* keep-alive tick; default 5000 */
+    int stale_timeout_ms;     /* drop a client silent for this long; default 120000 */
+    const char *users;        /* "-users" list "n1:p1;n2:p2", or NULL */
+    int max_clients;          /* 0: unlimited */
+    size_t max_line;          /* longest accepted line; default 16 MiB; longer: client dropped */
+    int reference_drop_queue; /* 1: reproduce the reference server's 21-line outgoing queue */
+    int verbose;              /* 1: log connections and commands to stderr */
+} oocsi_hub_options;
+
+/** Fills *o with the defaults. */
+void oocsi_hub_options_init(oocsi_hub_options *o);
+
+/** Creates the hub, binds and starts listening and its thread. NULL on failure
+ *  (the reason printed to stderr). opts may be NULL for defaults. */
+oocsi_hub *oocsi_hub_start(const oocsi_hub_options *opts);
+/** Stops the thread, closes every connection, frees. NULL-safe. */
+void oocsi_hub_free(oocsi_hub *h);
+/** The TCP port the hub listens on (also after oocsi_hub_stop). */
+int oocsi_hub_port(const oocsi_hub *h);
+
+/* ---- fault injection and inspection (for tests) ---- */
+
+/** Simulates a server going down: closes the listener and every client
+ *  connection (no "bye"), forgets all clients, channels, retained and delayed
+ *  messages. Returns 0. */
+int oocsi_hub_stop(oocsi_hub *h);
+/** Listens again on the same port after oocsi_hub_stop(). 0 or -1. */
+int oocsi_hub_restart(oocsi_hub *h);
+/** Closes one client's connection abruptly (no "bye"), as a network drop
+ *  would. 0, or -1 if no such client. */
+int oocsi_hub_drop_client(oocsi_hub *h, const char *handle);
+/** stall = 1: stop reading from and writing to that client (a half-open
+ *  connection); 0: resume. 0, or -1 if no such client. */
+int oocsi_hub_stall_client(oocsi_hub *h, const char *handle, int stall);
+/** Writes raw bytes to one client as they are (garbage, oversized lines...).
+ *  0, or -1 if no such client. */
+int oocsi_hub_send_raw(oocsi_hub *h, const char *handle, const char *bytes, size_t len);
+/** Waits until a client with that handle is registered (1) or timeout (0). */
+int oocsi_hub_wait_client(oocsi_hub *h, const char *handle, int timeout_ms);
+/** Waits until no client with that handle is registered (1) or timeout (0). */
+int oocsi_hub_wait_client_gone(oocsi_hub *h, const char *handle, int timeout_ms);
+/** Waits until handle is subscribed to channel (1) or timeout (0). */
+int oocsi_hub_wait_subscribed(oocsi_hub *h, const char *handle, const char *channel, int timeout_ms);
+/** Number of registered clients. */
+int oocsi_hub_client_count(oocsi_hub *h);
+/** Total messages the hub has delivered to clients since start. */
+unsigned long long oocsi_hub_delivered(oocsi_hub *h);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,323 @@
+/*
+ * liboocsi: a C client library for OOCSI.
+ *
+ * Conventions for every function in this header:
+ *  - Functions that can fail return an int: OOCSI_OK (0) or a negative
+ *    OOCSI_ERR_* code (see oocsi_strerror()). A NULL argument where a value is
+ *    required gives OOCSI_ERR_INVAL, never a crash.
+ *  - Strings and cJSON objects passed in are copied; the caller keeps them.
+ *  - Strings and objects handed to callbacks are borrowed and valid only for
+ *    the duration of the callback.
+ *  - Anything returned for the caller to own is freed with oocsi_free() (text)
+ *    or cJSON_Delete() (JSON), as stated per function.
+ *
+ * Threading:
+ *  - Callbacks (handlers, responders, call results, the state handler) run only
+ *    inside oocsi_loop() or on the background thread of oocsi_loop_start(),
+ *    never inside oocsi_send() and friends.
+ *  - oocsi_send*, oocsi_subscribe, oocsi_unsubscribe, oocsi_register,
+ *    oocsi_unregister, oocsi_call*, the queries and all oocsi_variable_* and
+ *    oocsi_device_* calls may be made from any thread, including from inside
+ *    callbacks. Blocking calls made from inside a callback drive the client's
+ *    I/O themselves (they never deadlock); callbacks for messages that arrive
+ *    meanwhile are queued and run after the current callback returns.
+ *  - The logger may be called from any thread that uses the client and with
+ *    internal locks held: it must not call into the library other than
+ *    oocsi_strerror().
+ *  - oocsi_close() must be called once, from a thread that is not inside a
+ *    callback of the same client, when no other thread uses the client.
+ */
+#ifndef OOCSI_OOCSI_H
+#define OOCSI_OOCSI_H
+
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(OOCSI_STATIC)
+#define OOCSI_API
+#elif defined(__GNUC__)
+#define OOCSI_API __attribute__((visibility("default")))
+#else
+#define OOCSI_API
+#endif
+
+#define OOCSI_VERSION_MAJOR 0
+#define OOCSI_VERSION_MINOR 1
+#define OOCSI_VERSION_PATCH 0
+#define OOCSI_VERSION_STRING "0.1.0"
+
+/** The library's version as "MAJOR.MINOR.PATCH" (static string). */
+OOCSI_API const char *oocsi_version(void);
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum {
+    OOCSI_OK = 0,
+    OOCSI_ERR_INVAL = -1,        /* bad argument: NULL, handle with whitespace, data not a JSON object, ... */
+    OOCSI_ERR_NOMEM = -2,
+    OOCSI_ERR_CONNECT = -3,      /* no endpoint could be reached */
+    OOCSI_ERR_HANDLE_TAKEN = -4, /* server: name already registered */
+    OOCSI_ERR_AUTH = -5,         /* server: password wrong for name */
+    OOCSI_ERR_TIMEOUT = -6,
+    OOCSI_ERR_CLOSED = -7,       /* client closed or gave up reconnecting */
+    OOCSI_ERR_TLS = -8,          /* handshake or certificate verification failed */
+    OOCSI_ERR_PROTOCOL = -9,     /* peer sent something the codec cannot accept */
+    OOCSI_ERR_UNSUPPORTED = -10, /* e.g. a query the endpoint's protocol lacks */
+    OOCSI_ERR_QUEUE_FULL = -11,  /* offline/outgoing queue limit reached */
+    OOCSI_ERR_IO = -12
+} oocsi_err;
+
+/** A static English description of an OOCSI_ERR_* code (never NULL). */
+OOCSI_API const char *oocsi_strerror(int err);
+
+/* ------------------------------------------------------------------- types */
+
+typedef struct oocsi_options oocsi_options;
+typedef struct oocsi_client oocsi_client;
+typedef struct oocsi_message oocsi_message;
+typedef struct oocsi_variable oocsi_variable;
+typedef struct oocsi_device oocsi_device;
+
+typedef enum {
+    OOCSI_LOG_DEBUG = 0,
+    OOCSI_LOG_INFO = 1,
+    OOCSI_LOG_WARN = 2,
+    OOCSI_LOG_ERROR = 3
+} oocsi_log_level;
+
+typedef enum {
+    OOCSI_STATE_CONNECTED = 0, /* after every welcome (first connect and reconnects) */
+    OOCSI_STATE_OFFLINE = 1,   /* an established connection dropped; err says why */
+    OOCSI_STATE_CLOSED = 2     /* gave up reconnecting, or oocsi_close() */
+} oocsi_state;
+
+/** Log sink. msg is borrowed. See the threading notes at the top. */
+typedef void (*oocsi_log_fn)(oocsi_log_level level, const char *msg, void *user);
+/** Connection state changes; runs in the loop like every callback. */
+typedef void (*oocsi_state_fn)(oocsi_client *c, oocsi_state state, int err, void *user);
+/** Message handler for channels and direct messages. msg is borrowed. */
+typedef void (*oocsi_handler)(oocsi_client *c, const oocsi_message *msg, void *user);
+/** Responder: request is borrowed; response is pre-filled with a copy of the
+ *  request data (without _MESSAGE_HANDLE) and may be changed in place; it is
+ *  sent to the caller when the responder returns. */
+typedef void (*oocsi_responder)(oocsi_client *c, const oocsi_message *request, cJSON *response, void *user);
+/** Result of oocsi_call(): response is NULL when the call timed out (or the
+ *  client closed); its data excludes _MESSAGE_ID. */
+typedef void (*oocsi_call_fn)(oocsi_client *c, const oocsi_message *response, void *user);
+
+/* ------------------------------------------------------ options, connecting */
+
+/** New options with defaults; NULL when out of memory. Free with oocsi_options_free(). */
+OOCSI_API oocsi_options *oocsi_options_new(void);
+/** NULL-safe. */
+OOCSI_API void oocsi_options_free(oocsi_options *opts);
+
+/**
+ * Handle: NULL or "" gives "OOCSIClient_" + 15 random lowercase hex digits.
+ * Each '#' is replaced by a random digit at connect time. Whitespace, control
+ * or non-ASCII characters, or more than 194 characters (password included):
+ * OOCSI_ERR_INVAL. "name:password" requests a password handle.
+ */
+OOCSI_API int oocsi_options_set_handle(oocsi_options *opts, const char *handle);
+/**
+ * Adds an endpoint URL: tcp://host[:port] (4444), tls://host[:port] (4443),
+ * ws://host[:port][/path], wss://host[:port][/path] (path /ws), a bare host or
+ * host:port (tcp), or a scheme registered with oocsi_register_transport().
+ * Tried in the order added. OOCSI_ERR_INVAL for a URL that does not parse,
+ * OOCSI_ERR_UNSUPPORTED for a scheme with no transport in this build.
+ */
+OOCSI_API int oocsi_options_add_endpoint(oocsi_options *opts, const char *url);
+/** < 0 (default): retry forever; 0: never reconnect; n: give up after n
+ *  failed attempts in a row (one attempt = one pass over the endpoint list). */
+OOCSI_API int oocsi_options_set_max_reconnect_attempts(oocsi_options *opts, int attempts);
+/** fn NULL silences the library. Default: INFO+ to stderr as "[handle]: text". */
+OOCSI_API int oocsi_options_set_logger(oocsi_options *opts, oocsi_log_fn fn, void *user);
+/** Lowest level passed to the logger (default OOCSI_LOG_INFO). */
+OOCSI_API int oocsi_options_set_log_level(oocsi_options *opts, oocsi_log_level level);
+/** Handler for messages sent directly to this client's handle. */
+OOCSI_API int oocsi_options_set_direct_handler(oocsi_options *opts, oocsi_handler fn, void *user);
+OOCSI_API int oocsi_options_set_tls_ca_file(oocsi_options *opts, const char *pem_path);
+/** 1 (default): verify certificate chain and host name. */
+OOCSI_API int oocsi_options_set_tls_verify(oocsi_options *opts, int verify);
+/** Bound of oocsi_connect() and of subscribe confirmations; default 5000 ms. */
+OOCSI_API int oocsi_options_set_connect_timeout(oocsi_options *opts, int timeout_ms);
+OOCSI_API int oocsi_options_set_state_handler(oocsi_options *opts, oocsi_state_fn fn, void *user);
+
+/* Additions beyond the fixed contract. */
+
+/** Reconnect backoff: first delay around initial_ms (with jitter), doubling up
+ *  to max_ms. Defaults 100 ms and 5000 ms. */
+OOCSI_API int oocsi_options_set_reconnect_delay(oocsi_options *opts, int initial_ms, int max_ms);
+/** Keep-alive: send "ping" after idle_ms without incoming bytes, consider the
+ *  server dead after timeout_ms without incoming bytes. Defaults 10000/20000 ms. */
+OOCSI_API int oocsi_options_set_keepalive(oocsi_options *opts, int idle_ms, int timeout_ms);
+/** Longest line/frame accepted from the server (default 16 MiB); a longer one
+ *  resets the connection with OOCSI_ERR_PROTOCOL. Minimum 1024. */
+OOCSI_API int oocsi_options_set_max_line_length(oocsi_options *opts, size_t bytes);
+/** Bound of the queue of messages sent while offline (defaults 10000 messages,
+ *  16 MiB); past it oocsi_send() returns OOCSI_ERR_QUEUE_FULL. */
+OOCSI_API int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, size_t max_bytes);
+
+/**
+ * Connects: blocks until the server's welcome, until every endpoint failed,
+ * or until the connect timeout. *out is set only on OOCSI_OK; free it with
+ * oocsi_close(). Errors: OOCSI_ERR_INVAL, OOCSI_ERR_NOMEM,
+ * OOCSI_ERR_HANDLE_TAKEN, OOCSI_ERR_AUTH, OOCSI_ERR_TLS, OOCSI_ERR_CONNECT,
+ * OOCSI_ERR_TIMEOUT (the server did not welcome the handle in time).
+ * opts is copied; the caller may free it afterwards.
+ */
+OOCSI_API int oocsi_connect(oocsi_client **out, const oocsi_options *opts);
+/** NULL-safe: says quit, stops the loop thread, frees everything. */
+OOCSI_API void oocsi_close(oocsi_client *c);
+/** The handle the server welcomed (without password). Valid until close. */
+OOCSI_API const char *oocsi_handle(const oocsi_client *c);
+/** URL of the endpoint in use (or last used). Valid until the next reconnect;
+ *  read it from a callback or the state handler. */
+OOCSI_API const char *oocsi_endpoint(const oocsi_client *c);
+/** 1 when welcomed and online, 0 otherwise (also for NULL). */
+OOCSI_API int oocsi_is_connected(const oocsi_client *c);
+/** Detail of the last error on this client (static or client-owned text). */
+OOCSI_API const char *oocsi_last_error(const oocsi_client *c);
+
+/* --------------------------------------------------------- running the loop */
+
+/** Does I/O, timers and callbacks; returns after at most timeout_ms (0: do
+ *  what is ready without waiting). OOCSI_OK, or OOCSI_ERR_CLOSED once the
+ *  client gave up; OOCSI_ERR_INVAL while the background thread runs. */
+OOCSI_API int oocsi_loop(oocsi_client *c, int timeout_ms);
+/** Starts one background thread that runs the loop until oocsi_loop_stop()
+ *  or oocsi_close(). OOCSI_ERR_INVAL if already started. */
+OOCSI_API int oocsi_loop_start(oocsi_client *c);
+/** Stops and joins the background thread. Not from inside a callback
+ *  (OOCSI_ERR_INVAL). */
+OOCSI_API int oocsi_loop_stop(oocsi_client *c);
+
+/** Pollable fd of the connection, or -1 while none is open. */
+OOCSI_API int oocsi_fd(const oocsi_client *c);
+/** 1 if the caller's poll should also wait for POLLOUT. */
+OOCSI_API int oocsi_want_write(const oocsi_client *c);
+/** Milliseconds until timers are due (keep-alive, backoff, call timeouts);
+ *  -1 when none is pending. */
+OOCSI_API int oocsi_next_timeout_ms(const oocsi_client *c);
+
+/* --------------------------------------------------- sending and receiving */
+
+/** data must be a JSON object; it is serialised, not taken over. While
+ *  offline the message is queued (OOCSI_ERR_QUEUE_FULL past the bound).
+ *  Errors: OOCSI_ERR_INVAL, OOCSI_ERR_NOMEM, OOCSI_ERR_QUEUE_FULL, OOCSI_ERR_CLOSED. */
+OOCSI_API int oocsi_send(oocsi_client *c, const char *recipient, const cJSON *data);
+/** As oocsi_send(), data given as the text of a JSON object. */
+OOCSI_API int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_object);
+/** Adds fn to channel and returns once the server has the subscription
+ *  (bounded by the connect timeout: OOCSI_ERR_TIMEOUT). While offline the
+ *  subscription is recorded and made on reconnect (returns OOCSI_OK). The same
+ *  (fn, user) twice is one handler. */
+OOCSI_API int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user);
+/** Removes every handler of channel and leaves it (unless a variable or a
+ *  responder still uses it). Unknown channel: OOCSI_OK. */
+OOCSI_API int oocsi_unsubscribe(oocsi_client *c, const char *channel);
+
+OOCSI_API const char *oocsi_message_sender(const oocsi_message *m);
+OOCSI_API const char *oocsi_message_recipient(const oocsi_message *m);
+/** Milliseconds since the epoch, server clock; 0 if the server sent none. */
+OOCSI_API int64_t oocsi_message_timestamp(const oocsi_message *m);
+/** The payload keys only (no sender/recipient/timestamp). Borrowed. */
+OOCSI_API const cJSON *oocsi_message_data(const oocsi_message *m);
+/** The payload as compact JSON text; free with oocsi_free(). NULL on NULL/OOM. */
+OOCSI_API char *oocsi_message_data_json(const oocsi_message *m);
+/** OOCSI_OK, OOCSI_ERR_INVAL (NULL), OOCSI_ERR_UNSUPPORTED (absent or not a
+ *  number; for get_int also a number that is not an integer). */
+OOCSI_API int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out);
+OOCSI_API int oocsi_message_get_double(const oocsi_message *m, const char *key, double *out);
+/** NULL if absent or not a string. Borrowed. */
+OOCSI_API const char *oocsi_message_get_string(const oocsi_message *m, const char *key);
+/** JSON true/false (numbers: non-zero is true). */
+OOCSI_API int oocsi_message_get_bool(const oocsi_message *m, const char *key, int *out);
+/** Frees memory the library returned (NULL-safe). */
+OOCSI_API void oocsi_free(void *p);
+
+/* ----------------------------------------------------------------- queries */
+
+/** "a, b, c" as the server says it (empty string for none). Free *out with
+ *  oocsi_free(). OOCSI_ERR_UNSUPPORTED over endpoints without queries,
+ *  OOCSI_ERR_TIMEOUT, OOCSI_ERR_CLOSED (offline). */
+OOCSI_API int oocsi_channels(oocsi_client *c, int timeout_ms, char **out);
+OOCSI_API int oocsi_channel_subscribers(oocsi_client *c, const char *channel, int timeout_ms, char **out);
+OOCSI_API int oocsi_clients(oocsi_client *c, int timeout_ms, char **out);
+
+/* ------------------------------------------------------- call and response */
+
+/** Answers calls named call_name arriving on channel (subscribed, with the
+ *  subscribe barrier) or directly. Re-registered on reconnect. */
+OOCSI_API int oocsi_register(oocsi_client *c, const char *channel, const char *call_name, oocsi_responder fn,
+                             void *user);
+/** Removes the responder for call_name on channel (OOCSI_OK if none). */
+OOCSI_API int oocsi_unregister(oocsi_client *c, const char *channel, const char *call_name);
+/** Sends a call; fn runs once with the first response, or with NULL after
+ *  timeout_ms. data may be NULL (empty request). */
+OOCSI_API int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                         int timeout_ms, oocsi_call_fn fn, void *user);
+/** Sends a call and waits for the response (woken as soon as it arrives).
+ *  *response: the response data without _MESSAGE_ID; free with cJSON_Delete().
+ *  OOCSI_ERR_TIMEOUT when none came in time. */
+OOCSI_API int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                                  int timeout_ms, cJSON **response);
+
+/* --------------------------------------------------------------- variables */
+
+/** A variable mirroring key on channel (subscribes with the barrier). NULL on
+ *  bad arguments or out of memory. Free with oocsi_variable_free() before
+ *  closing the client. */
+OOCSI_API oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const char *key);
+OOCSI_API void oocsi_variable_free(oocsi_variable *v);
+/** Filters the value locally (min, max, sigma, smoothing) and publishes the
+ *  raw value {key: value} on the channel. NAN/INF: OOCSI_ERR_INVAL. */
+OOCSI_API int oocsi_variable_set(oocsi_variable *v, double value);
+/** NAN while it has no value (a min or max alone reads as that bound). */
+OOCSI_API double oocsi_variable_get(const oocsi_variable *v);
+OOCSI_API int oocsi_variable_has_value(const oocsi_variable *v);
+OOCSI_API int oocsi_variable_min(oocsi_variable *v, double min);
+OOCSI_API int oocsi_variable_max(oocsi_variable *v, double max);
+/** Moving mean over window values (window >= 1); sigma > 0 limits jumps. */
+OOCSI_API int oocsi_variable_smooth(oocsi_variable *v, int window, double sigma);
+OOCSI_API int oocsi_variable_set_string(oocsi_variable *v, const char *value);
+/** The last string value, or NULL. Valid until the variable changes: copy it
+ *  when other threads may update the variable. */
+OOCSI_API const char *oocsi_variable_get_string(const oocsi_variable *v);
+
+/* ------------------------------------------------ heyOOCSI device descriptions */
+
+/** name NULL: the client's handle. Free with oocsi_device_free(). */
+OOCSI_API oocsi_device *oocsi_device_new(oocsi_client *c, const char *name);
+OOCSI_API int oocsi_device_add_property(oocsi_device *d, const char *key, const char *value);
+OOCSI_API int oocsi_device_add_location(oocsi_device *d, const char *name, double lat, double lon);
+/** icon may be NULL (sent as null); unit may be NULL (""). */
+OOCSI_API int oocsi_device_add_sensor(oocsi_device *d, const char *name, const char *channel,
+                                      const char *sensor_type, const char *unit, double default_value,
+                                      const char *icon);
+OOCSI_API int oocsi_device_add_number(oocsi_device *d, const char *name, const char *channel, double min,
+                                      double max, const char *unit, double default_value, const char *icon);
+OOCSI_API int oocsi_device_add_binary_sensor(oocsi_device *d, const char *name, const char *channel,
+                                             const char *sensor_type, int default_state, const char *icon);
+OOCSI_API int oocsi_device_add_switch(oocsi_device *d, const char *name, const char *channel, int default_state,
+                                      const char *icon);
+/** led_type one of RGB RGBW RGBWW CCT DIMMABLE ONOFF; spectrum one of CCT
+ *  WHITE RGB; anything else is OOCSI_ERR_INVAL. */
+OOCSI_API int oocsi_device_add_light(oocsi_device *d, const char *name, const char *channel, const char *led_type,
+                                     const char *spectrum, int default_state, int default_brightness,
+                                     const char *icon);
+/** Sends the description to channel "heyOOCSI!". */
+OOCSI_API int oocsi_device_submit(oocsi_device *d);
+/** The description as JSON text (what submit sends); free with oocsi_free(). */
+OOCSI_API char *oocsi_device_to_json(const oocsi_device *d);
+OOCSI_API void oocsi_device_free(oocsi_device *d);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
