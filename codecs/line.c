@@ -1,0 +1,570 @@
+/*
+ * The "line" codec: the OOCSI TCP line protocol (PROTOCOL.md §1-§4), used by
+ * the tcp and tls transports. Sans-I/O: one line (without its LF) in, one
+ * event out; one command in, one line (without its LF) appended out.
+ *
+ * Per-connection state: only whether the welcome line has been seen. Before
+ * it, lines are handshake replies (welcome / error); after it, messages,
+ * pings, pongs, bye and query answers.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "oocsi/codec.h"
+
+typedef struct line_state {
+    int welcomed;
+} line_state;
+
+/* Longest prefix of an unparseable line kept in an INVALID event. */
+#define LINE_INVALID_PREFIX 80
+
+/* ----------------------------------------------------------- helpers */
+
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+static int equals(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return n == m && memcmp(s, lit, m) == 0;
+}
+
+static int starts_with(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return n >= m && memcmp(s, lit, m) == 0;
+}
+
+/* First occurrence of lit in s[0..n), or NULL (s need not be NUL-terminated). */
+static const char *find(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    const char *p = s, *end = s + n;
+
+    while (m > 0 && (size_t)(end - p) >= m) {
+        const char *q = memchr(p, lit[0], (size_t)(end - p) - m + 1);
+        if (q == NULL) {
+            return NULL;
+        }
+        if (memcmp(q, lit, m) == 0) {
+            return q;
+        }
+        p = q + 1;
+    }
+    return NULL;
+}
+
+/* Valid UTF-8 without NUL bytes: usable as is (as C string content too). */
+static int is_clean(const char *s, size_t n)
+{
+    return memchr(s, 0, n) == NULL && oocsi_utf8_valid(s, n);
+}
+
+/* malloc'd NUL-terminated copy of s[0..n), sanitised unless known clean. */
+static char *text_copy(const char *s, size_t n, int clean)
+{
+    char *t;
+
+    if (!clean && !is_clean(s, n)) {
+        return oocsi_utf8_sanitize(s, n, NULL);
+    }
+    if (n == SIZE_MAX) {
+        return NULL;
+    }
+    t = malloc(n + 1);
+    if (t == NULL) {
+        return NULL;
+    }
+    memcpy(t, s, n);
+    t[n] = '\0';
+    return t;
+}
+
+static int set_text(oocsi_event *ev, oocsi_event_type type, const char *s, size_t n, int clean)
+{
+    ev->text = text_copy(s, n, clean);
+    if (ev->text == NULL) {
+        return OOCSI_ERR_NOMEM;
+    }
+    ev->type = type;
+    return OOCSI_OK;
+}
+
+/* ------------------------------------------------------ handshake */
+
+static int decode_welcome(line_state *st, const char *s, size_t n, const char *w, oocsi_event *ev)
+{
+    const char *name = w + 8; /* strlen("welcome ") */
+    const char *end = s + n;
+
+    if (s[0] == '{') {
+        /* {'message' : "welcome NAME"}: up to the closing quote */
+        const char *q = memchr(name, '"', (size_t)(end - name));
+        if (q != NULL) {
+            end = q;
+        }
+    } else {
+        /* welcome NAME, or the PD form welcome NAME; */
+        while (end > name && (end[-1] == ';' || is_space((unsigned char)end[-1]))) {
+            end--;
+        }
+    }
+    while (name < end && is_space((unsigned char)*name)) {
+        name++;
+    }
+    while (end > name && is_space((unsigned char)end[-1])) {
+        end--;
+    }
+    if (set_text(ev, OOCSI_EVENT_WELCOME, name, (size_t)(end - name), 0) != OOCSI_OK) {
+        return OOCSI_ERR_NOMEM;
+    }
+    st->welcomed = 1;
+    return OOCSI_OK;
+}
+
+static int decode_handshake(line_state *st, const char *s, size_t n, oocsi_event *ev)
+{
+    const char *w;
+
+    if (starts_with(s, n, "error")) {
+        if (find(s, n, "already registered") != NULL) {
+            ev->err = OOCSI_ERR_HANDLE_TAKEN;
+        } else if (find(s, n, "password wrong") != NULL) {
+            ev->err = OOCSI_ERR_AUTH;
+        } else {
+            ev->err = OOCSI_ERR_PROTOCOL;
+        }
+        if (set_text(ev, OOCSI_EVENT_REJECTED, s, n, 0) != OOCSI_OK) {
+            ev->err = 0;
+            return OOCSI_ERR_NOMEM;
+        }
+        return OOCSI_OK;
+    }
+    if (equals(s, n, "ping")) {
+        ev->type = OOCSI_EVENT_PING;
+        return OOCSI_OK;
+    }
+    w = find(s, n, "welcome ");
+    if (w != NULL) {
+        return decode_welcome(st, s, n, w, ev);
+    }
+    ev->type = OOCSI_EVENT_NONE;
+    return OOCSI_OK;
+}
+
+/* ------------------------------------------------------- messages */
+
+/* Saturating double -> int64 (NaN -> 0). */
+static int64_t clamp_i64(double d)
+{
+    if (d != d) {
+        return 0;
+    }
+    if (d >= 9223372036854775808.0) {
+        return INT64_MAX;
+    }
+    if (d <= -9223372036854775808.0) {
+        return INT64_MIN;
+    }
+    return (int64_t)d;
+}
+
+/* The raw scanner below runs only on text cJSON has accepted; it still
+ * checks every bound and gives up on anything unexpected. Whitespace is
+ * what cJSON skips (bytes <= 32). */
+static size_t skip_ws(const char *s, size_t i, size_t n)
+{
+    while (i < n && (unsigned char)s[i] <= 32) {
+        i++;
+    }
+    return i;
+}
+
+/* s[i] == '"'; returns the index after the closing quote, or n. */
+static size_t skip_string(const char *s, size_t i, size_t n)
+{
+    for (i++; i < n; i++) {
+        if (s[i] == '\\') {
+            i++;
+        } else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return n;
+}
+
+static size_t skip_value(const char *s, size_t i, size_t n)
+{
+    size_t depth = 0;
+
+    if (i >= n) {
+        return n;
+    }
+    if (s[i] == '"') {
+        return skip_string(s, i, n);
+    }
+    if (s[i] != '{' && s[i] != '[') {
+        while (i < n && s[i] != ',' && s[i] != '}' && s[i] != ']' && (unsigned char)s[i] > 32) {
+            i++;
+        }
+        return i;
+    }
+    while (i < n) {
+        char c = s[i];
+        if (c == '"') {
+            i = skip_string(s, i, n);
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (--depth == 0) {
+                return i + 1;
+            }
+        }
+        i++;
+    }
+    return n;
+}
+
+/* Exact integer of the last top-level "timestamp" value in the object text,
+ * for values beyond 2^53 that a double cannot hold. 1 on success. */
+static int raw_timestamp(const char *s, size_t n, int64_t *out)
+{
+    size_t i = skip_ws(s, 0, n), vs = 0, ve = 0, k;
+    int found = 0, neg = 0;
+    uint64_t v = 0, limit;
+
+    if (i >= n || s[i] != '{') {
+        return 0;
+    }
+    i++;
+    for (;;) {
+        size_t ks, ke;
+        i = skip_ws(s, i, n);
+        if (i >= n || s[i] != '"') {
+            break;
+        }
+        ks = i + 1;
+        i = skip_string(s, i, n);
+        if (i >= n) {
+            return 0;
+        }
+        ke = i - 1;
+        i = skip_ws(s, i, n);
+        if (i >= n || s[i] != ':') {
+            return 0;
+        }
+        i = skip_ws(s, i + 1, n);
+        k = skip_value(s, i, n);
+        if (ke - ks == 9 && memcmp(s + ks, "timestamp", 9) == 0) {
+            vs = i;
+            ve = k;
+            found = 1;
+        }
+        i = skip_ws(s, k, n);
+        if (i >= n || s[i] != ',') {
+            break;
+        }
+        i++;
+    }
+    if (!found || vs >= ve) {
+        return 0;
+    }
+    if (s[vs] == '-') {
+        neg = 1;
+        vs++;
+    }
+    if (vs >= ve) {
+        return 0;
+    }
+    limit = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
+    for (k = vs; k < ve; k++) {
+        unsigned d;
+        if (s[k] < '0' || s[k] > '9') {
+            return 0; /* fraction or exponent: not an integer literal */
+        }
+        d = (unsigned)(s[k] - '0');
+        if (v > (limit - d) / 10) {
+            return 0;
+        }
+        v = v * 10 + d;
+    }
+    if (neg) {
+        *out = v == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)v;
+    } else {
+        *out = (int64_t)v;
+    }
+    return 1;
+}
+
+static char *dup_string_item(const cJSON *item)
+{
+    const char *s = (item != NULL && cJSON_IsString(item) && item->valuestring != NULL) ? item->valuestring : "";
+    return text_copy(s, strlen(s), 1);
+}
+
+/* The line starts with '{'. s[0..n) is trimmed and clean. */
+static int decode_json(const char *s, size_t n, oocsi_event *ev)
+{
+    const char *end = NULL, *p;
+    cJSON *root, *it, *next;
+    cJSON *snd = NULL, *rcp = NULL, *ts = NULL;
+
+    root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+    if (root == NULL || !cJSON_IsObject(root) || end == NULL || end < s || end > s + n) {
+        goto invalid;
+    }
+    for (p = end; p < s + n; p++) {
+        if (!is_space((unsigned char)*p)) {
+            goto invalid;
+        }
+    }
+
+    /* take the envelope keys out of the payload (the last of duplicates wins) */
+    for (it = root->child; it != NULL; it = next) {
+        cJSON **slot = NULL;
+        next = it->next;
+        if (it->string == NULL) {
+            continue;
+        }
+        if (strcmp(it->string, "sender") == 0) {
+            slot = &snd;
+        } else if (strcmp(it->string, "recipient") == 0) {
+            slot = &rcp;
+        } else if (strcmp(it->string, "timestamp") == 0) {
+            slot = &ts;
+        }
+        if (slot != NULL) {
+            cJSON_DetachItemViaPointer(root, it);
+            cJSON_Delete(*slot);
+            *slot = it;
+        }
+    }
+
+    ev->sender = dup_string_item(snd);
+    ev->recipient = dup_string_item(rcp);
+    if (ts != NULL && cJSON_IsNumber(ts)) {
+        double d = ts->valuedouble;
+        int64_t exact;
+        if ((d >= 9007199254740992.0 || d <= -9007199254740992.0) && raw_timestamp(s, n, &exact) &&
+            (double)exact == d) {
+            ev->timestamp = exact;
+        } else {
+            ev->timestamp = clamp_i64(d);
+        }
+    }
+    cJSON_Delete(snd);
+    cJSON_Delete(rcp);
+    cJSON_Delete(ts);
+    if (ev->sender == NULL || ev->recipient == NULL) {
+        cJSON_Delete(root);
+        oocsi_event_clear(ev);
+        return OOCSI_ERR_NOMEM;
+    }
+    ev->type = OOCSI_EVENT_MESSAGE;
+    ev->data = root;
+    return OOCSI_OK;
+
+invalid:
+    cJSON_Delete(root);
+    {
+        /* a short prefix, cut at a character boundary (s is valid UTF-8) */
+        size_t k = n < LINE_INVALID_PREFIX ? n : LINE_INVALID_PREFIX;
+        while (k > 0 && k < n && ((unsigned char)s[k] & 0xC0) == 0x80) {
+            k--;
+        }
+        if (set_text(ev, OOCSI_EVENT_INVALID, s, k, 1) != OOCSI_OK) {
+            return OOCSI_ERR_NOMEM;
+        }
+        ev->err = OOCSI_ERR_PROTOCOL;
+    }
+    return OOCSI_OK;
+}
+
+/* --------------------------------------------------------- vtable */
+
+static void *line_create(void)
+{
+    return calloc(1, sizeof(line_state));
+}
+
+static void line_destroy(void *state)
+{
+    free(state);
+}
+
+static void line_reset(void *state)
+{
+    if (state != NULL) {
+        ((line_state *)state)->welcomed = 0;
+    }
+}
+
+static int line_decode(void *state, const char *frame, size_t len, oocsi_event *ev)
+{
+    line_state *st = state;
+    const char *s = frame;
+    size_t n = len;
+    char *clean = NULL;
+    int rc;
+
+    if (st == NULL || ev == NULL || (frame == NULL && len > 0)) {
+        return OOCSI_ERR_INVAL;
+    }
+    while (n > 0 && is_space((unsigned char)s[0])) {
+        s++;
+        n--;
+    }
+    while (n > 0 && is_space((unsigned char)s[n - 1])) {
+        n--;
+    }
+
+    if (!st->welcomed) {
+        rc = decode_handshake(st, s, n, ev);
+    } else if (n == 0) {
+        ev->type = OOCSI_EVENT_NONE;
+        rc = OOCSI_OK;
+    } else if (s[0] == '{') {
+        /* fast path: one validity scan, one parse; repair a copy only when
+         * the line holds invalid UTF-8 or NUL bytes */
+        if (!is_clean(s, n)) {
+            clean = oocsi_utf8_sanitize(s, n, &n);
+            if (clean == NULL) {
+                return OOCSI_ERR_NOMEM;
+            }
+            s = clean;
+        }
+        rc = decode_json(s, n, ev);
+    } else if (s[0] == '.') {
+        ev->type = OOCSI_EVENT_PONG;
+        rc = OOCSI_OK;
+    } else if (equals(s, n, "ping")) {
+        ev->type = OOCSI_EVENT_PING;
+        rc = OOCSI_OK;
+    } else if (equals(s, n, "bye")) {
+        ev->type = OOCSI_EVENT_BYE;
+        rc = OOCSI_OK;
+    } else {
+        /* a query answer ("a, b, c", "h1,h2"), or any other text */
+        rc = set_text(ev, OOCSI_EVENT_TEXT, s, n, 0);
+    }
+    free(clean);
+    return rc;
+}
+
+/* A recipient, channel or handle: non-empty, no whitespace or control
+ * characters (they would break the space-separated fields or the line). */
+static int word_ok(const char *a)
+{
+    const unsigned char *p = (const unsigned char *)a;
+
+    if (p == NULL || *p == 0) {
+        return 0;
+    }
+    for (; *p != 0; p++) {
+        if (*p <= 0x20 || *p == 0x7F) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int append_all(oocsi_buf *out, const char *a, const char *b, size_t blen, const char *c, size_t clen)
+{
+    int rc = oocsi_buf_append_str(out, a);
+    if (rc == OOCSI_OK && b != NULL) {
+        rc = oocsi_buf_append(out, b, blen);
+    }
+    if (rc == OOCSI_OK && c != NULL) {
+        rc = oocsi_buf_append(out, c, clen);
+    }
+    return rc;
+}
+
+static int line_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
+{
+    size_t start;
+    int rc;
+
+    (void)state;
+    if (cmd == NULL || out == NULL) {
+        return OOCSI_ERR_INVAL;
+    }
+    start = out->data != NULL ? out->len : 0;
+
+    switch (cmd->type) {
+    case OOCSI_CMD_HELLO:
+        if (!word_ok(cmd->arg)) {
+            return OOCSI_ERR_INVAL;
+        }
+        rc = append_all(out, cmd->arg, "(JSON)", 6, NULL, 0);
+        break;
+    case OOCSI_CMD_SEND:
+        if (!word_ok(cmd->arg) || cmd->payload == NULL || cmd->payload_len == 0 ||
+            memchr(cmd->payload, '\n', cmd->payload_len) != NULL ||
+            memchr(cmd->payload, '\r', cmd->payload_len) != NULL ||
+            memchr(cmd->payload, '\0', cmd->payload_len) != NULL) {
+            return OOCSI_ERR_INVAL;
+        }
+        rc = append_all(out, "sendraw ", cmd->arg, strlen(cmd->arg), " ", 1);
+        if (rc == OOCSI_OK) {
+            rc = oocsi_buf_append(out, cmd->payload, cmd->payload_len);
+        }
+        break;
+    case OOCSI_CMD_SUBSCRIBE:
+    case OOCSI_CMD_UNSUBSCRIBE:
+    case OOCSI_CMD_SUBSCRIBERS:
+        if (!word_ok(cmd->arg)) {
+            return OOCSI_ERR_INVAL;
+        }
+        rc = append_all(out,
+                        cmd->type == OOCSI_CMD_SUBSCRIBE     ? "subscribe "
+                        : cmd->type == OOCSI_CMD_UNSUBSCRIBE ? "unsubscribe "
+                                                             : "channels ",
+                        cmd->arg, strlen(cmd->arg), NULL, 0);
+        break;
+    case OOCSI_CMD_PING:
+        rc = oocsi_buf_append(out, "ping", 4);
+        break;
+    case OOCSI_CMD_PONG:
+        rc = oocsi_buf_append(out, ".", 1);
+        break;
+    case OOCSI_CMD_QUIT:
+        rc = oocsi_buf_append(out, "quit", 4);
+        break;
+    case OOCSI_CMD_CHANNELS:
+        rc = oocsi_buf_append(out, "channels", 8);
+        break;
+    case OOCSI_CMD_CLIENTS:
+        rc = oocsi_buf_append(out, "clients", 7);
+        break;
+    default:
+        return OOCSI_ERR_UNSUPPORTED;
+    }
+    if (rc != OOCSI_OK && out->data != NULL) {
+        /* leave no partial frame behind */
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return rc;
+}
+
+static const oocsi_codec line_codec = {
+    "line",
+    OOCSI_CODEC_QUERIES | OOCSI_CODEC_PING_BARRIER | OOCSI_CODEC_QUIT | OOCSI_CODEC_PASSWORDS,
+    line_create,
+    line_destroy,
+    line_reset,
+    line_decode,
+    line_encode,
+};
+
+const oocsi_codec *oocsi_codec_line(void)
+{
+    return &line_codec;
+}

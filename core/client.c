@@ -1,0 +1,2027 @@
+/*
+ * The messaging core: connection state machine, endpoint failover,
+ * keep-alive, reconnect with backoff, the outgoing and offline queues,
+ * subscriptions with the ping barrier, queries, calls and dispatch.
+ *
+ * Locking: one mutex per client protects everything here. Transport and codec
+ * calls are made with it held. User callbacks run without it, only on the
+ * thread that owns the loop (oocsi_loop's caller or the background thread).
+ * A thread that needs to wait (subscribe barrier, query, call_and_wait) either
+ * drives the I/O itself (no owner, or it is the owner inside a callback:
+ * notifications are queued, not dispatched) or waits on the condition
+ * variable for the owner to make progress.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client_internal.h"
+
+int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src);
+void oocsi__options_clear(oocsi_options *o);
+
+#define READ_CHUNK 65536
+#define READ_BUDGET (4u * 1024 * 1024) /* bytes read per loop step before yielding */
+#define INITIAL_PENDING 1
+
+/* ------------------------------------------------------------------ time */
+
+int64_t oocsi__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void deadline_to_timespec(int64_t deadline_ms, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(deadline_ms / 1000);
+    ts->tv_nsec = (long)(deadline_ms % 1000) * 1000000L;
+}
+
+/* --------------------------------------------------------------- logging */
+
+void oocsi__log(oocsi_client *c, oocsi_log_level lvl, const char *fmt, ...)
+{
+    if (lvl < c->opts.log_level)
+        return;
+    if (c->opts.logger_set && !c->opts.log_fn)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (c->opts.logger_set) {
+        c->opts.log_fn(lvl, msg, c->opts.log_user);
+    } else {
+        const char *h = c->handle ? c->handle : "oocsi";
+        fprintf(stderr, "[%s]: %s\n", h, msg);
+    }
+}
+
+static void transport_log(void *ctx, oocsi_log_level lvl, const char *fmt, ...)
+{
+    oocsi_client *c = ctx;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    oocsi__log(c, lvl, "%s", msg);
+}
+
+static void set_error(oocsi_client *c, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    free(c->last_error);
+    c->last_error = strdup(msg);
+}
+
+/* ----------------------------------------------------------- wake and cv */
+
+static void wake(oocsi_client *c)
+{
+    if (c->tp && c->tp->wait && c->tp->wake && c->tps) {
+        c->tp->wake(c->tps);
+        return;
+    }
+    if (c->wake_pending)
+        return;
+    c->wake_pending = 1;
+    char b = 1;
+    ssize_t n = write(c->wake_w, &b, 1);
+    (void)n;
+}
+
+/* Wakes the loop owner if it is another thread. */
+static void poke(oocsi_client *c)
+{
+    if (c->loop_busy && !pthread_equal(c->loop_owner, pthread_self()))
+        wake(c);
+}
+
+/* --------------------------------------------------------- notifications */
+
+static void note_push(oocsi_client *c, oocsi__note *n)
+{
+    n->next = NULL;
+    if (c->notes_tail)
+        c->notes_tail->next = n;
+    else
+        c->notes_head = n;
+    c->notes_tail = n;
+}
+
+static void note_free(oocsi__note *n)
+{
+    free(n->sender);
+    free(n->recipient);
+    cJSON_Delete(n->data);
+    free(n);
+}
+
+static void note_state(oocsi_client *c, oocsi_state st, int err)
+{
+    if (!c->opts.state_fn)
+        return;
+    oocsi__note *n = calloc(1, sizeof(*n));
+    if (!n)
+        return;
+    n->kind = NOTE_STATE;
+    n->state = st;
+    n->err = err;
+    note_push(c, n);
+}
+
+/* ---------------------------------------------------------------- output */
+
+static int codec_has(oocsi_client *c, unsigned cap)
+{
+    return c->codec && (c->codec->caps & cap);
+}
+
+/* Encodes one command as a frame + LF into the output buffer. */
+static int emit(oocsi_client *c, oocsi_command_type type, const char *arg, const char *payload, size_t plen)
+{
+    oocsi_command cmd = {type, arg, payload, plen};
+    size_t before = c->out.len;
+    int rc = c->codec->encode(c->cs, &cmd, &c->out);
+    if (rc == OOCSI_OK)
+        rc = oocsi_buf_append(&c->out, "\n", 1);
+    if (rc != OOCSI_OK) {
+        c->out.len = before;
+        if (c->out.data)
+            c->out.data[before] = '\0';
+    }
+    return rc;
+}
+
+static void inflight_release(oocsi_client *c)
+{
+    uint64_t done = c->out_base + c->out_off;
+    while (c->inflight_head && c->inflight_head->end <= done) {
+        oocsi__inflight *f = c->inflight_head;
+        c->inflight_head = f->next;
+        oocsi__qitem_free(f->item);
+        free(f);
+    }
+    if (!c->inflight_head)
+        c->inflight_tail = NULL;
+}
+
+static void connection_lost(oocsi_client *c, int err, const char *why);
+
+/* Writes what the transport takes now. Returns 0 or an error (connection
+ * already handled as lost). */
+static int flush_out(oocsi_client *c)
+{
+    if (!c->tp || !c->tps || c->st == CS_CONNECTING)
+        return 0;
+    int framed = (c->tp->flags & OOCSI_TRANSPORT_FRAMED) != 0;
+    while (c->out_off < c->out.len) {
+        const char *p = c->out.data + c->out_off;
+        size_t avail = c->out.len - c->out_off;
+        ssize_t n;
+        if (framed) {
+            const char *nl = memchr(p, '\n', avail);
+            size_t flen = nl ? (size_t)(nl - p) : avail;
+            n = c->tp->write(c->tps, p, flen);
+            if (n > 0)
+                n = (ssize_t)(flen + (nl ? 1 : 0));
+        } else {
+            n = c->tp->write(c->tps, p, avail);
+        }
+        if (n < 0) {
+            connection_lost(c, (int)n, "write failed");
+            return (int)n;
+        }
+        if (n == 0)
+            break;
+        c->out_off += (size_t)n;
+    }
+    inflight_release(c);
+    if (c->out_off == c->out.len) {
+        c->out_base += c->out_off;
+        c->out.len = 0;
+        c->out_off = 0;
+        if (c->out.data)
+            c->out.data[0] = '\0';
+        if (c->out.cap > 1024 * 1024) {
+            oocsi_buf_free(&c->out);
+        }
+    } else if (c->out_off > 65536 && c->out_off * 2 > c->out.len) {
+        memmove(c->out.data, c->out.data + c->out_off, c->out.len - c->out_off);
+        c->out.len -= c->out_off;
+        c->out.data[c->out.len] = '\0';
+        c->out_base += c->out_off;
+        c->out_off = 0;
+    }
+    return 0;
+}
+
+/* Puts a message on the wire (ONLINE) keeping it until written. Takes it. */
+static int emit_message(oocsi_client *c, oocsi__qitem *it)
+{
+    oocsi__inflight *f = malloc(sizeof(*f));
+    if (!f) {
+        oocsi__qitem_free(it);
+        return OOCSI_ERR_NOMEM;
+    }
+    int rc = emit(c, OOCSI_CMD_SEND, it->arg, it->payload, it->payload_len);
+    if (rc != OOCSI_OK) {
+        free(f);
+        oocsi__qitem_free(it);
+        return rc;
+    }
+    f->next = NULL;
+    f->end = c->out_base + c->out.len;
+    f->item = it;
+    if (c->inflight_tail)
+        c->inflight_tail->next = f;
+    else
+        c->inflight_head = f;
+    c->inflight_tail = f;
+    return OOCSI_OK;
+}
+
+/* --------------------------------------------------------------- pings */
+
+static void ping_push(oocsi_client *c, int kind, oocsi__waiter *w)
+{
+    oocsi__pingw *p = calloc(1, sizeof(*p));
+    if (!p) {
+        if (w) {
+            w->done = 1;
+            w->result = OOCSI_ERR_NOMEM;
+        }
+        return;
+    }
+    p->kind = kind;
+    p->w = w;
+    if (c->pings_tail)
+        c->pings_tail->next = p;
+    else
+        c->pings_head = p;
+    c->pings_tail = p;
+}
+
+static void pings_fail_all(oocsi_client *c, int err)
+{
+    while (c->pings_head) {
+        oocsi__pingw *p = c->pings_head;
+        c->pings_head = p->next;
+        if (p->w && !p->w->done) {
+            p->w->done = 1;
+            /* A subscription stays recorded and is made on reconnect. */
+            p->w->result = p->kind == PW_BARRIER ? OOCSI_OK : err;
+        }
+        free(p);
+    }
+    c->pings_tail = NULL;
+}
+
+/* ------------------------------------------------------------ connecting */
+
+static int start_attempt(oocsi_client *c);
+static void attempt_failed(oocsi_client *c, int err);
+
+static int attempt_timeout_ms(oocsi_client *c)
+{
+    int t = c->opts.connect_timeout_ms / (c->n_eps > 0 ? c->n_eps : 1);
+    int floor = c->opts.connect_timeout_ms < 1000 ? c->opts.connect_timeout_ms : 1000;
+    return t < floor ? floor : t;
+}
+
+static void close_transport(oocsi_client *c)
+{
+    if (c->tp && c->tps)
+        c->tp->close(c->tps);
+    c->tps = NULL;
+    if (c->codec && c->cs)
+        c->codec->destroy(c->cs);
+    c->cs = NULL;
+    c->in_len = 0;
+    c->in_scan = 0;
+}
+
+/* Requeues messages whose bytes did not all leave, in order, ahead of the
+ * offline queue, and clears the output buffer. */
+static void requeue_unsent(oocsi_client *c)
+{
+    inflight_release(c);
+    size_t n = 0;
+    for (oocsi__inflight *f = c->inflight_head; f; f = f->next)
+        n++;
+    oocsi__qitem **items = n ? malloc(n * sizeof(*items)) : NULL;
+    size_t k = 0;
+    while (c->inflight_head) {
+        oocsi__inflight *f = c->inflight_head;
+        c->inflight_head = f->next;
+        if (items)
+            items[k++] = f->item;
+        else
+            oocsi__qitem_free(f->item); /* out of memory: cannot keep it */
+        free(f);
+    }
+    c->inflight_tail = NULL;
+    while (k > 0)
+        oocsi__queue_push_front(&c->offline, items[--k]);
+    free(items);
+    c->out.len = 0;
+    c->out_off = 0;
+    c->out_base = 0;
+    if (c->out.data)
+        c->out.data[0] = '\0';
+}
+
+static void fail_calls_closed(oocsi_client *c)
+{
+    while (c->calls) {
+        oocsi__call *k = c->calls;
+        c->calls = k->next;
+        if (k->w) {
+            k->w->done = 1;
+            k->w->result = OOCSI_ERR_CLOSED;
+        } else if (k->fn) {
+            oocsi__note *n = calloc(1, sizeof(*n));
+            if (n) {
+                n->kind = NOTE_CALL;
+                n->call_fn = k->fn;
+                n->call_user = k->user;
+                note_push(c, n);
+            }
+        }
+        free(k);
+    }
+}
+
+static void give_up(oocsi_client *c, int err)
+{
+    close_transport(c);
+    c->st = CS_CLOSED;
+    c->closed_err = err;
+    if (c->offline.count)
+        oocsi__log(c, OOCSI_LOG_WARN, "dropping %zu queued message(s)", c->offline.count);
+    oocsi__queue_clear(&c->offline);
+    requeue_unsent(c);
+    oocsi__queue_clear(&c->offline);
+    pings_fail_all(c, OOCSI_ERR_CLOSED);
+    fail_calls_closed(c);
+    note_state(c, OOCSI_STATE_CLOSED, err);
+    pthread_cond_broadcast(&c->cv);
+}
+
+static void schedule_retry(oocsi_client *c, int err)
+{
+    c->failed_passes++;
+    if (c->opts.max_reconnect >= 0 && c->failed_passes > c->opts.max_reconnect) {
+        oocsi__log(c, OOCSI_LOG_ERROR, "giving up after %d failed reconnection attempt(s): %s",
+                   c->failed_passes - 1, oocsi_strerror(err));
+        set_error(c, "gave up reconnecting: %s", oocsi_strerror(err));
+        give_up(c, OOCSI_ERR_CLOSED);
+        return;
+    }
+    int delay = oocsi__backoff_ms(c->failed_passes - 1, c->opts.reconnect_initial_ms, c->opts.reconnect_max_ms,
+                                  &c->rng);
+    c->st = CS_BACKOFF;
+    c->backoff_until = oocsi__now_ms() + delay;
+    oocsi__log(c, OOCSI_LOG_DEBUG, "reconnecting in %d ms", delay);
+}
+
+/* Opens the endpoint at ep_index, moving on through the list on immediate
+ * failures. */
+static int start_attempt(oocsi_client *c)
+{
+    for (;;) {
+        oocsi__url *ep = &c->eps[c->ep_index];
+        const oocsi_transport *tp = oocsi_find_transport(ep->scheme);
+        const oocsi_codec *codec = tp ? oocsi_find_codec(tp->default_codec) : NULL;
+        int rc;
+        if (!tp || !codec) {
+            rc = OOCSI_ERR_UNSUPPORTED;
+            oocsi__log(c, OOCSI_LOG_ERROR, "no transport or codec for %s", ep->url);
+        } else {
+            oocsi_url u;
+            u.url = ep->url;
+            u.scheme = ep->scheme;
+            u.host = ep->host;
+            u.port = ep->port >= 0 ? ep->port : tp->default_port;
+            u.path = ep->path[0] ? ep->path : (tp->default_path ? tp->default_path : "");
+            oocsi_transport_config *cfg = &c->tconf;
+            memset(cfg, 0, sizeof(*cfg));
+            cfg->connect_timeout_ms = attempt_timeout_ms(c);
+            cfg->tls_verify = c->opts.tls_verify;
+            cfg->tls_ca_file = c->opts.tls_ca_file;
+            cfg->log = transport_log;
+            cfg->log_ctx = c;
+            c->tp = tp;
+            c->codec = codec;
+            c->tps = NULL;
+            rc = tp->open(&c->tps, &u, cfg);
+            if (rc == OOCSI_OK) {
+                c->cs = codec->create();
+                if (!c->cs) {
+                    tp->close(c->tps);
+                    c->tps = NULL;
+                    rc = OOCSI_ERR_NOMEM;
+                } else {
+                    codec->reset(c->cs);
+                }
+            } else {
+                c->tps = NULL;
+            }
+            if (rc != OOCSI_OK)
+                oocsi__log(c, OOCSI_LOG_DEBUG, "cannot open %s: %s", ep->url, oocsi_strerror(rc));
+        }
+        if (rc == OOCSI_OK) {
+            c->st = CS_CONNECTING;
+            c->attempt_deadline = oocsi__now_ms() + attempt_timeout_ms(c);
+            c->in_len = c->in_scan = 0;
+            return OOCSI_OK;
+        }
+        c->last_attempt_err = rc;
+        c->ep_tried++;
+        if (c->ep_tried >= c->n_eps)
+            return rc;
+        c->ep_index = (c->ep_index + 1) % c->n_eps;
+    }
+}
+
+static void start_pass(oocsi_client *c)
+{
+    c->ep_index = 0;
+    c->ep_tried = 0;
+    c->last_attempt_err = OOCSI_ERR_CONNECT;
+    int rc = start_attempt(c);
+    if (rc != OOCSI_OK)
+        attempt_failed(c, rc);
+}
+
+/* The current attempt failed (not yet welcomed). Try the next endpoint or
+ * end the pass. */
+static void attempt_failed(oocsi_client *c, int err)
+{
+    if (c->tps || c->cs)
+        close_transport(c);
+    /* Keep the most telling error of the pass. */
+    if (err != OOCSI_ERR_CONNECT || c->last_attempt_err == OOCSI_ERR_UNSUPPORTED)
+        c->last_attempt_err = err;
+    if (c->st == CS_CONNECTING || c->st == CS_HANDSHAKE) {
+        c->ep_tried++;
+        if (c->ep_tried < c->n_eps) {
+            c->ep_index = (c->ep_index + 1) % c->n_eps;
+            int rc = start_attempt(c);
+            if (rc == OOCSI_OK)
+                return;
+            err = rc;
+        }
+    }
+    err = c->last_attempt_err ? c->last_attempt_err : err;
+    if (c->initial) {
+        c->initial_result = err;
+        c->st = CS_IDLE;
+        return;
+    }
+    schedule_retry(c, err);
+}
+
+static void connection_lost(oocsi_client *c, int err, const char *why)
+{
+    oocsi__cstate was = c->st;
+    if (was == CS_CONNECTING || was == CS_HANDSHAKE) {
+        oocsi__log(c, OOCSI_LOG_DEBUG, "attempt on %s failed: %s", c->eps[c->ep_index].url, why);
+        attempt_failed(c, was == CS_HANDSHAKE && err == OOCSI_ERR_CLOSED ? OOCSI_ERR_CONNECT : err);
+        return;
+    }
+    if (was != CS_RESUB && was != CS_ONLINE)
+        return;
+    close_transport(c);
+    requeue_unsent(c);
+    pings_fail_all(c, OOCSI_ERR_CLOSED);
+    for (oocsi__sub *s = c->subs; s; s = s->next)
+        s->wire = 0;
+    pthread_cond_broadcast(&c->cv);
+    if (c->close_requested) {
+        c->st = CS_IDLE;
+        return;
+    }
+    oocsi__log(c, OOCSI_LOG_WARN, "connection to %s lost: %s (%s)", c->eps[c->ep_index].url, why,
+               oocsi_strerror(err));
+    set_error(c, "connection lost: %s", why);
+    note_state(c, OOCSI_STATE_OFFLINE, err);
+    c->failed_passes = 0;
+    if (c->opts.max_reconnect == 0) {
+        oocsi__log(c, OOCSI_LOG_ERROR, "reconnection is off; client closed");
+        give_up(c, OOCSI_ERR_CLOSED);
+        return;
+    }
+    /* First retry soon, with jitter. */
+    int delay = oocsi__backoff_ms(0, c->opts.reconnect_initial_ms, c->opts.reconnect_max_ms, &c->rng);
+    c->st = CS_BACKOFF;
+    c->backoff_until = oocsi__now_ms() + delay;
+}
+
+static void go_online(oocsi_client *c)
+{
+    c->st = CS_ONLINE;
+    oocsi__qitem *it;
+    while ((it = oocsi__queue_pop(&c->offline)) != NULL) {
+        if (it->type == OOCSI_CMD_SEND) {
+            if (emit_message(c, it) != OOCSI_OK)
+                oocsi__log(c, OOCSI_LOG_WARN, "could not send a queued message");
+        } else {
+            emit(c, (oocsi_command_type)it->type, it->arg, it->payload, it->payload_len);
+            oocsi__qitem_free(it);
+        }
+    }
+    flush_out(c);
+    pthread_cond_broadcast(&c->cv);
+}
+
+static void on_welcome(oocsi_client *c, const char *name)
+{
+    if (!c->handle || strcmp(c->handle, name) != 0) {
+        char *h = strdup(name);
+        if (h) {
+            free(c->handle);
+            c->handle = h;
+        }
+    }
+    c->failed_passes = 0;
+    c->last_rx = oocsi__now_ms();
+    c->ka_ping_sent = 0;
+    c->ever_connected = 1;
+    oocsi__log(c, OOCSI_LOG_INFO, "connected to %s", c->eps[c->ep_index].url);
+    int any = 0;
+    for (oocsi__sub *s = c->subs; s; s = s->next) {
+        if (emit(c, OOCSI_CMD_SUBSCRIBE, s->channel, NULL, 0) == OOCSI_OK) {
+            s->wire = 1;
+            any = 1;
+        }
+    }
+    if (c->initial)
+        c->initial_result = OOCSI_OK;
+    note_state(c, OOCSI_STATE_CONNECTED, OOCSI_OK);
+    if (any && codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
+        c->st = CS_RESUB;
+        emit(c, OOCSI_CMD_PING, NULL, NULL, 0);
+        ping_push(c, PW_RESUB, NULL);
+        flush_out(c);
+    } else {
+        go_online(c);
+    }
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* ----------------------------------------------------------------- input */
+
+static oocsi__call *take_call(oocsi_client *c, const char *id)
+{
+    for (oocsi__call **pp = &c->calls; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            oocsi__call *k = *pp;
+            *pp = k->next;
+            return k;
+        }
+    }
+    return NULL;
+}
+
+static void on_message(oocsi_client *c, oocsi_event *ev)
+{
+    if (c->calls) {
+        const cJSON *mid = cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_ID");
+        if (cJSON_IsString(mid) && !cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_HANDLE")) {
+            oocsi__call *k = take_call(c, mid->valuestring);
+            if (k) {
+                cJSON_DeleteItemFromObjectCaseSensitive(ev->data, "_MESSAGE_ID");
+                if (k->w) {
+                    k->w->response = ev->data;
+                    ev->data = NULL;
+                    k->w->done = 1;
+                    k->w->result = OOCSI_OK;
+                    pthread_cond_broadcast(&c->cv);
+                } else {
+                    oocsi__note *n = calloc(1, sizeof(*n));
+                    if (n) {
+                        n->kind = NOTE_CALL;
+                        n->call_fn = k->fn;
+                        n->call_user = k->user;
+                        n->sender = ev->sender;
+                        n->recipient = ev->recipient;
+                        n->timestamp = ev->timestamp;
+                        n->data = ev->data;
+                        ev->sender = ev->recipient = NULL;
+                        ev->data = NULL;
+                        note_push(c, n);
+                    }
+                }
+                free(k);
+                return;
+            }
+        }
+    }
+    oocsi__note *n = calloc(1, sizeof(*n));
+    if (!n)
+        return;
+    n->kind = NOTE_MESSAGE;
+    n->sender = ev->sender;
+    n->recipient = ev->recipient;
+    n->timestamp = ev->timestamp;
+    n->data = ev->data;
+    ev->sender = ev->recipient = NULL;
+    ev->data = NULL;
+    note_push(c, n);
+}
+
+static void on_pong(oocsi_client *c)
+{
+    oocsi__pingw *p = c->pings_head;
+    if (!p)
+        return;
+    c->pings_head = p->next;
+    if (!c->pings_head)
+        c->pings_tail = NULL;
+    if (p->w) {
+        p->w->done = 1;
+        p->w->result = OOCSI_OK;
+    }
+    int kind = p->kind;
+    free(p);
+    if (kind == PW_RESUB && c->st == CS_RESUB)
+        go_online(c);
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* Handles one decoded event. Returns 0 to go on, -1 when the connection
+ * ended. */
+static int handle_event(oocsi_client *c, oocsi_event *ev)
+{
+    switch (ev->type) {
+    case OOCSI_EVENT_NONE:
+        break;
+    case OOCSI_EVENT_WELCOME:
+        if (c->st == CS_HANDSHAKE)
+            on_welcome(c, ev->text ? ev->text : "");
+        break;
+    case OOCSI_EVENT_REJECTED:
+        if (c->st == CS_HANDSHAKE) {
+            oocsi__log(c, c->initial ? OOCSI_LOG_ERROR : OOCSI_LOG_WARN, "server refused handle: %s",
+                       ev->text ? ev->text : "");
+            set_error(c, "server: %s", ev->text ? ev->text : "");
+            int err = ev->err ? ev->err : OOCSI_ERR_PROTOCOL;
+            if (!c->initial && err == OOCSI_ERR_AUTH) {
+                give_up(c, OOCSI_ERR_AUTH);
+                return -1;
+            }
+            if (c->initial) {
+                close_transport(c);
+                c->initial_result = err;
+                c->st = CS_IDLE;
+                return -1;
+            }
+            /* Reconnecting: the server may still hold our old connection's
+             * name; retry with backoff. */
+            close_transport(c);
+            c->last_attempt_err = err;
+            c->ep_tried = c->n_eps;
+            schedule_retry(c, err);
+            return -1;
+        }
+        break;
+    case OOCSI_EVENT_PING:
+        emit(c, OOCSI_CMD_PONG, NULL, NULL, 0);
+        break;
+    case OOCSI_EVENT_PONG:
+        on_pong(c);
+        break;
+    case OOCSI_EVENT_BYE:
+        oocsi__log(c, c->close_requested ? OOCSI_LOG_DEBUG : OOCSI_LOG_INFO, "server said bye");
+        break;
+    case OOCSI_EVENT_TEXT:
+        if (c->pings_head && c->pings_head->kind == PW_QUERY && c->pings_head->w) {
+            oocsi__waiter *w = c->pings_head->w;
+            if (w->text.len == 0 && ev->text)
+                oocsi_buf_append_str(&w->text, ev->text);
+        } else {
+            oocsi__log(c, OOCSI_LOG_DEBUG, "ignoring line: %.80s", ev->text ? ev->text : "");
+        }
+        break;
+    case OOCSI_EVENT_MESSAGE:
+        if (c->st == CS_ONLINE || c->st == CS_RESUB)
+            on_message(c, ev);
+        break;
+    case OOCSI_EVENT_INVALID:
+        oocsi__log(c, OOCSI_LOG_DEBUG, "skipping a line the codec cannot read: %.80s", ev->text ? ev->text : "");
+        break;
+    }
+    return 0;
+}
+
+static int handle_frame(oocsi_client *c, const char *frame, size_t len)
+{
+    oocsi_event ev;
+    memset(&ev, 0, sizeof(ev));
+    int rc = c->codec->decode(c->cs, frame, len, &ev);
+    if (rc != OOCSI_OK) {
+        oocsi_event_clear(&ev);
+        oocsi__log(c, OOCSI_LOG_WARN, "decoding failed: %s", oocsi_strerror(rc));
+        return 0;
+    }
+    int r = handle_event(c, &ev);
+    oocsi_event_clear(&ev);
+    return r;
+}
+
+static int in_reserve(oocsi_client *c, size_t extra)
+{
+    if (c->in_cap - c->in_len >= extra)
+        return 0;
+    size_t need = c->in_len + extra;
+    size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
+    while (cap < need)
+        cap *= 2;
+    char *n = realloc(c->in, cap);
+    if (!n)
+        return -1;
+    c->in = n;
+    c->in_cap = cap;
+    return 0;
+}
+
+/* Splits complete lines out of the input buffer. */
+static int process_lines(oocsi_client *c)
+{
+    size_t start = 0;
+    while (c->tps) {
+        char *nl = memchr(c->in + c->in_scan, '\n', c->in_len - c->in_scan);
+        if (!nl) {
+            c->in_scan = c->in_len;
+            break;
+        }
+        size_t end = (size_t)(nl - c->in);
+        if (end - start > c->opts.max_line) {
+            oocsi__log(c, OOCSI_LOG_ERROR, "server sent a line longer than %zu bytes; resetting the connection",
+                       c->opts.max_line);
+            connection_lost(c, OOCSI_ERR_PROTOCOL, "line too long");
+            return -1;
+        }
+        c->in_scan = end + 1;
+        if (handle_frame(c, c->in + start, end - start) < 0)
+            return -1;
+        start = end + 1;
+        if (!c->tps)
+            return -1;
+    }
+    if (start > 0 && c->tps) {
+        memmove(c->in, c->in + start, c->in_len - start);
+        c->in_len -= start;
+        c->in_scan -= start;
+    }
+    if (c->tps && c->in_len > c->opts.max_line) {
+        oocsi__log(c, OOCSI_LOG_ERROR, "server sent a line longer than %zu bytes; resetting the connection",
+                   c->opts.max_line);
+        connection_lost(c, OOCSI_ERR_PROTOCOL, "line too long");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads what is available. */
+static void read_input(oocsi_client *c)
+{
+    size_t budget = READ_BUDGET;
+    int framed = (c->tp->flags & OOCSI_TRANSPORT_FRAMED) != 0;
+    while (c->tps && budget > 0) {
+        ssize_t n;
+        if (framed) {
+            size_t want = c->tp->pending_frame ? c->tp->pending_frame(c->tps) : c->opts.max_line + 1;
+            if (c->tp->pending_frame && want == 0)
+                break;
+            if (want > c->opts.max_line + 1)
+                want = c->opts.max_line + 1;
+            if (in_reserve(c, want) < 0) {
+                connection_lost(c, OOCSI_ERR_NOMEM, "out of memory");
+                return;
+            }
+            n = c->tp->read(c->tps, c->in, want);
+            if (n > 0) {
+                c->last_rx = oocsi__now_ms();
+                c->ka_ping_sent = 0;
+                if ((size_t)n > c->opts.max_line) {
+                    connection_lost(c, OOCSI_ERR_PROTOCOL, "frame too long");
+                    return;
+                }
+                if (handle_frame(c, c->in, (size_t)n) < 0)
+                    return;
+                budget -= budget < (size_t)n ? budget : (size_t)n;
+                continue;
+            }
+        } else {
+            if (in_reserve(c, READ_CHUNK) < 0) {
+                connection_lost(c, OOCSI_ERR_NOMEM, "out of memory");
+                return;
+            }
+            n = c->tp->read(c->tps, c->in + c->in_len, c->in_cap - c->in_len);
+            if (n > 0) {
+                c->last_rx = oocsi__now_ms();
+                c->ka_ping_sent = 0;
+                c->in_len += (size_t)n;
+                if (process_lines(c) < 0)
+                    return;
+                budget -= budget < (size_t)n ? budget : (size_t)n;
+                continue;
+            }
+        }
+        if (n == 0)
+            return;
+        connection_lost(c, (int)n, n == OOCSI_ERR_CLOSED ? "server closed the connection" : "read failed");
+        return;
+    }
+}
+
+/* Drives the transport after poll. */
+static void service(oocsi_client *c, int events)
+{
+    if (!c->tps)
+        return;
+    int r = c->tp->process(c->tps, events);
+    if (r < 0) {
+        connection_lost(c, r, "transport error");
+        return;
+    }
+    if (c->st == CS_CONNECTING) {
+        if (r == 0)
+            return;
+        c->st = CS_HANDSHAKE;
+        c->last_rx = oocsi__now_ms();
+        if (emit(c, OOCSI_CMD_HELLO, c->requested, NULL, 0) != OOCSI_OK) {
+            attempt_failed(c, OOCSI_ERR_NOMEM);
+            return;
+        }
+    }
+    if (c->tps && (events & (OOCSI_EV_READABLE | OOCSI_EV_ERROR) || c->tp->wait))
+        read_input(c);
+    if (c->tps)
+        flush_out(c);
+}
+
+/* ---------------------------------------------------------------- timers */
+
+static void run_timers(oocsi_client *c)
+{
+    int64_t now = oocsi__now_ms();
+    switch (c->st) {
+    case CS_CONNECTING:
+    case CS_HANDSHAKE:
+        if (now >= c->attempt_deadline) {
+            oocsi__log(c, OOCSI_LOG_DEBUG, "%s: %s", c->eps[c->ep_index].url,
+                       c->st == CS_CONNECTING ? "connect timed out" : "no welcome from the server");
+            connection_lost(c, c->st == CS_CONNECTING ? OOCSI_ERR_CONNECT : OOCSI_ERR_TIMEOUT, "timed out");
+        }
+        break;
+    case CS_BACKOFF:
+        if (now >= c->backoff_until)
+            start_pass(c);
+        break;
+    case CS_RESUB:
+    case CS_ONLINE: {
+        int64_t idle = now - c->last_rx;
+        if (idle >= c->opts.keepalive_timeout_ms) {
+            connection_lost(c, OOCSI_ERR_TIMEOUT, "no data from the server (keep-alive timeout)");
+        } else if (idle >= c->opts.keepalive_idle_ms && !c->ka_ping_sent && codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
+            c->ka_ping_sent = 1;
+            if (emit(c, OOCSI_CMD_PING, NULL, NULL, 0) == OOCSI_OK)
+                ping_push(c, PW_KEEPALIVE, NULL);
+            flush_out(c);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+    for (oocsi__call **pp = &c->calls; *pp;) {
+        oocsi__call *k = *pp;
+        if (k->deadline > now) {
+            pp = &k->next;
+            continue;
+        }
+        *pp = k->next;
+        if (k->w) {
+            k->w->done = 1;
+            k->w->result = OOCSI_ERR_TIMEOUT;
+        } else if (k->fn) {
+            oocsi__note *n = calloc(1, sizeof(*n));
+            if (n) {
+                n->kind = NOTE_CALL;
+                n->call_fn = k->fn;
+                n->call_user = k->user;
+                note_push(c, n);
+            }
+        }
+        free(k);
+    }
+}
+
+static int64_t next_deadline(const oocsi_client *c)
+{
+    int64_t d = INT64_MAX;
+    switch (c->st) {
+    case CS_CONNECTING:
+    case CS_HANDSHAKE:
+        d = c->attempt_deadline;
+        break;
+    case CS_BACKOFF:
+        d = c->backoff_until;
+        break;
+    case CS_RESUB:
+    case CS_ONLINE:
+        d = c->last_rx + (c->ka_ping_sent || !(c->codec && (c->codec->caps & OOCSI_CODEC_PING_BARRIER))
+                              ? c->opts.keepalive_timeout_ms
+                              : c->opts.keepalive_idle_ms);
+        break;
+    default:
+        break;
+    }
+    for (const oocsi__call *k = c->calls; k; k = k->next)
+        if (k->deadline < d)
+            d = k->deadline;
+    return d;
+}
+
+/* ------------------------------------------------------------- one step */
+
+static int want_write_locked(const oocsi_client *c)
+{
+    if (!c->tps)
+        return 0;
+    if (c->st == CS_CONNECTING)
+        return (c->tp->interest(c->tps) & OOCSI_WANT_WRITE) != 0;
+    return c->out_off < c->out.len || (c->tp->interest(c->tps) & OOCSI_WANT_WRITE);
+}
+
+/* One round of I/O and timers, waiting at most timeout_ms. Lock held on entry
+ * and exit (released while waiting). Never runs user callbacks. */
+static void step_io(oocsi_client *c, int timeout_ms)
+{
+    int64_t now = oocsi__now_ms();
+    int64_t d = next_deadline(c);
+    if (d != INT64_MAX) {
+        int64_t until = d - now;
+        if (until < 0)
+            until = 0;
+        if (until < timeout_ms)
+            timeout_ms = (int)until;
+    }
+    if (c->notes_head && !c->in_callback)
+        timeout_ms = 0;
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+
+    if (c->tps && c->tp->wait) {
+        const oocsi_transport *tp = c->tp;
+        void *tps = c->tps;
+        pthread_mutex_unlock(&c->mu);
+        int rc = tp->wait(tps, timeout_ms);
+        pthread_mutex_lock(&c->mu);
+        if (c->tps == tps) {
+            if (rc < 0)
+                connection_lost(c, rc, "transport error");
+            else
+                service(c, OOCSI_EV_READABLE | OOCSI_EV_WRITABLE);
+        }
+    } else {
+        struct pollfd pfd[2];
+        int n = 0;
+        pfd[n].fd = c->wake_r;
+        pfd[n].events = POLLIN;
+        pfd[n].revents = 0;
+        n++;
+        void *tps = c->tps;
+        if (c->tps) {
+            int fd = c->tp->fd(c->tps);
+            if (fd >= 0) {
+                int interest = c->tp->interest(c->tps);
+                pfd[n].fd = fd;
+                pfd[n].events = 0;
+                if (c->st != CS_CONNECTING && (interest & OOCSI_WANT_READ))
+                    pfd[n].events |= POLLIN;
+                if (want_write_locked(c))
+                    pfd[n].events |= POLLOUT;
+                pfd[n].revents = 0;
+                n++;
+            }
+        }
+        pthread_mutex_unlock(&c->mu);
+        int pr = poll(pfd, (nfds_t)n, timeout_ms);
+        pthread_mutex_lock(&c->mu);
+        if (pr > 0 && (pfd[0].revents & POLLIN)) {
+            char buf[64];
+            while (read(c->wake_r, buf, sizeof(buf)) > 0) {
+            }
+            c->wake_pending = 0;
+        }
+        if (n > 1 && c->tps == tps && c->tps) {
+            int ev = 0;
+            if (pfd[1].revents & POLLIN)
+                ev |= OOCSI_EV_READABLE;
+            if (pfd[1].revents & POLLOUT)
+                ev |= OOCSI_EV_WRITABLE;
+            if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL))
+                ev |= OOCSI_EV_ERROR | OOCSI_EV_READABLE;
+            if (ev)
+                service(c, ev);
+        }
+    }
+    run_timers(c);
+    if (c->tps && c->out_off < c->out.len)
+        flush_out(c);
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* --------------------------------------------------------------- dispatch */
+
+typedef struct target {
+    int kind;
+    oocsi_handler fn;
+    oocsi_responder rfn;
+    void *user;
+} target;
+
+static void deliver_message(oocsi_client *c, oocsi__note *n)
+{
+    oocsi_message m;
+    m.sender = n->sender ? n->sender : "";
+    m.recipient = n->recipient ? n->recipient : "";
+    m.timestamp = n->timestamp;
+    m.data = n->data;
+
+    target small[8];
+    target *ts = small;
+    int nt = 0, cap = 8;
+
+    const cJSON *mh = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_HANDLE");
+    int is_call = cJSON_IsString(mh) && mh->valuestring;
+    /* Collect targets under the lock; variables are updated right here. */
+    if (is_call) {
+        for (oocsi__sub *s = c->subs; s && !nt; s = s->next)
+            for (oocsi__listener *l = s->listeners; l; l = l->next)
+                if (l->kind == SUB_RESPONDER && strcmp(l->call_name, mh->valuestring) == 0) {
+                    ts[0].kind = SUB_RESPONDER;
+                    ts[0].rfn = l->rfn;
+                    ts[0].user = l->user;
+                    nt = 1;
+                    break;
+                }
+    }
+    if (!nt) {
+        if (c->handle && strcmp(m.recipient, c->handle) == 0 && c->opts.direct_fn) {
+            ts[nt].kind = SUB_HANDLER;
+            ts[nt].fn = c->opts.direct_fn;
+            ts[nt].user = c->opts.direct_user;
+            nt++;
+        }
+        for (oocsi__sub *s = c->subs; s; s = s->next) {
+            if (strcmp(s->channel, m.recipient) != 0)
+                continue;
+            for (oocsi__listener *l = s->listeners; l; l = l->next) {
+                if (l->kind == SUB_VARIABLE) {
+                    oocsi__variable_on_message(l->var, &m);
+                } else if (l->kind == SUB_HANDLER) {
+                    if (nt == cap) {
+                        target *bigger = malloc(sizeof(target) * (size_t)cap * 2);
+                        if (!bigger)
+                            break;
+                        memcpy(bigger, ts, sizeof(target) * (size_t)nt);
+                        if (ts != small)
+                            free(ts);
+                        ts = bigger;
+                        cap *= 2;
+                    }
+                    ts[nt].kind = SUB_HANDLER;
+                    ts[nt].fn = l->fn;
+                    ts[nt].user = l->user;
+                    nt++;
+                }
+            }
+            break;
+        }
+    }
+    c->in_callback++;
+    pthread_mutex_unlock(&c->mu);
+    for (int i = 0; i < nt; i++) {
+        if (ts[i].kind == SUB_HANDLER) {
+            ts[i].fn(c, &m, ts[i].user);
+        } else {
+            cJSON *resp = cJSON_Duplicate(n->data, 1);
+            if (!resp)
+                break;
+            cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_HANDLE");
+            const cJSON *mid = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_ID");
+            ts[i].rfn(c, &m, resp, ts[i].user);
+            if (cJSON_IsObject(resp)) {
+                cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_HANDLE");
+                cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_ID");
+                if (cJSON_IsString(mid))
+                    cJSON_AddStringToObject(resp, "_MESSAGE_ID", mid->valuestring);
+                if (m.sender[0])
+                    oocsi_send(c, m.sender, resp);
+            }
+            cJSON_Delete(resp);
+        }
+    }
+    pthread_mutex_lock(&c->mu);
+    c->in_callback--;
+    if (ts != small)
+        free(ts);
+}
+
+/* Runs queued callbacks (owner thread only, not nested). Lock held. */
+static void dispatch_notes(oocsi_client *c)
+{
+    if (c->in_callback)
+        return;
+    while (c->notes_head) {
+        oocsi__note *n = c->notes_head;
+        c->notes_head = n->next;
+        if (!c->notes_head)
+            c->notes_tail = NULL;
+        switch (n->kind) {
+        case NOTE_MESSAGE:
+            deliver_message(c, n);
+            break;
+        case NOTE_STATE: {
+            oocsi_state_fn fn = c->opts.state_fn;
+            void *user = c->opts.state_user;
+            if (fn) {
+                c->in_callback++;
+                pthread_mutex_unlock(&c->mu);
+                fn(c, n->state, n->err, user);
+                pthread_mutex_lock(&c->mu);
+                c->in_callback--;
+            }
+            break;
+        }
+        case NOTE_CALL: {
+            c->in_callback++;
+            pthread_mutex_unlock(&c->mu);
+            if (n->data) {
+                oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp,
+                                   n->data};
+                n->call_fn(c, &m, n->call_user);
+            } else {
+                n->call_fn(c, NULL, n->call_user);
+            }
+            pthread_mutex_lock(&c->mu);
+            c->in_callback--;
+            break;
+        }
+        }
+        note_free(n);
+    }
+}
+
+/* ------------------------------------------------------------------ waits */
+
+static void detach_waiter(oocsi_client *c, oocsi__waiter *w)
+{
+    for (oocsi__pingw *p = c->pings_head; p; p = p->next)
+        if (p->w == w)
+            p->w = NULL;
+    for (oocsi__call **pp = &c->calls; *pp; pp = &(*pp)->next)
+        if ((*pp)->w == w) {
+            oocsi__call *k = *pp;
+            *pp = k->next;
+            free(k);
+            break;
+        }
+}
+
+static int is_owner(oocsi_client *c)
+{
+    return c->loop_busy && pthread_equal(c->loop_owner, pthread_self());
+}
+
+int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
+{
+    while (!w->done) {
+        int64_t now = oocsi__now_ms();
+        if (now >= deadline) {
+            detach_waiter(c, w);
+            return OOCSI_ERR_TIMEOUT;
+        }
+        if (c->st == CS_CLOSED || c->close_requested) {
+            detach_waiter(c, w);
+            return OOCSI_ERR_CLOSED;
+        }
+        int slice = (int)(deadline - now);
+        if (!c->loop_busy) {
+            c->loop_busy = 1;
+            c->loop_owner = pthread_self();
+            c->in_callback++; /* no dispatch while we drive */
+            step_io(c, slice);
+            c->in_callback--;
+            c->loop_busy = 0;
+            pthread_cond_broadcast(&c->cv);
+        } else if (pthread_equal(c->loop_owner, pthread_self())) {
+            step_io(c, slice);
+        } else {
+            struct timespec ts;
+            deadline_to_timespec(deadline, &ts);
+            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        }
+    }
+    return w->result;
+}
+
+/* ---------------------------------------------------------------- connect */
+
+static void client_free(oocsi_client *c);
+
+static int validate_name(const char *s)
+{
+    if (!s || !*s)
+        return OOCSI_ERR_INVAL;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            return OOCSI_ERR_INVAL;
+    return OOCSI_OK;
+}
+
+int oocsi_connect(oocsi_client **out, const oocsi_options *opts)
+{
+    if (!out || !opts)
+        return OOCSI_ERR_INVAL;
+    *out = NULL;
+    if (oocsi__handle_check(opts->handle) != OOCSI_OK)
+        return OOCSI_ERR_INVAL;
+    oocsi_client *c = calloc(1, sizeof(*c));
+    if (!c)
+        return OOCSI_ERR_NOMEM;
+    c->wake_r = c->wake_w = -1;
+    if (oocsi__options_copy(&c->opts, opts) != OOCSI_OK) {
+        free(c);
+        return OOCSI_ERR_NOMEM;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    c->sync_init = 1;
+    oocsi__rng_seed(&c->rng);
+    c->offline.max_count = c->opts.queue_max_count;
+    c->offline.max_bytes = c->opts.queue_max_bytes;
+
+    int rc = OOCSI_ERR_NOMEM;
+    int fds[2];
+    if (pipe(fds) != 0)
+        goto fail;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    c->wake_r = fds[0];
+    c->wake_w = fds[1];
+    c->requested = oocsi__handle_resolve(c->opts.handle, &c->rng);
+    if (!c->requested)
+        goto fail;
+    size_t nl = oocsi__handle_name_len(c->requested);
+    c->handle = strndup(c->requested, nl);
+    if (!c->handle)
+        goto fail;
+
+    int n = c->opts.n_endpoints ? c->opts.n_endpoints : 1;
+    c->eps = calloc((size_t)n, sizeof(*c->eps));
+    if (!c->eps)
+        goto fail;
+    for (int i = 0; i < n; i++) {
+        rc = oocsi__url_parse(c->opts.n_endpoints ? c->opts.endpoints[i] : "tcp://localhost:4444", &c->eps[i]);
+        if (rc != OOCSI_OK)
+            goto fail;
+        c->n_eps = i + 1;
+    }
+
+    pthread_mutex_lock(&c->mu);
+    c->initial = 1;
+    c->initial_result = INITIAL_PENDING;
+    c->loop_busy = 1;
+    c->loop_owner = pthread_self();
+    c->in_callback++;
+    start_pass(c);
+    while (c->initial_result == INITIAL_PENDING)
+        step_io(c, 100);
+    c->in_callback--;
+    c->loop_busy = 0;
+    c->initial = 0;
+    rc = c->initial_result;
+    if (rc != OOCSI_OK) {
+        close_transport(c);
+        c->st = CS_IDLE;
+        oocsi__log(c, OOCSI_LOG_ERROR, "could not connect: %s", oocsi_strerror(rc));
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc != OOCSI_OK)
+        goto fail;
+    *out = c;
+    return OOCSI_OK;
+fail:
+    client_free(c);
+    return rc;
+}
+
+static void client_free(oocsi_client *c)
+{
+    close_transport(c);
+    oocsi__queue_clear(&c->offline);
+    while (c->inflight_head) {
+        oocsi__inflight *f = c->inflight_head;
+        c->inflight_head = f->next;
+        oocsi__qitem_free(f->item);
+        free(f);
+    }
+    while (c->subs) {
+        oocsi__sub *s = c->subs;
+        c->subs = s->next;
+        while (s->listeners) {
+            oocsi__listener *l = s->listeners;
+            s->listeners = l->next;
+            free(l->call_name);
+            free(l);
+        }
+        free(s->channel);
+        free(s);
+    }
+    pings_fail_all(c, OOCSI_ERR_CLOSED);
+    while (c->calls) {
+        oocsi__call *k = c->calls;
+        c->calls = k->next;
+        free(k);
+    }
+    while (c->notes_head) {
+        oocsi__note *nn = c->notes_head;
+        c->notes_head = nn->next;
+        note_free(nn);
+    }
+    for (int i = 0; i < c->n_eps; i++)
+        oocsi__url_free(&c->eps[i]);
+    free(c->eps);
+    free(c->in);
+    oocsi_buf_free(&c->out);
+    oocsi_buf_free(&c->scratch);
+    free(c->requested);
+    free(c->handle);
+    free(c->last_error);
+    if (c->wake_r >= 0)
+        close(c->wake_r);
+    if (c->wake_w >= 0)
+        close(c->wake_w);
+    oocsi__options_clear(&c->opts);
+    if (c->sync_init) {
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+    }
+    free(c);
+}
+
+void oocsi_close(oocsi_client *c)
+{
+    if (!c)
+        return;
+    if (c->thread_running)
+        oocsi_loop_stop(c);
+    pthread_mutex_lock(&c->mu);
+    c->close_requested = 1;
+    if ((c->st == CS_ONLINE || c->st == CS_RESUB) && c->tps) {
+        /* Say quit and wait briefly for bye/EOF so the server frees the name. */
+        if (codec_has(c, OOCSI_CODEC_QUIT))
+            emit(c, OOCSI_CMD_QUIT, NULL, NULL, 0);
+        flush_out(c);
+        int64_t deadline = oocsi__now_ms() + 1000;
+        c->loop_busy = 1;
+        c->loop_owner = pthread_self();
+        c->in_callback++;
+        while (c->tps && oocsi__now_ms() < deadline)
+            step_io(c, (int)(deadline - oocsi__now_ms()));
+        c->in_callback--;
+        c->loop_busy = 0;
+    }
+    c->st = CS_CLOSED;
+    pthread_mutex_unlock(&c->mu);
+    client_free(c);
+}
+
+const char *oocsi_handle(const oocsi_client *c)
+{
+    return c ? c->handle : NULL;
+}
+
+const char *oocsi_endpoint(const oocsi_client *c)
+{
+    if (!c || !c->eps)
+        return NULL;
+    return c->eps[c->ep_index].url;
+}
+
+int oocsi_is_connected(const oocsi_client *c)
+{
+    if (!c)
+        return 0;
+    oocsi_client *m = (oocsi_client *)c;
+    pthread_mutex_lock(&m->mu);
+    int r = m->st == CS_ONLINE || m->st == CS_RESUB;
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+const char *oocsi_last_error(const oocsi_client *c)
+{
+    if (!c)
+        return "no client";
+    return c->last_error ? c->last_error : "";
+}
+
+/* ------------------------------------------------------------------ loop */
+
+int oocsi_loop(oocsi_client *c, int timeout_ms)
+{
+    if (!c)
+        return OOCSI_ERR_INVAL;
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->thread_running && !pthread_equal(c->thread, pthread_self())) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_INVAL;
+    }
+    if (is_owner(c)) {
+        /* Called from inside a callback: do I/O only. */
+        step_io(c, timeout_ms);
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_OK;
+    }
+    int64_t deadline = oocsi__now_ms() + timeout_ms;
+    while (c->loop_busy) {
+        struct timespec ts;
+        deadline_to_timespec(deadline, &ts);
+        if (pthread_cond_timedwait(&c->cv, &c->mu, &ts) == ETIMEDOUT) {
+            pthread_mutex_unlock(&c->mu);
+            return OOCSI_OK;
+        }
+    }
+    c->loop_busy = 1;
+    c->loop_owner = pthread_self();
+    dispatch_notes(c);
+    int64_t left = deadline - oocsi__now_ms();
+    if (c->st != CS_CLOSED || c->tps)
+        step_io(c, left > 0 ? (int)left : 0);
+    dispatch_notes(c);
+    int rc = c->st == CS_CLOSED ? OOCSI_ERR_CLOSED : OOCSI_OK;
+    c->loop_busy = 0;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+static void *loop_thread(void *arg)
+{
+    oocsi_client *c = arg;
+    pthread_mutex_lock(&c->mu);
+    while (c->loop_busy && !c->thread_stop)
+        pthread_cond_wait(&c->cv, &c->mu);
+    c->loop_busy = 1;
+    c->loop_owner = pthread_self();
+    while (!c->thread_stop) {
+        dispatch_notes(c);
+        if (c->thread_stop)
+            break;
+        step_io(c, 1000);
+    }
+    dispatch_notes(c);
+    c->loop_busy = 0;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+int oocsi_loop_start(oocsi_client *c)
+{
+    if (!c)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    if (c->thread_running) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_INVAL;
+    }
+    c->thread_stop = 0;
+    int rc = pthread_create(&c->thread, NULL, loop_thread, c);
+    if (rc == 0)
+        c->thread_running = 1;
+    pthread_mutex_unlock(&c->mu);
+    return rc == 0 ? OOCSI_OK : OOCSI_ERR_NOMEM;
+}
+
+int oocsi_loop_stop(oocsi_client *c)
+{
+    if (!c)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    if (!c->thread_running || pthread_equal(c->thread, pthread_self())) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_INVAL;
+    }
+    c->thread_stop = 1;
+    wake(c);
+    pthread_cond_broadcast(&c->cv);
+    pthread_t t = c->thread;
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(t, NULL);
+    pthread_mutex_lock(&c->mu);
+    c->thread_running = 0;
+    pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK;
+}
+
+int oocsi_fd(const oocsi_client *c)
+{
+    if (!c)
+        return -1;
+    oocsi_client *m = (oocsi_client *)c;
+    pthread_mutex_lock(&m->mu);
+    int fd = (m->tps && m->tp->fd) ? m->tp->fd(m->tps) : -1;
+    pthread_mutex_unlock(&m->mu);
+    return fd;
+}
+
+int oocsi_want_write(const oocsi_client *c)
+{
+    if (!c)
+        return 0;
+    oocsi_client *m = (oocsi_client *)c;
+    pthread_mutex_lock(&m->mu);
+    int r = want_write_locked(m);
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+int oocsi_next_timeout_ms(const oocsi_client *c)
+{
+    if (!c)
+        return -1;
+    oocsi_client *m = (oocsi_client *)c;
+    pthread_mutex_lock(&m->mu);
+    int64_t d = next_deadline(m);
+    int r;
+    if (m->notes_head)
+        r = 0;
+    else if (d == INT64_MAX)
+        r = -1;
+    else {
+        int64_t left = d - oocsi__now_ms();
+        r = left < 0 ? 0 : (left > 0x7fffffff ? 0x7fffffff : (int)left);
+    }
+    pthread_mutex_unlock(&m->mu);
+    return r;
+}
+
+/* ------------------------------------------------------------- sending */
+
+int oocsi__render(const cJSON *data, char **out, size_t *len)
+{
+    if (!cJSON_IsObject(data))
+        return OOCSI_ERR_INVAL;
+    int err = OOCSI_OK;
+    *out = oocsi_json_ascii(data, len, &err);
+    if (!*out)
+        return err ? err : OOCSI_ERR_NOMEM;
+    return OOCSI_OK;
+}
+
+int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *payload, size_t len)
+{
+    if (c->st == CS_CLOSED || c->close_requested)
+        return OOCSI_ERR_CLOSED;
+    oocsi__qitem *it = oocsi__qitem_new(OOCSI_CMD_SEND, recipient, payload, len);
+    if (!it)
+        return OOCSI_ERR_NOMEM;
+    if (c->st != CS_ONLINE) {
+        int rc = oocsi__queue_push(&c->offline, it);
+        if (rc != OOCSI_OK) {
+            oocsi__qitem_free(it);
+            oocsi__log(c, OOCSI_LOG_WARN, "offline queue full (%zu messages); message to %s not queued",
+                       c->offline.count, recipient);
+        }
+        return rc;
+    }
+    int rc = emit_message(c, it);
+    if (rc != OOCSI_OK)
+        return rc;
+    flush_out(c);
+    if (c->out_off < c->out.len)
+        poke(c);
+    return OOCSI_OK;
+}
+
+static int send_text(oocsi_client *c, const char *recipient, const char *payload, size_t len)
+{
+    pthread_mutex_lock(&c->mu);
+    int rc = oocsi__send_locked(c, recipient, payload, len);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int oocsi_send(oocsi_client *c, const char *recipient, const cJSON *data)
+{
+    if (!c || validate_name(recipient) != OOCSI_OK || !cJSON_IsObject(data))
+        return OOCSI_ERR_INVAL;
+    char *text;
+    size_t len;
+    int rc = oocsi__render(data, &text, &len);
+    if (rc != OOCSI_OK)
+        return rc;
+    rc = send_text(c, recipient, text, len);
+    free(text);
+    return rc;
+}
+
+int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_object)
+{
+    if (!c || validate_name(recipient) != OOCSI_OK || !json_object)
+        return OOCSI_ERR_INVAL;
+    cJSON *obj = cJSON_ParseWithOpts(json_object, NULL, 1);
+    if (!obj)
+        return OOCSI_ERR_INVAL;
+    int rc = cJSON_IsObject(obj) ? oocsi_send(c, recipient, obj) : OOCSI_ERR_INVAL;
+    cJSON_Delete(obj);
+    return rc;
+}
+
+/* --------------------------------------------------------- subscriptions */
+
+static oocsi__sub *find_sub(oocsi_client *c, const char *channel)
+{
+    for (oocsi__sub *s = c->subs; s; s = s->next)
+        if (strcmp(s->channel, channel) == 0)
+            return s;
+    return NULL;
+}
+
+int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l, oocsi__waiter *w)
+{
+    oocsi__sub *s = find_sub(c, channel);
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s)
+            return OOCSI_ERR_NOMEM;
+        s->channel = strdup(channel);
+        if (!s->channel) {
+            free(s);
+            return OOCSI_ERR_NOMEM;
+        }
+        /* Append to keep subscription order stable. */
+        oocsi__sub **pp = &c->subs;
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = s;
+    }
+    l->next = NULL;
+    oocsi__listener **lp = &s->listeners;
+    while (*lp)
+        lp = &(*lp)->next;
+    *lp = l;
+    if (s->wire || (c->st != CS_ONLINE && c->st != CS_RESUB))
+        return OOCSI_OK;
+    if (emit(c, OOCSI_CMD_SUBSCRIBE, channel, NULL, 0) != OOCSI_OK)
+        return OOCSI_ERR_NOMEM;
+    s->wire = 1;
+    int barrier = 0;
+    if (w && codec_has(c, OOCSI_CODEC_PING_BARRIER) && emit(c, OOCSI_CMD_PING, NULL, NULL, 0) == OOCSI_OK) {
+        ping_push(c, PW_BARRIER, w);
+        barrier = 1;
+    }
+    flush_out(c);
+    poke(c);
+    return barrier;
+}
+
+void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *),
+                             void *ctx)
+{
+    for (oocsi__sub **sp = &c->subs; *sp; sp = &(*sp)->next) {
+        oocsi__sub *s = *sp;
+        if (strcmp(s->channel, channel) != 0)
+            continue;
+        for (oocsi__listener **lp = &s->listeners; *lp;) {
+            oocsi__listener *l = *lp;
+            if (pred(l, ctx)) {
+                *lp = l->next;
+                free(l->call_name);
+                free(l);
+            } else {
+                lp = &l->next;
+            }
+        }
+        if (!s->listeners) {
+            if (s->wire && c->tps && (c->st == CS_ONLINE || c->st == CS_RESUB)) {
+                emit(c, OOCSI_CMD_UNSUBSCRIBE, s->channel, NULL, 0);
+                flush_out(c);
+                poke(c);
+            }
+            *sp = s->next;
+            free(s->channel);
+            free(s);
+        }
+        return;
+    }
+}
+
+/* Adds a listener and waits for the barrier when one was sent. Lock held. */
+int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listener *l)
+{
+    oocsi__waiter w;
+    memset(&w, 0, sizeof(w));
+    int rc = oocsi__add_listener(c, channel, l, &w);
+    if (rc < 0) {
+        free(l->call_name);
+        free(l);
+        return rc;
+    }
+    if (rc == 0)
+        return OOCSI_OK;
+    if (c->in_callback && is_owner(c)) {
+        /* Inside a callback on the loop thread: do not block the dispatch;
+         * the subscription is on the wire and confirmed shortly. */
+        detach_waiter(c, &w);
+        return OOCSI_OK;
+    }
+    rc = oocsi__wait(c, &w, oocsi__now_ms() + c->opts.connect_timeout_ms);
+    return rc;
+}
+
+static int same_handler(oocsi__listener *l, void *ctx)
+{
+    oocsi__listener *k = ctx;
+    return l->kind == SUB_HANDLER && l->fn == k->fn && l->user == k->user;
+}
+
+int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
+{
+    if (!c || validate_name(channel) != OOCSI_OK || !fn)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    if (c->st == CS_CLOSED || c->close_requested) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_CLOSED;
+    }
+    oocsi__sub *s = find_sub(c, channel);
+    if (s) {
+        oocsi__listener probe = {0};
+        probe.fn = fn;
+        probe.user = user;
+        for (oocsi__listener *l = s->listeners; l; l = l->next)
+            if (same_handler(l, &probe)) {
+                pthread_mutex_unlock(&c->mu);
+                return OOCSI_OK;
+            }
+    }
+    oocsi__listener *l = calloc(1, sizeof(*l));
+    if (!l) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_NOMEM;
+    }
+    l->kind = SUB_HANDLER;
+    l->fn = fn;
+    l->user = user;
+    int rc = oocsi__subscribe_locked(c, channel, l);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+static int is_handler(oocsi__listener *l, void *ctx)
+{
+    (void)ctx;
+    return l->kind == SUB_HANDLER;
+}
+
+int oocsi_unsubscribe(oocsi_client *c, const char *channel)
+{
+    if (!c || validate_name(channel) != OOCSI_OK)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    oocsi__remove_listeners(c, channel, is_handler, NULL);
+    pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+static int query(oocsi_client *c, oocsi_command_type type, const char *arg, int timeout_ms, char **out)
+{
+    if (!c || !out || timeout_ms <= 0)
+        return OOCSI_ERR_INVAL;
+    *out = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->st != CS_ONLINE && c->st != CS_RESUB) {
+        int rc = c->st == CS_CLOSED ? OOCSI_ERR_CLOSED : OOCSI_ERR_CLOSED;
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    if (!codec_has(c, OOCSI_CODEC_QUERIES) || !codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_UNSUPPORTED;
+    }
+    oocsi__waiter w;
+    memset(&w, 0, sizeof(w));
+    int rc = emit(c, type, arg, NULL, 0);
+    if (rc == OOCSI_OK)
+        rc = emit(c, OOCSI_CMD_PING, NULL, NULL, 0);
+    if (rc != OOCSI_OK) {
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    ping_push(c, PW_QUERY, &w);
+    flush_out(c);
+    poke(c);
+    rc = oocsi__wait(c, &w, oocsi__now_ms() + timeout_ms);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == OOCSI_OK) {
+        *out = strdup(w.text.data ? w.text.data : "");
+        if (!*out)
+            rc = OOCSI_ERR_NOMEM;
+    }
+    oocsi_buf_free(&w.text);
+    return rc;
+}
+
+int oocsi_channels(oocsi_client *c, int timeout_ms, char **out)
+{
+    return query(c, OOCSI_CMD_CHANNELS, NULL, timeout_ms, out);
+}
+
+int oocsi_channel_subscribers(oocsi_client *c, const char *channel, int timeout_ms, char **out)
+{
+    if (validate_name(channel) != OOCSI_OK)
+        return OOCSI_ERR_INVAL;
+    return query(c, OOCSI_CMD_SUBSCRIBERS, channel, timeout_ms, out);
+}
+
+int oocsi_clients(oocsi_client *c, int timeout_ms, char **out)
+{
+    return query(c, OOCSI_CMD_CLIENTS, NULL, timeout_ms, out);
+}
+
+/* ------------------------------------------------------------------ calls */
+
+static int same_responder(oocsi__listener *l, void *ctx)
+{
+    return l->kind == SUB_RESPONDER && strcmp(l->call_name, (const char *)ctx) == 0;
+}
+
+int oocsi_register(oocsi_client *c, const char *channel, const char *call_name, oocsi_responder fn, void *user)
+{
+    if (!c || validate_name(channel) != OOCSI_OK || !call_name || !*call_name || !fn)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    if (c->st == CS_CLOSED || c->close_requested) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_CLOSED;
+    }
+    oocsi__sub *s = find_sub(c, channel);
+    if (s)
+        for (oocsi__listener *l = s->listeners; l; l = l->next)
+            if (same_responder(l, (void *)call_name)) {
+                l->rfn = fn;
+                l->user = user;
+                pthread_mutex_unlock(&c->mu);
+                return OOCSI_OK;
+            }
+    oocsi__listener *l = calloc(1, sizeof(*l));
+    char *name = strdup(call_name);
+    if (!l || !name) {
+        free(l);
+        free(name);
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_NOMEM;
+    }
+    l->kind = SUB_RESPONDER;
+    l->rfn = fn;
+    l->user = user;
+    l->call_name = name;
+    int rc = oocsi__subscribe_locked(c, channel, l);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int oocsi_unregister(oocsi_client *c, const char *channel, const char *call_name)
+{
+    if (!c || validate_name(channel) != OOCSI_OK || !call_name)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    oocsi__remove_listeners(c, channel, same_responder, (void *)call_name);
+    pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK;
+}
+
+static void make_id(oocsi_client *c, char out[40])
+{
+    uint64_t a = oocsi__rng_next(&c->rng), b = oocsi__rng_next(&c->rng);
+    /* A version-4 UUID in text form. */
+    snprintf(out, 40, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffffu,
+             (unsigned)a & 0xfffu, (unsigned)((b >> 48) & 0x3fffu) | 0x8000u,
+             (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+static int start_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+                      oocsi_call_fn fn, void *user, oocsi__waiter *w)
+{
+    if (!c || validate_name(channel) != OOCSI_OK || !call_name || !*call_name || timeout_ms <= 0)
+        return OOCSI_ERR_INVAL;
+    if (data && !cJSON_IsObject(data))
+        return OOCSI_ERR_INVAL;
+    cJSON *req = data ? cJSON_Duplicate(data, 1) : cJSON_CreateObject();
+    if (!req)
+        return OOCSI_ERR_NOMEM;
+    oocsi__call *k = calloc(1, sizeof(*k));
+    if (!k) {
+        cJSON_Delete(req);
+        return OOCSI_ERR_NOMEM;
+    }
+    pthread_mutex_lock(&c->mu);
+    make_id(c, k->id);
+    pthread_mutex_unlock(&c->mu);
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_HANDLE");
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_ID");
+    int rc = OOCSI_OK;
+    if (!cJSON_AddStringToObject(req, "_MESSAGE_HANDLE", call_name) ||
+        !cJSON_AddStringToObject(req, "_MESSAGE_ID", k->id))
+        rc = OOCSI_ERR_NOMEM;
+    char *text = NULL;
+    size_t len = 0;
+    if (rc == OOCSI_OK)
+        rc = oocsi__render(req, &text, &len);
+    cJSON_Delete(req);
+    if (rc != OOCSI_OK) {
+        free(k);
+        return rc;
+    }
+    k->deadline = oocsi__now_ms() + timeout_ms;
+    k->fn = fn;
+    k->user = user;
+    k->w = w;
+    pthread_mutex_lock(&c->mu);
+    rc = oocsi__send_locked(c, channel, text, len);
+    free(text);
+    if (rc != OOCSI_OK) {
+        free(k);
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    k->next = c->calls;
+    c->calls = k;
+    poke(c);
+    if (!w)
+        pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK; /* with w: returns locked */
+}
+
+int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+               oocsi_call_fn fn, void *user)
+{
+    if (!fn)
+        return OOCSI_ERR_INVAL;
+    return start_call(c, channel, call_name, data, timeout_ms, fn, user, NULL);
+}
+
+int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                        int timeout_ms, cJSON **response)
+{
+    if (!response)
+        return OOCSI_ERR_INVAL;
+    *response = NULL;
+    oocsi__waiter w;
+    memset(&w, 0, sizeof(w));
+    int64_t deadline = oocsi__now_ms() + timeout_ms;
+    int rc = start_call(c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
+    if (rc != OOCSI_OK)
+        return rc;
+    rc = oocsi__wait(c, &w, deadline);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == OOCSI_OK)
+        *response = w.response;
+    else
+        cJSON_Delete(w.response);
+    return rc;
+}

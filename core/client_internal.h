@@ -1,0 +1,236 @@
+/*
+ * Internal structures of the messaging core. Not installed.
+ */
+#ifndef OOCSI_CLIENT_INTERNAL_H
+#define OOCSI_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+
+#include "oocsi/codec.h"
+#include "oocsi/oocsi.h"
+#include "oocsi/transport.h"
+#include "util.h"
+
+/* ---------------------------------------------------------------- options */
+
+struct oocsi_options {
+    char *handle;
+    char **endpoints;
+    int n_endpoints;
+    int max_reconnect;
+    int logger_set;
+    oocsi_log_fn log_fn;
+    void *log_user;
+    oocsi_log_level log_level;
+    oocsi_handler direct_fn;
+    void *direct_user;
+    char *tls_ca_file;
+    int tls_verify;
+    int connect_timeout_ms;
+    oocsi_state_fn state_fn;
+    void *state_user;
+    int reconnect_initial_ms, reconnect_max_ms;
+    int keepalive_idle_ms, keepalive_timeout_ms;
+    size_t max_line;
+    size_t queue_max_count, queue_max_bytes;
+};
+
+/* ---------------------------------------------------------------- messages */
+
+struct oocsi_message {
+    const char *sender;
+    const char *recipient;
+    int64_t timestamp;
+    cJSON *data;
+};
+
+/* ---------------------------------------------------------- subscriptions */
+
+enum { SUB_HANDLER = 0, SUB_VARIABLE = 1, SUB_RESPONDER = 2 };
+
+typedef struct oocsi__listener {
+    struct oocsi__listener *next;
+    int kind;
+    oocsi_handler fn;
+    oocsi_responder rfn;
+    void *user;
+    char *call_name;       /* SUB_RESPONDER */
+    oocsi_variable *var;   /* SUB_VARIABLE */
+} oocsi__listener;
+
+typedef struct oocsi__sub {
+    struct oocsi__sub *next;
+    char *channel;
+    oocsi__listener *listeners;
+    int wire; /* 1 once a subscribe was sent on the current connection */
+} oocsi__sub;
+
+/* ------------------------------------------------------------ ping waiters */
+
+enum { PW_BARRIER = 0, PW_QUERY = 1, PW_KEEPALIVE = 2, PW_RESUB = 3 };
+
+typedef struct oocsi__waiter {
+    int done;
+    int result;      /* OOCSI_OK or an error */
+    oocsi_buf text;  /* query answer */
+    cJSON *response; /* call_and_wait */
+} oocsi__waiter;
+
+typedef struct oocsi__pingw {
+    struct oocsi__pingw *next;
+    int kind;
+    oocsi__waiter *w; /* may be NULL (fire and forget) */
+} oocsi__pingw;
+
+/* -------------------------------------------------------------------- calls */
+
+typedef struct oocsi__call {
+    struct oocsi__call *next;
+    char id[40];
+    int64_t deadline;
+    oocsi_call_fn fn;
+    void *user;
+    oocsi__waiter *w; /* call_and_wait */
+} oocsi__call;
+
+/* ------------------------------------------------------------ notifications */
+
+enum { NOTE_MESSAGE = 0, NOTE_STATE = 1, NOTE_CALL = 2 };
+
+typedef struct oocsi__note {
+    struct oocsi__note *next;
+    int kind;
+    /* MESSAGE / CALL */
+    char *sender, *recipient;
+    int64_t timestamp;
+    cJSON *data;
+    /* CALL */
+    oocsi_call_fn call_fn;
+    void *call_user;
+    /* STATE */
+    oocsi_state state;
+    int err;
+} oocsi__note;
+
+/* ------------------------------------------------------------------- client */
+
+typedef enum {
+    CS_IDLE = 0,   /* nothing open, not scheduled */
+    CS_CONNECTING, /* transport opening */
+    CS_HANDSHAKE,  /* hello sent, waiting for welcome */
+    CS_RESUB,      /* welcomed, re-subscribing (barrier pending) */
+    CS_ONLINE,     /* ready */
+    CS_BACKOFF,    /* waiting to retry */
+    CS_CLOSED      /* gave up or closed */
+} oocsi__cstate;
+
+/* One message written into the output buffer, kept until its bytes are out so
+ * it can be requeued if the connection drops first. */
+typedef struct oocsi__inflight {
+    struct oocsi__inflight *next;
+    size_t end; /* absolute output offset where its frame ends */
+    oocsi__qitem *item;
+} oocsi__inflight;
+
+struct oocsi_client {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+
+    oocsi_options opts; /* a deep copy */
+    oocsi__rng rng;
+    char *requested; /* handle sent in hello (resolved '#', with password) */
+    char *handle;    /* the welcomed name */
+    char *last_error;
+
+    /* endpoints */
+    oocsi__url *eps;
+    int n_eps;
+    int ep_index;  /* endpoint in use / being tried */
+    int ep_tried;  /* endpoints tried in the current pass */
+
+    /* connection */
+    oocsi__cstate st;
+    const oocsi_transport *tp;
+    void *tps;
+    const oocsi_codec *codec;
+    void *cs;
+    int64_t attempt_deadline;
+    int64_t backoff_until;
+    int failed_passes;   /* reconnect passes failed in a row */
+    int ever_connected;
+    int initial;         /* inside oocsi_connect */
+    int initial_result;  /* result of the initial connect */
+    int close_requested;
+    int closed_err;
+
+    /* input */
+    char *in;
+    size_t in_len, in_cap, in_scan;
+
+    /* output */
+    oocsi_buf out;
+    size_t out_off;       /* bytes of out already written */
+    uint64_t out_base;    /* absolute offset of out.data[0] */
+    oocsi__inflight *inflight_head, *inflight_tail;
+    oocsi_buf scratch;
+
+    /* keep-alive */
+    int64_t last_rx;
+    int ka_ping_sent;
+
+    /* queue while offline or re-subscribing */
+    oocsi__queue offline;
+
+    /* subscriptions, pings, calls, notifications */
+    oocsi__sub *subs;
+    oocsi__pingw *pings_head, *pings_tail;
+    oocsi__call *calls;
+    oocsi__note *notes_head, *notes_tail;
+
+    /* loop ownership */
+    int loop_busy;
+    pthread_t loop_owner;
+    int in_callback; /* depth of user callbacks on the owner thread */
+    int thread_running;
+    int thread_stop;
+    pthread_t thread;
+    int wake_r, wake_w;
+    int wake_pending;
+
+    unsigned call_counter;
+    int last_attempt_err;
+    int sync_init;
+    oocsi_transport_config tconf;
+};
+
+/* client.c */
+int64_t oocsi__now_ms(void);
+void oocsi__log(oocsi_client *c, oocsi_log_level lvl, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Adds a listener to channel (creating the subscription); sends subscribe when
+ * new on the wire. Lock held. Returns OOCSI_OK, or 1 when a wire subscribe
+ * was sent and a barrier waiter w (if non-NULL) was queued. */
+int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l, oocsi__waiter *w);
+/* Adds a listener, and when a subscribe went on the wire waits for its
+ * barrier (unless inside a callback). Takes l. Lock held. */
+int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listener *l);
+/* Removes listeners matching pred; unsubscribes when none is left. Lock held. */
+void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *),
+                             void *ctx);
+/* Waits (driving the loop when needed) until w->done or timeout. Lock held on
+ * entry and exit. */
+int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
+/* Sends a message (lock held). payload is compact ASCII JSON. */
+int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *payload, size_t len);
+/* Serialises data (must be an object) for the wire. */
+int oocsi__render(const cJSON *data, char **out, size_t *len);
+
+/* variable.c */
+void oocsi__variable_on_message(oocsi_variable *v, const oocsi_message *m);
+
+#endif

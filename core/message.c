@@ -1,0 +1,89 @@
+/*
+ * Accessors of received messages.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "client_internal.h"
+
+const char *oocsi_message_sender(const oocsi_message *m)
+{
+    return m ? m->sender : NULL;
+}
+
+const char *oocsi_message_recipient(const oocsi_message *m)
+{
+    return m ? m->recipient : NULL;
+}
+
+int64_t oocsi_message_timestamp(const oocsi_message *m)
+{
+    return m ? m->timestamp : 0;
+}
+
+const cJSON *oocsi_message_data(const oocsi_message *m)
+{
+    return m ? m->data : NULL;
+}
+
+char *oocsi_message_data_json(const oocsi_message *m)
+{
+    if (!m || !m->data)
+        return NULL;
+    return cJSON_PrintUnformatted(m->data);
+}
+
+static const cJSON *item(const oocsi_message *m, const char *key)
+{
+    if (!m || !key || !m->data)
+        return NULL;
+    return cJSON_GetObjectItemCaseSensitive(m->data, key);
+}
+
+int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out)
+{
+    if (!m || !key || !out)
+        return OOCSI_ERR_INVAL;
+    const cJSON *it = item(m, key);
+    if (!cJSON_IsNumber(it))
+        return OOCSI_ERR_UNSUPPORTED;
+    double d = it->valuedouble;
+    if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+        return OOCSI_ERR_UNSUPPORTED;
+    *out = (int64_t)d;
+    return OOCSI_OK;
+}
+
+int oocsi_message_get_double(const oocsi_message *m, const char *key, double *out)
+{
+    if (!m || !key || !out)
+        return OOCSI_ERR_INVAL;
+    const cJSON *it = item(m, key);
+    if (!cJSON_IsNumber(it))
+        return OOCSI_ERR_UNSUPPORTED;
+    *out = it->valuedouble;
+    return OOCSI_OK;
+}
+
+const char *oocsi_message_get_string(const oocsi_message *m, const char *key)
+{
+    const cJSON *it = item(m, key);
+    return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+int oocsi_message_get_bool(const oocsi_message *m, const char *key, int *out)
+{
+    if (!m || !key || !out)
+        return OOCSI_ERR_INVAL;
+    const cJSON *it = item(m, key);
+    if (cJSON_IsBool(it)) {
+        *out = cJSON_IsTrue(it) ? 1 : 0;
+        return OOCSI_OK;
+    }
+    if (cJSON_IsNumber(it)) {
+        *out = it->valuedouble != 0.0;
+        return OOCSI_OK;
+    }
+    return OOCSI_ERR_UNSUPPORTED;
+}

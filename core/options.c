@@ -1,0 +1,225 @@
+/*
+ * oocsi_options: setters with validation, and the deep copy the client keeps.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+oocsi_options *oocsi_options_new(void)
+{
+    oocsi_options *o = calloc(1, sizeof(*o));
+    if (!o)
+        return NULL;
+    o->max_reconnect = -1;
+    o->log_level = OOCSI_LOG_INFO;
+    o->tls_verify = 1;
+    o->connect_timeout_ms = 5000;
+    o->reconnect_initial_ms = 100;
+    o->reconnect_max_ms = 5000;
+    o->keepalive_idle_ms = 10000;
+    o->keepalive_timeout_ms = 20000;
+    o->max_line = 16u * 1024 * 1024;
+    o->queue_max_count = 10000;
+    o->queue_max_bytes = 16u * 1024 * 1024;
+    return o;
+}
+
+static void options_clear(oocsi_options *o)
+{
+    free(o->handle);
+    for (int i = 0; i < o->n_endpoints; i++)
+        free(o->endpoints[i]);
+    free(o->endpoints);
+    free(o->tls_ca_file);
+}
+
+void oocsi_options_free(oocsi_options *opts)
+{
+    if (!opts)
+        return;
+    options_clear(opts);
+    free(opts);
+}
+
+static int set_str(char **dst, const char *src)
+{
+    char *copy = NULL;
+    if (src) {
+        copy = strdup(src);
+        if (!copy)
+            return OOCSI_ERR_NOMEM;
+    }
+    free(*dst);
+    *dst = copy;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_handle(oocsi_options *opts, const char *handle)
+{
+    if (!opts)
+        return OOCSI_ERR_INVAL;
+    if (oocsi__handle_check(handle) != OOCSI_OK)
+        return OOCSI_ERR_INVAL;
+    return set_str(&opts->handle, (handle && *handle) ? handle : NULL);
+}
+
+int oocsi_options_add_endpoint(oocsi_options *opts, const char *url)
+{
+    if (!opts || !url)
+        return OOCSI_ERR_INVAL;
+    oocsi__url u;
+    int rc = oocsi__url_parse(url, &u);
+    if (rc != OOCSI_OK)
+        return rc;
+    if (!oocsi_find_transport(u.scheme)) {
+        oocsi__url_free(&u);
+        return OOCSI_ERR_UNSUPPORTED;
+    }
+    oocsi__url_free(&u);
+    char **n = realloc(opts->endpoints, (size_t)(opts->n_endpoints + 1) * sizeof(*n));
+    if (!n)
+        return OOCSI_ERR_NOMEM;
+    opts->endpoints = n;
+    n[opts->n_endpoints] = strdup(url);
+    if (!n[opts->n_endpoints])
+        return OOCSI_ERR_NOMEM;
+    opts->n_endpoints++;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_max_reconnect_attempts(oocsi_options *opts, int attempts)
+{
+    if (!opts)
+        return OOCSI_ERR_INVAL;
+    opts->max_reconnect = attempts < 0 ? -1 : attempts;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_logger(oocsi_options *opts, oocsi_log_fn fn, void *user)
+{
+    if (!opts)
+        return OOCSI_ERR_INVAL;
+    opts->logger_set = 1;
+    opts->log_fn = fn;
+    opts->log_user = user;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_log_level(oocsi_options *opts, oocsi_log_level level)
+{
+    if (!opts || level < OOCSI_LOG_DEBUG || level > OOCSI_LOG_ERROR)
+        return OOCSI_ERR_INVAL;
+    opts->log_level = level;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_direct_handler(oocsi_options *opts, oocsi_handler fn, void *user)
+{
+    if (!opts)
+        return OOCSI_ERR_INVAL;
+    opts->direct_fn = fn;
+    opts->direct_user = user;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_tls_ca_file(oocsi_options *opts, const char *pem_path)
+{
+    if (!opts)
+        return OOCSI_ERR_INVAL;
+    return set_str(&opts->tls_ca_file, pem_path);
+}
+
+int oocsi_options_set_tls_verify(oocsi_options *opts, int verify)
+{
+    if (!opts)
+        return OOCSI_ERR_INVAL;
+    opts->tls_verify = verify ? 1 : 0;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_connect_timeout(oocsi_options *opts, int timeout_ms)
+{
+    if (!opts || timeout_ms <= 0)
+        return OOCSI_ERR_INVAL;
+    opts->connect_timeout_ms = timeout_ms;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_state_handler(oocsi_options *opts, oocsi_state_fn fn, void *user)
+{
+    if (!opts)
+        return OOCSI_ERR_INVAL;
+    opts->state_fn = fn;
+    opts->state_user = user;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_reconnect_delay(oocsi_options *opts, int initial_ms, int max_ms)
+{
+    if (!opts || initial_ms <= 0 || max_ms < initial_ms)
+        return OOCSI_ERR_INVAL;
+    opts->reconnect_initial_ms = initial_ms;
+    opts->reconnect_max_ms = max_ms;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_keepalive(oocsi_options *opts, int idle_ms, int timeout_ms)
+{
+    if (!opts || idle_ms <= 0 || timeout_ms <= idle_ms)
+        return OOCSI_ERR_INVAL;
+    opts->keepalive_idle_ms = idle_ms;
+    opts->keepalive_timeout_ms = timeout_ms;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_max_line_length(oocsi_options *opts, size_t bytes)
+{
+    if (!opts || bytes < 1024)
+        return OOCSI_ERR_INVAL;
+    opts->max_line = bytes;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, size_t max_bytes)
+{
+    if (!opts || max_messages == 0 || max_bytes == 0)
+        return OOCSI_ERR_INVAL;
+    opts->queue_max_count = max_messages;
+    opts->queue_max_bytes = max_bytes;
+    return OOCSI_OK;
+}
+
+/* Deep copy for the client (declared in client.c's use). */
+int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src);
+int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src)
+{
+    *dst = *src;
+    dst->handle = NULL;
+    dst->endpoints = NULL;
+    dst->n_endpoints = 0;
+    dst->tls_ca_file = NULL;
+    if (set_str(&dst->handle, src->handle) || set_str(&dst->tls_ca_file, src->tls_ca_file))
+        goto fail;
+    if (src->n_endpoints) {
+        dst->endpoints = calloc((size_t)src->n_endpoints, sizeof(char *));
+        if (!dst->endpoints)
+            goto fail;
+        for (int i = 0; i < src->n_endpoints; i++) {
+            dst->endpoints[i] = strdup(src->endpoints[i]);
+            if (!dst->endpoints[i])
+                goto fail;
+            dst->n_endpoints = i + 1;
+        }
+    }
+    return OOCSI_OK;
+fail:
+    options_clear(dst);
+    return OOCSI_ERR_NOMEM;
+}
+
+void oocsi__options_clear(oocsi_options *o);
+void oocsi__options_clear(oocsi_options *o)
+{
+    options_clear(o);
+}
