@@ -416,6 +416,9 @@ static int line_decode(void *state, const char *frame, size_t len, oocsi_event *
     if (st == NULL || ev == NULL || (frame == NULL && len > 0)) {
         return OOCSI_ERR_INVAL;
     }
+    if (s == NULL) {
+        s = ""; /* an empty frame may come as NULL */
+    }
     while (n > 0 && is_space((unsigned char)s[0])) {
         s++;
         n--;
@@ -555,13 +558,13 @@ static int line_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
 }
 
 static const oocsi_codec line_codec = {
-    "line",
-    OOCSI_CODEC_QUERIES | OOCSI_CODEC_PING_BARRIER | OOCSI_CODEC_QUIT | OOCSI_CODEC_PASSWORDS,
-    line_create,
-    line_destroy,
-    line_reset,
-    line_decode,
-    line_encode,
+    .name = "line",
+    .caps = OOCSI_CODEC_QUERIES | OOCSI_CODEC_PING_BARRIER | OOCSI_CODEC_QUIT | OOCSI_CODEC_PASSWORDS,
+    .create = line_create,
+    .destroy = line_destroy,
+    .reset = line_reset,
+    .decode = line_decode,
+    .encode = line_encode,
 };
 
 const oocsi_codec *oocsi_codec_line(void)

@@ -387,14 +387,14 @@ static void schedule_retry(oocsi_client *c, int err)
 {
     c->failed_passes++;
     if (c->opts.max_reconnect >= 0 && c->failed_passes > c->opts.max_reconnect) {
-        oocsi__log(c, OOCSI_LOG_ERROR, "giving up after %d failed reconnection attempt(s): %s",
-                   c->failed_passes - 1, oocsi_strerror(err));
+        oocsi__log(c, OOCSI_LOG_ERROR, "giving up after %d failed reconnection attempt(s): %s", c->failed_passes - 1,
+                   oocsi_strerror(err));
         set_error(c, "gave up reconnecting: %s", oocsi_strerror(err));
         give_up(c, OOCSI_ERR_CLOSED);
         return;
     }
-    int delay = oocsi__backoff_ms(c->failed_passes - 1, c->opts.reconnect_initial_ms, c->opts.reconnect_max_ms,
-                                  &c->rng);
+    int delay =
+        oocsi__backoff_ms(c->failed_passes - 1, c->opts.reconnect_initial_ms, c->opts.reconnect_max_ms, &c->rng);
     c->st = CS_BACKOFF;
     c->backoff_until = oocsi__now_ms() + delay;
     oocsi__log(c, OOCSI_LOG_DEBUG, "reconnecting in %d ms", delay);
@@ -517,8 +517,7 @@ static void connection_lost(oocsi_client *c, int err, const char *why)
         c->st = CS_IDLE;
         return;
     }
-    oocsi__log(c, OOCSI_LOG_WARN, "connection to %s lost: %s (%s)", c->eps[c->ep_index].url, why,
-               oocsi_strerror(err));
+    oocsi__log(c, OOCSI_LOG_WARN, "connection to %s lost: %s (%s)", c->eps[c->ep_index].url, why, oocsi_strerror(err));
     set_error(c, "connection lost: %s", why);
     note_state(c, OOCSI_STATE_OFFLINE, err);
     c->failed_passes = 0;
@@ -1178,8 +1177,7 @@ static void dispatch_notes(oocsi_client *c)
             c->in_callback++;
             pthread_mutex_unlock(&c->mu);
             if (n->data) {
-                oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp,
-                                   n->data};
+                oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp, n->data};
                 n->call_fn(c, &m, n->call_user);
             } else {
                 n->call_fn(c, NULL, n->call_user);
@@ -1433,7 +1431,11 @@ const char *oocsi_endpoint(const oocsi_client *c)
 {
     if (!c || !c->eps)
         return NULL;
-    return c->eps[c->ep_index].url;
+    oocsi_client *m = (oocsi_client *)c;
+    pthread_mutex_lock(&m->mu);
+    const char *u = m->eps[m->ep_index].url;
+    pthread_mutex_unlock(&m->mu);
+    return u;
 }
 
 int oocsi_is_connected(const oocsi_client *c)
@@ -1717,8 +1719,7 @@ int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l
     return barrier;
 }
 
-void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *),
-                             void *ctx)
+void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *), void *ctx)
 {
     for (oocsi__sub **sp = &c->subs; *sp; sp = &(*sp)->next) {
         oocsi__sub *s = *sp;
@@ -2005,8 +2006,8 @@ int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, cons
     return start_call(c, channel, call_name, data, timeout_ms, fn, user, NULL);
 }
 
-int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
-                        int timeout_ms, cJSON **response)
+int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+                        cJSON **response)
 {
     if (!response)
         return OOCSI_ERR_INVAL;

@@ -56,8 +56,8 @@ typedef struct oocsi__listener {
     oocsi_handler fn;
     oocsi_responder rfn;
     void *user;
-    char *call_name;       /* SUB_RESPONDER */
-    oocsi_variable *var;   /* SUB_VARIABLE */
+    char *call_name;     /* SUB_RESPONDER */
+    oocsi_variable *var; /* SUB_VARIABLE */
 } oocsi__listener;
 
 typedef struct oocsi__sub {
@@ -147,8 +147,8 @@ struct oocsi_client {
     /* endpoints */
     oocsi__url *eps;
     int n_eps;
-    int ep_index;  /* endpoint in use / being tried */
-    int ep_tried;  /* endpoints tried in the current pass */
+    int ep_index; /* endpoint in use / being tried */
+    int ep_tried; /* endpoints tried in the current pass */
 
     /* connection */
     oocsi__cstate st;
@@ -158,10 +158,10 @@ struct oocsi_client {
     void *cs;
     int64_t attempt_deadline;
     int64_t backoff_until;
-    int failed_passes;   /* reconnect passes failed in a row */
+    int failed_passes; /* reconnect passes failed in a row */
     int ever_connected;
-    int initial;         /* inside oocsi_connect */
-    int initial_result;  /* result of the initial connect */
+    int initial;        /* inside oocsi_connect */
+    int initial_result; /* result of the initial connect */
     int close_requested;
     int closed_err;
 
@@ -171,8 +171,8 @@ struct oocsi_client {
 
     /* output */
     oocsi_buf out;
-    size_t out_off;       /* bytes of out already written */
-    uint64_t out_base;    /* absolute offset of out.data[0] */
+    size_t out_off;    /* bytes of out already written */
+    uint64_t out_base; /* absolute offset of out.data[0] */
     oocsi__inflight *inflight_head, *inflight_tail;
     oocsi_buf scratch;
 
@@ -220,8 +220,7 @@ int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l
  * barrier (unless inside a callback). Takes l. Lock held. */
 int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listener *l);
 /* Removes listeners matching pred; unsubscribes when none is left. Lock held. */
-void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *),
-                             void *ctx);
+void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *), void *ctx);
 /* Waits (driving the loop when needed) until w->done or timeout. Lock held on
  * entry and exit. */
 int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline);

@@ -161,8 +161,7 @@ int oocsi_device_add_binary_sensor(oocsi_device *d, const char *name, const char
     return finish(d, name, o, icon, ok);
 }
 
-int oocsi_device_add_switch(oocsi_device *d, const char *name, const char *channel, int default_state,
-                            const char *icon)
+int oocsi_device_add_switch(oocsi_device *d, const char *name, const char *channel, int default_state, const char *icon)
 {
     if (!names_ok(d, name, channel))
         return OOCSI_ERR_INVAL;

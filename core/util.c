@@ -437,7 +437,7 @@ int oocsi__url_parse(const char *text, oocsi__url *out)
     /* normalised "scheme://host[:port]path", IPv6 literals in brackets */
     {
         int is_v6 = memchr(u.host, ':', host_len) != NULL;
-        char portbuf[8] = "";
+        char portbuf[16] = "";
         int len;
         if (port > 0) {
             snprintf(portbuf, sizeof portbuf, ":%d", port);

@@ -181,7 +181,9 @@ typedef struct {
     int valid;
 } utf8_case;
 
+/* clang-format off */
 #define U8(lit, v) {lit, sizeof(lit) - 1, v}
+/* clang-format on */
 
 static const utf8_case utf8_cases[] = {
     U8("", 1),
@@ -394,7 +396,8 @@ static void test_ascii_escapes_non_ascii(void **state)
     check_ascii_text("{\"a\":\"\xf0\x9f\x98\x80\"}", "{\"a\":\"\\ud83d\\ude00\"}");
     check_ascii_text("{\"a\":\"caf\xc3\xa9 \xe2\x82\xac!\"}", "{\"a\":\"caf\\u00e9 \\u20ac!\"}");
     /* boundaries */
-    check_ascii_text("{\"a\":\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\"}", "{\"a\":\"\\u0080\\u07ff\\u0800\\uffff\"}");
+    check_ascii_text("{\"a\":\"\xc2\x80\xdf\xbf\xe0\xa0\x80\xef\xbf\xbf\"}",
+                     "{\"a\":\"\\u0080\\u07ff\\u0800\\uffff\"}");
     check_ascii_text("{\"a\":\"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\"}", "{\"a\":\"\\ud800\\udc00\\udbff\\udfff\"}");
     /* keys are escaped too */
     check_ascii_text("{\"cl\xc3\xa9\":1}", "{\"cl\\u00e9\":1}");
@@ -508,7 +511,8 @@ static void test_ascii_literals_and_shapes(void **state)
     check_ascii_text("{}", "{}");
     check_ascii_text("{ \"a\" : [ ] , \"b\" : { } }", "{\"a\":[],\"b\":{}}");
     check_ascii_text("{\"t\":true,\"f\":false,\"n\":null}", "{\"t\":true,\"f\":false,\"n\":null}");
-    check_ascii_text("{\"o\":{\"a\":[1,null,{\"b\":null}],\"n\":null}}", "{\"o\":{\"a\":[1,null,{\"b\":null}],\"n\":null}}");
+    check_ascii_text("{\"o\":{\"a\":[1,null,{\"b\":null}],\"n\":null}}",
+                     "{\"o\":{\"a\":[1,null,{\"b\":null}],\"n\":null}}");
     check_ascii_text("{\"a\":[[[[1]],[2]],3]}", "{\"a\":[[[[1]],[2]],3]}");
     /* non-object input is allowed (the caller checks) */
     check_ascii_text("[1,2]", "[1,2]");
