@@ -38,15 +38,15 @@ OOCSI_API int oocsi_buf_append_str(oocsi_buf *b, const char *s);
 OOCSI_API void oocsi_buf_free(oocsi_buf *b);
 
 typedef enum {
-    OOCSI_EVENT_NONE = 0,    /* nothing to do (an empty line, an ignorable frame) */
-    OOCSI_EVENT_WELCOME,     /* handshake accepted; text = the welcomed handle */
-    OOCSI_EVENT_REJECTED,    /* handshake refused; err = HANDLE_TAKEN/AUTH/PROTOCOL, text = the server's words */
-    OOCSI_EVENT_MESSAGE,     /* a message: sender, recipient, timestamp, data */
-    OOCSI_EVENT_PING,        /* the server probes us; answer with OOCSI_CMD_PONG */
-    OOCSI_EVENT_PONG,        /* the answer to our OOCSI_CMD_PING */
-    OOCSI_EVENT_BYE,         /* the server is closing this connection */
-    OOCSI_EVENT_TEXT,        /* an unlabelled text line: a query answer; text = the line */
-    OOCSI_EVENT_INVALID      /* a frame that could not be understood; skipped, logged at DEBUG */
+    OOCSI_EVENT_NONE = 0, /* nothing to do (an empty line, an ignorable frame) */
+    OOCSI_EVENT_WELCOME,  /* handshake accepted; text = the welcomed handle */
+    OOCSI_EVENT_REJECTED, /* handshake refused; err = HANDLE_TAKEN/AUTH/PROTOCOL, text = the server's words */
+    OOCSI_EVENT_MESSAGE,  /* a message: sender, recipient, timestamp, data */
+    OOCSI_EVENT_PING,     /* the server probes us; answer with OOCSI_CMD_PONG */
+    OOCSI_EVENT_PONG,     /* the answer to our OOCSI_CMD_PING */
+    OOCSI_EVENT_BYE,      /* the server is closing this connection */
+    OOCSI_EVENT_TEXT,     /* an unlabelled text line: a query answer; text = the line */
+    OOCSI_EVENT_INVALID   /* a frame that could not be understood; skipped, logged at DEBUG */
 } oocsi_event_type;
 
 typedef struct oocsi_event {
@@ -63,16 +63,16 @@ typedef struct oocsi_event {
 OOCSI_API void oocsi_event_clear(oocsi_event *ev);
 
 typedef enum {
-    OOCSI_CMD_HELLO = 0,      /* arg = handle (with ":password" if any) */
-    OOCSI_CMD_SEND,           /* arg = recipient, payload = compact ASCII JSON object text */
-    OOCSI_CMD_SUBSCRIBE,      /* arg = channel */
-    OOCSI_CMD_UNSUBSCRIBE,    /* arg = channel */
+    OOCSI_CMD_HELLO = 0,   /* arg = handle (with ":password" if any) */
+    OOCSI_CMD_SEND,        /* arg = recipient, payload = compact ASCII JSON object text */
+    OOCSI_CMD_SUBSCRIBE,   /* arg = channel */
+    OOCSI_CMD_UNSUBSCRIBE, /* arg = channel */
     OOCSI_CMD_PING,
     OOCSI_CMD_PONG,
     OOCSI_CMD_QUIT,
-    OOCSI_CMD_CHANNELS,       /* query: channels */
-    OOCSI_CMD_SUBSCRIBERS,    /* query: subscribers of arg */
-    OOCSI_CMD_CLIENTS         /* query: clients */
+    OOCSI_CMD_CHANNELS,    /* query: channels */
+    OOCSI_CMD_SUBSCRIBERS, /* query: subscribers of arg */
+    OOCSI_CMD_CLIENTS      /* query: clients */
 } oocsi_command_type;
 
 typedef struct oocsi_command {

@@ -57,7 +57,7 @@ OOCSI_API const char *oocsi_version(void);
 
 typedef enum {
     OOCSI_OK = 0,
-    OOCSI_ERR_INVAL = -1,        /* bad argument: NULL, handle with whitespace, data not a JSON object, ... */
+    OOCSI_ERR_INVAL = -1, /* bad argument: NULL, handle with whitespace, data not a JSON object, ... */
     OOCSI_ERR_NOMEM = -2,
     OOCSI_ERR_CONNECT = -3,      /* no endpoint could be reached */
     OOCSI_ERR_HANDLE_TAKEN = -4, /* server: name already registered */
@@ -82,12 +82,7 @@ typedef struct oocsi_message oocsi_message;
 typedef struct oocsi_variable oocsi_variable;
 typedef struct oocsi_device oocsi_device;
 
-typedef enum {
-    OOCSI_LOG_DEBUG = 0,
-    OOCSI_LOG_INFO = 1,
-    OOCSI_LOG_WARN = 2,
-    OOCSI_LOG_ERROR = 3
-} oocsi_log_level;
+typedef enum { OOCSI_LOG_DEBUG = 0, OOCSI_LOG_INFO = 1, OOCSI_LOG_WARN = 2, OOCSI_LOG_ERROR = 3 } oocsi_log_level;
 
 typedef enum {
     OOCSI_STATE_CONNECTED = 0, /* after every welcome (first connect and reconnects) */
@@ -259,8 +254,8 @@ OOCSI_API int oocsi_register(oocsi_client *c, const char *channel, const char *c
 OOCSI_API int oocsi_unregister(oocsi_client *c, const char *channel, const char *call_name);
 /** Sends a call; fn runs once with the first response, or with NULL after
  *  timeout_ms. data may be NULL (empty request). */
-OOCSI_API int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
-                         int timeout_ms, oocsi_call_fn fn, void *user);
+OOCSI_API int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+                         oocsi_call_fn fn, void *user);
 /** Sends a call and waits for the response (woken as soon as it arrives).
  *  *response: the response data without _MESSAGE_ID; free with cJSON_Delete().
  *  OOCSI_ERR_TIMEOUT when none came in time. */
@@ -296,11 +291,10 @@ OOCSI_API oocsi_device *oocsi_device_new(oocsi_client *c, const char *name);
 OOCSI_API int oocsi_device_add_property(oocsi_device *d, const char *key, const char *value);
 OOCSI_API int oocsi_device_add_location(oocsi_device *d, const char *name, double lat, double lon);
 /** icon may be NULL (sent as null); unit may be NULL (""). */
-OOCSI_API int oocsi_device_add_sensor(oocsi_device *d, const char *name, const char *channel,
-                                      const char *sensor_type, const char *unit, double default_value,
-                                      const char *icon);
-OOCSI_API int oocsi_device_add_number(oocsi_device *d, const char *name, const char *channel, double min,
-                                      double max, const char *unit, double default_value, const char *icon);
+OOCSI_API int oocsi_device_add_sensor(oocsi_device *d, const char *name, const char *channel, const char *sensor_type,
+                                      const char *unit, double default_value, const char *icon);
+OOCSI_API int oocsi_device_add_number(oocsi_device *d, const char *name, const char *channel, double min, double max,
+                                      const char *unit, double default_value, const char *icon);
 OOCSI_API int oocsi_device_add_binary_sensor(oocsi_device *d, const char *name, const char *channel,
                                              const char *sensor_type, int default_state, const char *icon);
 OOCSI_API int oocsi_device_add_switch(oocsi_device *d, const char *name, const char *channel, int default_state,
@@ -308,8 +302,7 @@ OOCSI_API int oocsi_device_add_switch(oocsi_device *d, const char *name, const c
 /** led_type one of RGB RGBW RGBWW CCT DIMMABLE ONOFF; spectrum one of CCT
  *  WHITE RGB; anything else is OOCSI_ERR_INVAL. */
 OOCSI_API int oocsi_device_add_light(oocsi_device *d, const char *name, const char *channel, const char *led_type,
-                                     const char *spectrum, int default_state, int default_brightness,
-                                     const char *icon);
+                                     const char *spectrum, int default_state, int default_brightness, const char *icon);
 /** Sends the description to channel "heyOOCSI!". */
 OOCSI_API int oocsi_device_submit(oocsi_device *d);
 /** The description as JSON text (what submit sends); free with oocsi_free(). */

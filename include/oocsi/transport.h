@@ -87,8 +87,8 @@ typedef struct oocsi_transport {
     const char *scheme;        /* URL scheme, e.g. "tcp" */
     const char *default_codec; /* codec name, e.g. "line" */
     int default_port;
-    unsigned flags;            /* OOCSI_TRANSPORT_STREAM or OOCSI_TRANSPORT_FRAMED */
-    const char *default_path;  /* e.g. "/ws"; NULL for none */
+    unsigned flags;           /* OOCSI_TRANSPORT_STREAM or OOCSI_TRANSPORT_FRAMED */
+    const char *default_path; /* e.g. "/ws"; NULL for none */
 
     int (*open)(void **state, const oocsi_url *url, const oocsi_transport_config *cfg);
     int (*fd)(void *state);
