@@ -586,6 +586,20 @@ static void on_welcome(oocsi_client *c, const char *name)
 
 /* ----------------------------------------------------------------- input */
 
+static void remember_done(oocsi_client *c, const char *id)
+{
+    memcpy(c->done_ids[c->done_next % 64], id, 40);
+    c->done_next++;
+}
+
+static int was_done(const oocsi_client *c, const char *id)
+{
+    for (unsigned i = 0; i < 64; i++)
+        if (c->done_ids[i][0] && strcmp(c->done_ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
 static oocsi__call *take_call(oocsi_client *c, const char *id)
 {
     for (oocsi__call **pp = &c->calls; *pp; pp = &(*pp)->next) {
@@ -600,11 +614,16 @@ static oocsi__call *take_call(oocsi_client *c, const char *id)
 
 static void on_message(oocsi_client *c, oocsi_event *ev)
 {
-    if (c->calls) {
-        const cJSON *mid = cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_ID");
-        if (cJSON_IsString(mid) && !cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_HANDLE")) {
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_ID");
+    if (cJSON_IsString(mid) && !cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_HANDLE")) {
+        if (was_done(c, mid->valuestring)) {
+            oocsi__log(c, OOCSI_LOG_DEBUG, "dropping a late or duplicate response from %s", ev->sender);
+            return;
+        }
+        {
             oocsi__call *k = take_call(c, mid->valuestring);
             if (k) {
+                remember_done(c, k->id);
                 cJSON_DeleteItemFromObjectCaseSensitive(ev->data, "_MESSAGE_ID");
                 if (k->w) {
                     k->w->response = ev->data;
@@ -918,6 +937,7 @@ static void run_timers(oocsi_client *c)
             continue;
         }
         *pp = k->next;
+        remember_done(c, k->id);
         if (k->w) {
             k->w->done = 1;
             k->w->result = OOCSI_ERR_TIMEOUT;
@@ -1202,6 +1222,7 @@ static void detach_waiter(oocsi_client *c, oocsi__waiter *w)
         if ((*pp)->w == w) {
             oocsi__call *k = *pp;
             *pp = k->next;
+            remember_done(c, k->id);
             free(k);
             break;
         }
@@ -1418,7 +1439,34 @@ void oocsi_close(oocsi_client *c)
         c->loop_busy = 0;
     }
     c->st = CS_CLOSED;
+    /* Pending asynchronous calls end now: their callbacks run once with NULL
+     * so callers can release what they attached. Queued results too. */
+    oocsi__note *notes = c->notes_head;
+    c->notes_head = c->notes_tail = NULL;
+    oocsi__call *calls = c->calls;
+    c->calls = NULL;
     pthread_mutex_unlock(&c->mu);
+    while (notes) {
+        oocsi__note *n = notes;
+        notes = n->next;
+        if (n->kind == NOTE_CALL && n->call_fn) {
+            if (n->data) {
+                oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp,
+                                   n->data};
+                n->call_fn(c, &m, n->call_user);
+            } else {
+                n->call_fn(c, NULL, n->call_user);
+            }
+        }
+        note_free(n);
+    }
+    while (calls) {
+        oocsi__call *k = calls;
+        calls = k->next;
+        if (k->fn)
+            k->fn(c, NULL, k->user);
+        free(k);
+    }
     client_free(c);
 }
 

@@ -201,6 +201,10 @@ struct oocsi_client {
 
     unsigned call_counter;
     int last_attempt_err;
+    /* Ids of calls that were answered or timed out: late or duplicate
+     * responses carrying them are dropped. */
+    char done_ids[64][40];
+    unsigned done_next;
     int sync_init;
     oocsi_transport_config tconf;
 };

@@ -101,7 +101,7 @@ typedef void (*oocsi_handler)(oocsi_client *c, const oocsi_message *msg, void *u
  *  sent to the caller when the responder returns. */
 typedef void (*oocsi_responder)(oocsi_client *c, const oocsi_message *request, cJSON *response, void *user);
 /** Result of oocsi_call(): response is NULL when the call timed out (or the
- *  client gave up reconnecting); its data excludes _MESSAGE_ID. */
+ *  client gave up reconnecting or was closed); its data excludes _MESSAGE_ID. */
 typedef void (*oocsi_call_fn)(oocsi_client *c, const oocsi_message *response, void *user);
 
 /* ------------------------------------------------------ options, connecting */
