@@ -1,0 +1,166 @@
+/*
+ * oocsi-hub: runs the hub (hub.h) as a program until SIGINT or SIGTERM.
+ *
+ *   oocsi-hub [--port N] [--bind ADDR] [--users LIST] [--max-clients N]
+ *             [--ping-interval MS] [--stale-timeout MS] [--max-line BYTES]
+ *             [--reference-drop-queue] [--verbose] [--help]
+ *
+ * Options may also be written with one dash (-port 4444, as for the Java
+ * reference server) or as --name=value. Exit status: 0 after a signal, 2 on a
+ * usage error, 1 if the hub cannot start (for example the port is in use).
+ */
+#include "hub.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: oocsi-hub [options]\n"
+               "  --port N              TCP port (default 4444; 0: any free port)\n"
+               "  --bind ADDR           address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
+               "  --users LIST          password handles \"name1:pw1;name2:pw2\"\n"
+               "  --max-clients N       refuse hellos beyond N registered clients (default 0: unlimited)\n"
+               "  --ping-interval MS    keep-alive tick (default 5000)\n"
+               "  --stale-timeout MS    drop clients silent for this long (default 120000)\n"
+               "  --max-line BYTES      longest accepted line (default 16777216)\n"
+               "  --reference-drop-queue  drop output like the Java server (at most 21 pending lines)\n"
+               "  --verbose             log connections and commands to stderr\n"
+               "  --help                show this text\n");
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    if (!s || !*s) {
+        return -1;
+    }
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    oocsi_hub_options o;
+    oocsi_hub_options_init(&o);
+    o.port = 4444;
+
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (arg[0] != '-' || arg[1] == '\0') {
+            fprintf(stderr, "oocsi-hub: unexpected argument '%s'\n", arg);
+            usage(stderr);
+            return 2;
+        }
+        const char *name = arg + (arg[1] == '-' ? 2 : 1);
+        char key[64];
+        const char *value = NULL;
+        const char *eq = strchr(name, '=');
+        size_t klen = eq ? (size_t)(eq - name) : strlen(name);
+        if (klen >= sizeof key) {
+            klen = sizeof key - 1;
+        }
+        memcpy(key, name, klen);
+        key[klen] = '\0';
+        if (eq) {
+            value = eq + 1;
+        }
+
+        if (!strcmp(key, "help") || !strcmp(key, "h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(key, "verbose") || !strcmp(key, "v")) {
+            o.verbose = 1;
+            continue;
+        }
+        if (!strcmp(key, "reference-drop-queue")) {
+            o.reference_drop_queue = 1;
+            continue;
+        }
+        int known = !strcmp(key, "port") || !strcmp(key, "bind") || !strcmp(key, "users") ||
+                    !strcmp(key, "max-clients") || !strcmp(key, "ping-interval") || !strcmp(key, "stale-timeout") ||
+                    !strcmp(key, "max-line");
+        if (!known) {
+            fprintf(stderr, "oocsi-hub: unknown option '%s'\n", arg);
+            usage(stderr);
+            return 2;
+        }
+        if (!value) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "oocsi-hub: option '%s' needs a value\n", arg);
+                usage(stderr);
+                return 2;
+            }
+            value = argv[++i];
+        }
+        long v = 0;
+        int bad = 0;
+        if (!strcmp(key, "port")) {
+            bad = parse_long(value, 0, 65535, &v);
+            o.port = (int)v;
+        } else if (!strcmp(key, "bind")) {
+            bad = !*value;
+            o.bind_address = value;
+        } else if (!strcmp(key, "users")) {
+            o.users = value;
+        } else if (!strcmp(key, "max-clients")) {
+            bad = parse_long(value, 0, INT_MAX, &v);
+            o.max_clients = (int)v;
+        } else if (!strcmp(key, "ping-interval")) {
+            bad = parse_long(value, 1, INT_MAX, &v);
+            o.ping_interval_ms = (int)v;
+        } else if (!strcmp(key, "stale-timeout")) {
+            bad = parse_long(value, 1, INT_MAX, &v);
+            o.stale_timeout_ms = (int)v;
+        } else if (!strcmp(key, "max-line")) {
+            bad = parse_long(value, 1, LONG_MAX, &v);
+            o.max_line = (size_t)v;
+        }
+        if (bad) {
+            fprintf(stderr, "oocsi-hub: invalid value '%s' for '%s'\n", value, arg);
+            usage(stderr);
+            return 2;
+        }
+    }
+
+    /* SIGINT/SIGTERM are taken by sigwait() below; block them before the hub
+     * thread starts so that it inherits the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    oocsi_hub *h = oocsi_hub_start(&o);
+    if (!h) {
+        return 1;
+    }
+    const char *addr = o.bind_address ? o.bind_address : "127.0.0.1";
+    if (strchr(addr, ':')) {
+        printf("oocsi-hub listening on [%s]:%d\n", addr, oocsi_hub_port(h));
+    } else {
+        printf("oocsi-hub listening on %s:%d\n", addr, oocsi_hub_port(h));
+    }
+    fflush(stdout);
+
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    if (o.verbose) {
+        fprintf(stderr, "oocsi-hub: signal %d, shutting down\n", sig);
+    }
+    oocsi_hub_free(h);
+    return 0;
+}
