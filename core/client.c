@@ -517,6 +517,10 @@ static void connection_lost(oocsi_client *c, int err, const char *why)
         c->st = CS_IDLE;
         return;
     }
+    /* An orderly end of stream from the server is an I/O condition for the
+     * user, not "closed by you". */
+    if (err == OOCSI_ERR_CLOSED)
+        err = OOCSI_ERR_IO;
     oocsi__log(c, OOCSI_LOG_WARN, "connection to %s lost: %s (%s)", c->eps[c->ep_index].url, why, oocsi_strerror(err));
     set_error(c, "connection lost: %s", why);
     note_state(c, OOCSI_STATE_OFFLINE, err);
@@ -1451,8 +1455,7 @@ void oocsi_close(oocsi_client *c)
         notes = n->next;
         if (n->kind == NOTE_CALL && n->call_fn) {
             if (n->data) {
-                oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp,
-                                   n->data};
+                oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp, n->data};
                 n->call_fn(c, &m, n->call_user);
             } else {
                 n->call_fn(c, NULL, n->call_user);

@@ -194,3 +194,13 @@ const char *oocsi_variable_get_string(const oocsi_variable *v)
     pthread_mutex_unlock(&v->c->mu);
     return s;
 }
+
+char *oocsi_variable_dup_string(const oocsi_variable *v)
+{
+    if (!v)
+        return NULL;
+    pthread_mutex_lock(&v->c->mu);
+    char *s = v->str ? strdup(v->str) : NULL;
+    pthread_mutex_unlock(&v->c->mu);
+    return s;
+}

@@ -283,6 +283,10 @@ OOCSI_API int oocsi_variable_set_string(oocsi_variable *v, const char *value);
 /** The last string value, or NULL. Valid until the variable changes: copy it
  *  when other threads may update the variable. */
 OOCSI_API const char *oocsi_variable_get_string(const oocsi_variable *v);
+/** A copy of the last string value (free with oocsi_free()), or NULL. Use
+ *  this instead of oocsi_variable_get_string() when another thread (the loop)
+ *  may update the variable meanwhile. */
+OOCSI_API char *oocsi_variable_dup_string(const oocsi_variable *v);
 
 /* ------------------------------------------------ heyOOCSI device descriptions */
 

@@ -1,0 +1,274 @@
+/*
+ * heyoocsi_device: describes this client as a device on channel "heyOOCSI!",
+ * so that tools such as the OOCSI integration of Home Assistant can show and
+ * control it, then behaves like that device.
+ *
+ *   oocsi-example-heyoocsi-device [url] [handle]
+ *
+ *   url     server to connect to (default tcp://localhost:4444)
+ *   handle  this client's name, also the device name (default
+ *           heyoocsi_device_###)
+ *
+ * The device has one component of each kind: a temperature sensor, a number
+ * (a target temperature), a motion binary sensor, a switch and a light, plus
+ * a property and a location. Each component has its own channel, named
+ * "<handle>_<component>". The program then
+ *
+ *   - publishes a new temperature every 5 seconds and toggles "motion";
+ *   - follows commands sent to the switch, number and light channels, e.g.
+ *     {"state": true} or {"state": true, "brightness": 128};
+ *   - announces itself again when Home Assistant says
+ *     {"homeassistant": "on"} on channel "heyOOCSI?".
+ *
+ * Announcements are not retained by the server: listeners must already be
+ * connected. Stop with Ctrl-C.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <math.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <oocsi/oocsi.h>
+
+/* "°C" in UTF-8 */
+#define DEGREES_C                                                                                                      \
+    "\xc2\xb0"                                                                                                         \
+    "C"
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Everything the device knows about itself. */
+struct device_state {
+    oocsi_device *device;
+    char temperature_channel[256];
+    char target_channel[256];
+    char motion_channel[256];
+    char fan_channel[256];
+    char lamp_channel[256];
+    double temperature;
+    double target;
+    int motion;
+    int switch_on;
+    int light_on;
+    int brightness;
+};
+
+static int describe(struct device_state *s, oocsi_client *client)
+{
+    const char *h = oocsi_handle(client);
+    snprintf(s->temperature_channel, sizeof s->temperature_channel, "%s_temperature", h);
+    snprintf(s->target_channel, sizeof s->target_channel, "%s_target", h);
+    snprintf(s->motion_channel, sizeof s->motion_channel, "%s_motion", h);
+    snprintf(s->fan_channel, sizeof s->fan_channel, "%s_fan", h);
+    snprintf(s->lamp_channel, sizeof s->lamp_channel, "%s_lamp", h);
+
+    s->device = oocsi_device_new(client, NULL); /* NULL: named after the handle */
+    if (s->device == NULL) {
+        return OOCSI_ERR_NOMEM;
+    }
+    /* The property "device_id" is added by the library; add your own. */
+    int rc = oocsi_device_add_property(s->device, "creator", "liboocsi example");
+    if (rc == OOCSI_OK) {
+        rc = oocsi_device_add_location(s->device, "desk", 51.4478, 5.4910);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_device_add_sensor(s->device, "temperature", s->temperature_channel, "temperature", DEGREES_C,
+                                     s->temperature, "thermometer");
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_device_add_number(s->device, "target", s->target_channel, 15, 25, DEGREES_C, s->target, NULL);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_device_add_binary_sensor(s->device, "motion", s->motion_channel, "motion", s->motion, NULL);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_device_add_switch(s->device, "fan", s->fan_channel, s->switch_on, "fan");
+    }
+    if (rc == OOCSI_OK) {
+        /* LED type: RGB RGBW RGBWW CCT DIMMABLE ONOFF; spectrum: CCT WHITE RGB. */
+        rc = oocsi_device_add_light(s->device, "lamp", s->lamp_channel, "DIMMABLE", "WHITE", s->light_on, s->brightness,
+                                    "lightbulb");
+    }
+    return rc;
+}
+
+/* --------------------------------------------------------------- handlers */
+
+static void on_hey_question(oocsi_client *c, const oocsi_message *msg, void *user)
+{
+    struct device_state *s = user;
+    (void)c;
+    const char *ha = oocsi_message_get_string(msg, "homeassistant");
+    if (ha != NULL && strcmp(ha, "on") == 0) {
+        int rc = oocsi_device_submit(s->device);
+        printf("Home Assistant started: announced again (%s)\n", oocsi_strerror(rc));
+    }
+}
+
+static void on_switch(oocsi_client *c, const oocsi_message *msg, void *user)
+{
+    struct device_state *s = user;
+    (void)c;
+    int on;
+    if (oocsi_message_get_bool(msg, "state", &on) == OOCSI_OK) {
+        s->switch_on = on;
+        printf("%s turned the fan %s\n", oocsi_message_sender(msg), on ? "on" : "off");
+    }
+}
+
+static void on_target(oocsi_client *c, const oocsi_message *msg, void *user)
+{
+    struct device_state *s = user;
+    (void)c;
+    double v;
+    if (oocsi_message_get_double(msg, "value", &v) == OOCSI_OK) {
+        s->target = v;
+        printf("%s set the target to %.1f " DEGREES_C "\n", oocsi_message_sender(msg), v);
+    }
+}
+
+static void on_light(oocsi_client *c, const oocsi_message *msg, void *user)
+{
+    struct device_state *s = user;
+    (void)c;
+    int on;
+    int64_t brightness;
+    if (oocsi_message_get_bool(msg, "state", &on) == OOCSI_OK) {
+        s->light_on = on;
+    }
+    if (oocsi_message_get_int(msg, "brightness", &brightness) == OOCSI_OK) {
+        s->brightness = (int)brightness;
+    }
+    printf("%s: lamp is %s, brightness %d\n", oocsi_message_sender(msg), s->light_on ? "on" : "off", s->brightness);
+}
+
+/* Publishes a value update the way heyOOCSI consumers read it. */
+static void publish(oocsi_client *client, const char *channel, const char *component, const char *key, cJSON *value)
+{
+    cJSON *data = cJSON_CreateObject();
+    if (data == NULL) {
+        cJSON_Delete(value);
+        return;
+    }
+    cJSON_AddItemToObject(data, key, value); /* data takes value over */
+    cJSON_AddStringToObject(data, "component", component);
+    int rc = oocsi_send(client, channel, data);
+    if (rc != OOCSI_OK) {
+        printf("publishing %s failed: %s\n", component, oocsi_strerror(rc));
+    }
+    cJSON_Delete(data);
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = argc > 1 ? argv[1] : "tcp://localhost:4444";
+    const char *handle = argc > 2 ? argv[2] : "heyoocsi_device_###";
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    oocsi_options *opts = oocsi_options_new();
+    if (opts == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    int rc = oocsi_options_set_handle(opts, handle);
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_add_endpoint(opts, url);
+    }
+    oocsi_client *client = NULL;
+    if (rc == OOCSI_OK) {
+        rc = oocsi_connect(&client, opts);
+    }
+    oocsi_options_free(opts);
+    if (rc != OOCSI_OK) {
+        fprintf(stderr, "cannot connect to %s: %s\n", url, oocsi_strerror(rc));
+        return 1;
+    }
+
+    struct device_state s;
+    memset(&s, 0, sizeof s);
+    s.temperature = 21.0;
+    s.target = 20.0;
+    s.brightness = 128;
+
+    int status = 1;
+    rc = describe(&s, client);
+    if (rc != OOCSI_OK) {
+        fprintf(stderr, "cannot describe the device: %s\n", oocsi_strerror(rc));
+        goto out;
+    }
+
+    /* Listen for commands before announcing, so none is missed. */
+    rc = oocsi_subscribe(client, "heyOOCSI?", on_hey_question, &s);
+    if (rc == OOCSI_OK) {
+        rc = oocsi_subscribe(client, s.fan_channel, on_switch, &s);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_subscribe(client, s.target_channel, on_target, &s);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_subscribe(client, s.lamp_channel, on_light, &s);
+    }
+    if (rc != OOCSI_OK) {
+        fprintf(stderr, "cannot subscribe: %s\n", oocsi_strerror(rc));
+        goto out;
+    }
+
+    char *json = oocsi_device_to_json(s.device);
+    printf("announcing on heyOOCSI!:\n%s\n", json ? json : "?");
+    oocsi_free(json);
+    rc = oocsi_device_submit(s.device);
+    if (rc != OOCSI_OK) {
+        fprintf(stderr, "cannot announce the device: %s\n", oocsi_strerror(rc));
+        goto out;
+    }
+    printf("send {\"state\": true} to channel %s to turn the fan on (Ctrl-C stops)\n", s.fan_channel);
+
+    int tick = 0;
+    int64_t next_update = now_ms() + 5000;
+    while (!stop_requested) {
+        int64_t now = now_ms();
+        if (now >= next_update) {
+            /* A made-up temperature drifting towards the target. */
+            s.temperature += (s.target - s.temperature) * 0.2 + 0.3 * sin(tick++);
+            s.motion = !s.motion;
+            publish(client, s.temperature_channel, "temperature", "value", cJSON_CreateNumber(s.temperature));
+            publish(client, s.motion_channel, "motion", "state", cJSON_CreateBool(s.motion));
+            printf("temperature %.1f " DEGREES_C ", motion %s\n", s.temperature, s.motion ? "yes" : "no");
+            next_update += 5000;
+            continue;
+        }
+        if (oocsi_loop(client, (int)(next_update - now)) == OOCSI_ERR_CLOSED) {
+            fprintf(stderr, "connection closed: %s\n", oocsi_last_error(client));
+            goto out;
+        }
+    }
+    status = 0;
+
+out:
+    oocsi_device_free(s.device); /* before closing the client */
+    oocsi_close(client);
+    return status;
+}

@@ -1,0 +1,194 @@
+/*
+ * Shared helpers of the integration tests: an in-process hub per test
+ * program, tracked clients (closed by the per-test teardown even when an
+ * assertion fails), bounded event-driven waits, thread-safe message and state
+ * recorders, a log capture and a raw-socket OOCSI peer.
+ *
+ * Waiting: it_wait_until() re-evaluates a condition whenever a recorder (or a
+ * test's own handler calling it_notify()) signals, and drives every tracked
+ * caller-driven client with oocsi_loop() meanwhile. It never sleeps blindly:
+ * it returns as soon as the condition holds, or 0 after the timeout.
+ */
+#ifndef OOCSI_IT_SUPPORT_H
+#define OOCSI_IT_SUPPORT_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <cjson/cJSON.h>
+
+#include "hub.h"
+#include "oocsi/oocsi.h"
+
+/* Generous bound for anything that normally takes milliseconds. */
+#define IT_TIMEOUT 5000
+
+/* ------------------------------------------------------------------ hub */
+
+/** The hub of this test program and its endpoint URL "tcp://127.0.0.1:PORT". */
+extern oocsi_hub *it_hub;
+extern char it_url[64];
+
+/** Starts it_hub (ephemeral port) with o, or the defaults when o is NULL. 0/-1. */
+int it_hub_start(const oocsi_hub_options *o);
+void it_hub_free(void);
+/** Starts an extra hub (freed by the caller with oocsi_hub_free) and writes its URL. */
+oocsi_hub *it_hub_start_extra(const oocsi_hub_options *o, char *url, size_t url_size);
+
+/** cmocka group setup/teardown with a default hub. */
+int it_group_setup(void **state);
+int it_group_teardown(void **state);
+/** Per-test setup/teardown: teardown frees every tracked resource. */
+int it_test_setup(void **state);
+int it_test_teardown(void **state);
+#define IT_TEST(f) cmocka_unit_test_setup_teardown(f, it_test_setup, it_test_teardown)
+
+/* --------------------------------------------------------------- basics */
+
+/** Monotonic milliseconds. */
+int64_t it_now_ms(void);
+/** Wall-clock milliseconds since the epoch. */
+int64_t it_wall_ms(void);
+/** Writes a handle/channel name unique to this process and call: "<prefix>_<pid>_<n>". */
+void it_unique(char *buf, size_t size, const char *prefix);
+/** A port on 127.0.0.1 with nothing listening on it (bound once, then closed). */
+int it_free_port(void);
+
+/* Assert that two doubles are within eps. */
+#define IT_ASSERT_NEAR(a, b, eps)                                                                                      \
+    do {                                                                                                               \
+        double it_a_ = (a), it_b_ = (b);                                                                               \
+        if (!(it_a_ - it_b_ <= (eps) && it_b_ - it_a_ <= (eps)))                                                       \
+            fail_msg("%s = %.9g, expected %.9g (+-%g)", #a, it_a_, it_b_, (double)(eps));                              \
+    } while (0)
+
+/* -------------------------------------------------------------- clients */
+
+/** New options: handle (may be NULL), endpoint it_url, logger silenced,
+ *  connect timeout IT_TIMEOUT, reconnect delay 50..500 ms. */
+oocsi_options *it_options(const char *handle);
+/** Connects with opts (asserting OOCSI_OK), frees opts, tracks the client. */
+oocsi_client *it_connect_opts(oocsi_options *opts);
+/** it_connect_opts(it_options(handle)): a caller-driven client. */
+oocsi_client *it_connect(const char *handle);
+/** Same, and starts its background loop. */
+oocsi_client *it_connect_bg(const char *handle);
+/** Tracks a client connected by the test itself. */
+oocsi_client *it_track(oocsi_client *c);
+/** oocsi_loop_start() (asserted) and marks the client as not to be driven by waits. */
+void it_loop_start(oocsi_client *c);
+/** oocsi_loop_stop() (asserted) and marks it as caller-driven again. */
+void it_loop_stop(oocsi_client *c);
+/** Whether it_wait_until() drives this caller-driven client (default 1). */
+void it_set_pumped(oocsi_client *c, int pumped);
+/** Untracks and closes (NULL-safe). */
+void it_close(oocsi_client *c);
+
+/* ---------------------------------------------------------------- waits */
+
+typedef int (*it_cond_fn)(void *ctx);
+/** Wakes every it_wait_until() to re-check its condition. Any thread. */
+void it_notify(void);
+/** 1 as soon as cond(ctx) holds, 0 after timeout_ms. Drives tracked
+ *  caller-driven clients meanwhile. */
+int it_wait_until(it_cond_fn cond, void *ctx, int timeout_ms);
+/** Drives tracked caller-driven clients (or just waits) for ms milliseconds.
+ *  Only for observation windows ("nothing happens for a while"). */
+void it_pump_for(int ms);
+
+/* --------------------------------------------------------- message inbox */
+
+typedef struct it_msg {
+    char *sender;
+    char *recipient;
+    int64_t timestamp;
+    char *json;  /* oocsi_message_data_json() */
+    cJSON *data; /* parsed json */
+} it_msg;
+
+typedef struct it_inbox it_inbox;
+/** A thread-safe message recorder (freed by the test teardown). */
+it_inbox *it_inbox_new(void);
+/** oocsi_handler recording into the it_inbox given as user. */
+void it_inbox_handler(oocsi_client *c, const oocsi_message *msg, void *user);
+int it_inbox_count(it_inbox *in);
+/** The i-th message (valid until the test teardown). */
+const it_msg *it_inbox_at(it_inbox *in, int i);
+/** Waits until at least count messages arrived. 1/0. */
+int it_inbox_wait(it_inbox *in, int count, int timeout_ms);
+/** Waits for a message whose data has key == string value; returns its index or -1. */
+int it_inbox_wait_str(it_inbox *in, const char *key, const char *value, int timeout_ms);
+
+/* ---------------------------------------------------------- state events */
+
+typedef struct it_states it_states;
+it_states *it_states_new(void);
+/** oocsi_state_fn recording into the it_states given as user (also the
+ *  endpoint at each CONNECTED). */
+void it_state_handler(oocsi_client *c, oocsi_state state, int err, void *user);
+int it_states_count(it_states *s);
+/** State of event i; *err (may be NULL) gets its error. */
+oocsi_state it_states_at(it_states *s, int i, int *err);
+/** Endpoint recorded at event i (CONNECTED events only), else NULL. */
+const char *it_states_endpoint(it_states *s, int i);
+/** Waits for the CONNECTED event of the first welcome (index 0; asserted) and
+ *  returns 1, the index of the next event. */
+int it_states_settle(it_states *s);
+/** Waits for an event with state st at index >= from; its index or -1. */
+int it_states_wait_for(it_states *s, int from, oocsi_state st, int timeout_ms);
+
+/* ---------------------------------------------------------------- logger */
+
+typedef struct it_log it_log;
+it_log *it_log_new(void);
+/** oocsi_log_fn recording into the it_log given as user. */
+void it_log_fn(oocsi_log_level level, const char *msg, void *user);
+/** 1 if a recorded line at >= min_level contains needle. */
+int it_log_contains(it_log *l, oocsi_log_level min_level, const char *needle);
+int it_log_count(it_log *l, oocsi_log_level min_level);
+
+/* ---------------------------------------------------------- raw peer */
+
+/** A hand-written OOCSI JSON client on a plain socket, for checking the wire. */
+typedef struct it_raw it_raw;
+/** Connects to port on 127.0.0.1, says NAME(JSON) and waits for the welcome.
+ *  NULL on failure. Tracked (closed by the teardown). */
+it_raw *it_raw_connect(int port, const char *handle);
+/** Sends one line (LF appended). 0/-1. */
+int it_raw_send(it_raw *r, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/** Next line without LF (malloc'd, free()), NULL on timeout or EOF. */
+char *it_raw_line(it_raw *r, int timeout_ms);
+/** Next message line parsed (cJSON_Delete()); answers "ping" with "." and skips
+ *  other non-JSON lines. NULL on timeout or EOF. */
+cJSON *it_raw_next_json(it_raw *r, int timeout_ms);
+/** subscribe + ping barrier. 0/-1. */
+int it_raw_subscribe(it_raw *r, const char *channel);
+void it_raw_close(it_raw *r);
+
+/* ----------------------------------------------------------- JSON help */
+
+/** Parses text or fails the test. */
+cJSON *it_json(const char *text);
+/** 1 if the two JSON values are equal (objects: same keys in any order). */
+int it_json_equal(const cJSON *a, const cJSON *b);
+/** Asserts that data equals the JSON text expected. */
+#define IT_ASSERT_JSON(data, expected_text)                                                                            \
+    do {                                                                                                               \
+        cJSON *it_e_ = it_json(expected_text);                                                                         \
+        char *it_s_ = cJSON_PrintUnformatted(data);                                                                    \
+        int it_eq_ = it_json_equal((data), it_e_);                                                                     \
+        if (!it_eq_)                                                                                                   \
+            fail_msg("JSON %s, expected %s", it_s_ ? it_s_ : "(null)", expected_text);                                 \
+        cJSON_free(it_s_);                                                                                             \
+        cJSON_Delete(it_e_);                                                                                           \
+    } while (0)
+
+#endif
