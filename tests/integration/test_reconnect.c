@@ -1,0 +1,488 @@
+/*
+ * Integration: connection loss and recovery (PROTOCOL.md §6): drops, hub
+ * restarts, the offline queue, giving up, keep-alive, failover.
+ */
+#include "support.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int g_hub_stopped;
+
+static void hub_stop(void)
+{
+    assert_int_equal(oocsi_hub_stop(it_hub), 0);
+    g_hub_stopped = 1;
+}
+
+static void hub_restart(void)
+{
+    assert_int_equal(oocsi_hub_restart(it_hub), 0);
+    g_hub_stopped = 0;
+}
+
+static int teardown(void **state)
+{
+    it_test_teardown(state);
+    if (g_hub_stopped) {
+        oocsi_hub_restart(it_hub);
+        g_hub_stopped = 0;
+    }
+    return 0;
+}
+
+#define RC_TEST(f) cmocka_unit_test_setup_teardown(f, it_test_setup, teardown)
+
+typedef struct watched {
+    oocsi_client *c;
+    it_states *states;
+    it_inbox *direct;
+    char handle[64];
+} watched;
+
+/* A client with a state recorder and a direct inbox; opts may be prepared by the caller. */
+static void watched_connect(watched *w, const char *prefix, oocsi_options *opts, int bg)
+{
+    it_unique(w->handle, sizeof w->handle, prefix);
+    w->states = it_states_new();
+    w->direct = it_inbox_new();
+    if (!opts)
+        opts = it_options(NULL);
+    assert_int_equal(oocsi_options_set_handle(opts, w->handle), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_state_handler(opts, it_state_handler, w->states), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_direct_handler(opts, it_inbox_handler, w->direct), OOCSI_OK);
+    w->c = it_connect_opts(opts);
+    assert_string_equal(oocsi_handle(w->c), w->handle);
+    if (bg)
+        it_loop_start(w->c);
+    /* The first welcome is reported too: event 0 is CONNECTED. */
+    assert_int_equal(it_states_settle(w->states), 1);
+}
+
+/* Waits for OFFLINE then CONNECTED after event index from; returns the CONNECTED index. */
+static int wait_reconnect(watched *w, int from, int *offline_err)
+{
+    int off = it_states_wait_for(w->states, from, OOCSI_STATE_OFFLINE, IT_TIMEOUT);
+    if (off < 0)
+        fail_msg("%s: no OFFLINE state", w->handle);
+    it_states_at(w->states, off, offline_err);
+    int on = it_states_wait_for(w->states, off + 1, OOCSI_STATE_CONNECTED, 2 * IT_TIMEOUT);
+    if (on < 0)
+        fail_msg("%s: no CONNECTED state after OFFLINE", w->handle);
+    return on;
+}
+
+static void add_responder(oocsi_client *c, const oocsi_message *req, cJSON *response, void *user)
+{
+    (void)c;
+    (void)user;
+    int64_t a = 0, b = 0;
+    (void)oocsi_message_get_int(req, "a", &a);
+    (void)oocsi_message_get_int(req, "b", &b);
+    cJSON_AddNumberToObject(response, "sum", (double)(a + b));
+}
+
+static void send_i(oocsi_client *c, const char *to, int i)
+{
+    char json[48];
+    snprintf(json, sizeof json, "{\"i\":%d}", i);
+    int rc = oocsi_send_json(c, to, json);
+    if (rc != OOCSI_OK)
+        fail_msg("send #%d: %d (%s)", i, rc, oocsi_strerror(rc));
+}
+
+/* Asserts that in holds exactly {"i":0}..{"i":n-1} from index from on, in order. */
+static void assert_sequence(it_inbox *in, int from, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const it_msg *m = it_inbox_at(in, from + i);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->data, "i");
+        if (!cJSON_IsNumber(v) || (int)v->valuedouble != i)
+            fail_msg("message %d is %s, expected {\"i\":%d}", from + i, m->json ? m->json : "(null)", i);
+    }
+}
+
+static void test_drop_restores_everything(void **state)
+{
+    (void)state;
+    char ch[64], svc[64];
+    it_unique(ch, sizeof ch, "rc_ch");
+    it_unique(svc, sizeof svc, "rc_svc");
+    watched a;
+    watched_connect(&a, "drop_a", NULL, 1);
+    it_inbox *chan = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(a.c, ch, it_inbox_handler, chan), OOCSI_OK);
+    assert_int_equal(oocsi_register(a.c, svc, "add", add_responder, NULL), OOCSI_OK);
+    char vch[64];
+    it_unique(vch, sizeof vch, "rc_var");
+    oocsi_variable *var = oocsi_variable_new(a.c, vch, "v");
+    assert_non_null(var);
+    oocsi_client *b = it_connect_bg(NULL);
+    assert_int_equal(it_states_count(a.states), 1);
+
+    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    int err = 0;
+    int on = wait_reconnect(&a, 1, &err);
+    assert_int_not_equal(err, OOCSI_OK);
+    assert_int_equal(oocsi_is_connected(a.c), 1);
+    assert_string_equal(oocsi_handle(a.c), a.handle);
+    assert_non_null(it_states_endpoint(a.states, on));
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, svc, IT_TIMEOUT), 1);
+
+    assert_int_equal(oocsi_send_json(b, ch, "{\"after\":1}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(chan, 1, IT_TIMEOUT), 1);
+    IT_ASSERT_JSON(it_inbox_at(chan, 0)->data, "{\"after\":1}");
+    cJSON *req = it_json("{\"a\":4,\"b\":5}"), *resp = NULL;
+    assert_int_equal(oocsi_call_and_wait(b, svc, "add", req, IT_TIMEOUT, &resp), OOCSI_OK);
+    IT_ASSERT_NEAR(cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(resp, "sum")), 9, 1e-9);
+    cJSON_Delete(req);
+    cJSON_Delete(resp);
+    /* The variable's channel is subscribed again too. */
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, vch, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_send_json(b, vch, "{\"v\":12.5}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(b, a.handle, "{\"flush\":\"v\"}"), OOCSI_OK);
+    int flushed = it_inbox_wait_str(a.direct, "flush", "v", IT_TIMEOUT);
+    double value = oocsi_variable_get(var);
+    oocsi_variable_free(var);
+    assert_true(flushed >= 0);
+    IT_ASSERT_NEAR(value, 12.5, 1e-9);
+    /* Exactly one OFFLINE/CONNECTED pair after the first CONNECTED. */
+    assert_int_equal(it_states_count(a.states), 3);
+}
+
+static void test_offline_sends_after_drop(void **state)
+{
+    (void)state;
+    enum { N = 50 };
+    char ch[64];
+    it_unique(ch, sizeof ch, "offline_ch");
+    oocsi_client *b = it_connect_bg(NULL);
+    it_inbox *chan = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(b, ch, it_inbox_handler, chan), OOCSI_OK);
+    /* A slow first retry (500..1000 ms) leaves a window to send while offline. */
+    oocsi_options *o = it_options(NULL);
+    assert_int_equal(oocsi_options_set_reconnect_delay(o, 1000, 2000), OOCSI_OK);
+    watched a;
+    watched_connect(&a, "offline_a", o, 1);
+
+    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
+    for (int i = 0; i < N; i++)
+        send_i(a.c, ch, i);
+    if (oocsi_is_connected(a.c))
+        fail_msg("reconnected before the offline sends were done (first retry too early?)");
+    assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_CONNECTED, 2 * IT_TIMEOUT) >= 0);
+    assert_int_equal(oocsi_send_json(a.c, ch, "{\"end\":\"yes\"}"), OOCSI_OK);
+    assert_true(it_inbox_wait_str(chan, "end", "yes", IT_TIMEOUT) >= 0);
+    /* Exactly once, in order, before the message sent after reconnecting. */
+    assert_int_equal(it_inbox_count(chan), N + 1);
+    assert_sequence(chan, 0, N);
+    (void)b;
+}
+
+static void test_hub_restart(void **state)
+{
+    (void)state;
+    enum { N = 20 };
+    char ch[64], ch2[64], svc[64], late[64];
+    it_unique(ch, sizeof ch, "restart_ch");
+    it_unique(ch2, sizeof ch2, "restart_ch2");
+    it_unique(svc, sizeof svc, "restart_svc");
+    it_unique(late, sizeof late, "restart_late");
+    watched a, b;
+    watched_connect(&a, "restart_a", NULL, 1);
+    watched_connect(&b, "restart_b", NULL, 1);
+    it_inbox *a_chan = it_inbox_new(), *b_chan = it_inbox_new(), *a_late = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(a.c, ch, it_inbox_handler, a_chan), OOCSI_OK);
+    assert_int_equal(oocsi_register(a.c, svc, "add", add_responder, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_subscribe(b.c, ch2, it_inbox_handler, b_chan), OOCSI_OK);
+
+    hub_stop();
+    assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
+    assert_true(it_states_wait_for(b.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
+    assert_int_equal(oocsi_is_connected(a.c), 0);
+    /* Sent while offline (to itself: delivered as soon as it is back). */
+    for (int i = 0; i < N; i++)
+        send_i(a.c, a.handle, i);
+    /* Queries need the server: OOCSI_ERR_CLOSED while offline, at once. */
+    char *out = NULL;
+    int64_t tq = it_now_ms();
+    assert_int_equal(oocsi_clients(a.c, IT_TIMEOUT, &out), OOCSI_ERR_CLOSED);
+    assert_null(out);
+    assert_true(it_now_ms() - tq < 1000);
+    /* Subscribing while offline is recorded and returns at once. */
+    int64_t t0 = it_now_ms();
+    assert_int_equal(oocsi_subscribe(a.c, late, it_inbox_handler, a_late), OOCSI_OK);
+    assert_true(it_now_ms() - t0 < 1000);
+
+    hub_restart();
+    assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_CONNECTED, 2 * IT_TIMEOUT) >= 0);
+    assert_true(it_states_wait_for(b.states, 1, OOCSI_STATE_CONNECTED, 2 * IT_TIMEOUT) >= 0);
+    assert_int_equal(it_inbox_wait(a.direct, N, IT_TIMEOUT), 1);
+    send_i(a.c, a.handle, N);
+    assert_int_equal(it_inbox_wait(a.direct, N + 1, IT_TIMEOUT), 1);
+    assert_int_equal(it_inbox_count(a.direct), N + 1);
+    assert_sequence(a.direct, 0, N + 1);
+
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, svc, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, late, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, b.handle, ch2, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_send_json(b.c, ch, "{\"to\":\"a\"}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(b.c, late, "{\"to\":\"late\"}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(a.c, ch2, "{\"to\":\"b\"}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(a_chan, 1, IT_TIMEOUT), 1);
+    assert_int_equal(it_inbox_wait(a_late, 1, IT_TIMEOUT), 1);
+    assert_int_equal(it_inbox_wait(b_chan, 1, IT_TIMEOUT), 1);
+    IT_ASSERT_JSON(it_inbox_at(a_chan, 0)->data, "{\"to\":\"a\"}");
+    IT_ASSERT_JSON(it_inbox_at(b_chan, 0)->data, "{\"to\":\"b\"}");
+    cJSON *resp = NULL;
+    assert_int_equal(oocsi_call_and_wait(b.c, svc, "add", NULL, IT_TIMEOUT, &resp), OOCSI_OK);
+    assert_non_null(resp);
+    cJSON_Delete(resp);
+}
+
+static void test_max_attempts_then_closed(void **state)
+{
+    (void)state;
+    it_log *log = it_log_new();
+    oocsi_options *o = it_options(NULL);
+    assert_int_equal(oocsi_options_set_max_reconnect_attempts(o, 2), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_reconnect_delay(o, 50, 200), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, it_log_fn, log), OOCSI_OK);
+    watched a;
+    watched_connect(&a, "giveup", o, 0); /* caller-driven: it_wait_until drives it */
+    hub_stop();
+    int closed = it_states_wait_for(a.states, 1, OOCSI_STATE_CLOSED, 3 * IT_TIMEOUT);
+    if (closed < 0)
+        fail_msg("no CLOSED state after 2 failed reconnect attempts");
+    assert_int_equal(it_states_at(a.states, 1, NULL), OOCSI_STATE_OFFLINE);
+    for (int i = 1; i < closed; i++)
+        assert_int_not_equal(it_states_at(a.states, i, NULL), OOCSI_STATE_CONNECTED);
+    assert_int_equal(oocsi_is_connected(a.c), 0);
+    assert_int_equal(oocsi_loop(a.c, 0), OOCSI_ERR_CLOSED);
+    assert_int_equal(oocsi_send_json(a.c, "x", "{}"), OOCSI_ERR_CLOSED);
+    assert_int_equal(oocsi_subscribe(a.c, "x", it_inbox_handler, a.direct), OOCSI_ERR_CLOSED);
+    cJSON *resp = NULL;
+    assert_int_equal(oocsi_call_and_wait(a.c, "x", "f", NULL, 100, &resp), OOCSI_ERR_CLOSED);
+    assert_null(resp);
+    char *out = NULL;
+    assert_int_equal(oocsi_clients(a.c, 100, &out), OOCSI_ERR_CLOSED);
+    assert_null(out);
+    /* "the logger says so" */
+    assert_true(it_log_count(log, OOCSI_LOG_WARN) > 0);
+    /* The hub coming back changes nothing. */
+    hub_restart();
+    assert_int_equal(oocsi_hub_wait_client(it_hub, a.handle, 300), 0);
+    assert_int_equal(oocsi_loop(a.c, 0), OOCSI_ERR_CLOSED);
+}
+
+static void test_zero_attempts(void **state)
+{
+    (void)state;
+    oocsi_options *o = it_options(NULL);
+    assert_int_equal(oocsi_options_set_max_reconnect_attempts(o, 0), OOCSI_OK);
+    watched a;
+    watched_connect(&a, "never", o, 1);
+    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    int closed = it_states_wait_for(a.states, 1, OOCSI_STATE_CLOSED, IT_TIMEOUT);
+    assert_true(closed >= 0);
+    for (int i = 1; i < closed; i++)
+        assert_int_not_equal(it_states_at(a.states, i, NULL), OOCSI_STATE_CONNECTED);
+    assert_int_equal(oocsi_send_json(a.c, a.handle, "{}"), OOCSI_ERR_CLOSED);
+    assert_int_equal(oocsi_is_connected(a.c), 0);
+}
+
+static void test_offline_queue_bound(void **state)
+{
+    (void)state;
+    oocsi_options *o = it_options(NULL);
+    assert_int_equal(oocsi_options_set_offline_queue(o, 5, 1 << 20), OOCSI_OK);
+    watched a;
+    watched_connect(&a, "qbound", o, 1);
+    o = it_options(NULL);
+    assert_int_equal(oocsi_options_set_offline_queue(o, 1000, 2048), OOCSI_OK);
+    watched b;
+    watched_connect(&b, "qbytes", o, 1);
+
+    hub_stop();
+    assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
+    assert_true(it_states_wait_for(b.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
+    for (int i = 0; i < 5; i++)
+        send_i(a.c, a.handle, i);
+    assert_int_equal(oocsi_send_json(a.c, a.handle, "{\"i\":5}"), OOCSI_ERR_QUEUE_FULL);
+    assert_int_equal(oocsi_send_json(a.c, a.handle, "{\"i\":6}"), OOCSI_ERR_QUEUE_FULL);
+
+    /* The byte bound: one 1500-byte message fits in 2048 bytes, a second does not. */
+    char *big = malloc(1600);
+    assert_non_null(big);
+    memset(big, 'x', 1600);
+    memcpy(big, "{\"p\":\"", 6);
+    memcpy(big + 1500 - 2, "\"}", 3);
+    assert_int_equal(oocsi_send_json(b.c, b.handle, big), OOCSI_OK);
+    int rc = oocsi_send_json(b.c, b.handle, big);
+    free(big);
+    assert_int_equal(rc, OOCSI_ERR_QUEUE_FULL);
+
+    hub_restart();
+    assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_CONNECTED, 2 * IT_TIMEOUT) >= 0);
+    assert_int_equal(it_inbox_wait(a.direct, 5, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_send_json(a.c, a.handle, "{\"i\":5}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(a.direct, 6, IT_TIMEOUT), 1);
+    assert_int_equal(it_inbox_count(a.direct), 6);
+    assert_sequence(a.direct, 0, 6);
+    assert_int_equal(it_inbox_wait(b.direct, 1, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_send_json(b.c, b.handle, "{\"end\":\"b\"}"), OOCSI_OK);
+    assert_true(it_inbox_wait_str(b.direct, "end", "b", IT_TIMEOUT) >= 0);
+    assert_int_equal(it_inbox_count(b.direct), 2);
+}
+
+static void test_keepalive_detects_stall(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "ka_ch");
+    oocsi_options *o = it_options(NULL);
+    assert_int_equal(oocsi_options_set_keepalive(o, 300, 800), OOCSI_OK);
+    watched a;
+    watched_connect(&a, "keepalive", o, 1);
+    it_inbox *chan = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(a.c, ch, it_inbox_handler, chan), OOCSI_OK);
+    oocsi_client *b = it_connect_bg(NULL);
+
+    /* Healthy but idle for well over the keep-alive timeout: stays connected
+     * (its pings are answered). */
+    assert_int_equal(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, 2000), -1);
+    assert_int_equal(oocsi_is_connected(a.c), 1);
+
+    /* The hub stops reading and writing: only the keep-alive can notice. */
+    assert_int_equal(oocsi_hub_stall_client(it_hub, a.handle, 1), 0);
+    int64_t t0 = it_now_ms();
+    int off = it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT);
+    int64_t dt = it_now_ms() - t0;
+    if (off < 0) {
+        oocsi_hub_stall_client(it_hub, a.handle, 0);
+        fail_msg("a stalled connection was not detected within %d ms (keep-alive 300/800 ms)", IT_TIMEOUT);
+    }
+    /* The hub still holds the name on the stalled connection: reconnect
+     * attempts get "name already registered" meanwhile, which is transient
+     * (PROTOCOL.md §6.4). Observe that for a second, then let the hub see the
+     * old connection's end so that the name is free again. */
+    it_pump_for(1000);
+    oocsi_hub_stall_client(it_hub, a.handle, 0);
+    assert_int_equal(it_states_wait_for(a.states, off + 1, OOCSI_STATE_CLOSED, 0), -1);
+    int err = 0;
+    it_states_at(a.states, off, &err);
+    assert_int_not_equal(err, OOCSI_OK);
+    if (dt < 400)
+        fail_msg("OFFLINE %lld ms after the stall: before the 800 ms silence timeout", (long long)dt);
+    assert_true(it_states_wait_for(a.states, off + 1, OOCSI_STATE_CONNECTED, 3 * IT_TIMEOUT) >= 0);
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_send_json(b, ch, "{\"back\":true}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(chan, 1, IT_TIMEOUT), 1);
+    print_message("stall detected after %lld ms\n", (long long)dt);
+}
+
+static void test_failover_on_reconnect(void **state)
+{
+    (void)state;
+    char url2[64];
+    oocsi_hub *hub2 = it_hub_start_extra(NULL, url2, sizeof url2);
+    assert_non_null(hub2);
+    oocsi_options *o = oocsi_options_new();
+    assert_non_null(o);
+    assert_int_equal(oocsi_options_add_endpoint(o, url2), OOCSI_OK);
+    assert_int_equal(oocsi_options_add_endpoint(o, it_url), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_reconnect_delay(o, 50, 500), OOCSI_OK);
+    watched a;
+    watched_connect(&a, "failover", o, 1);
+    char port2[16], port1[16];
+    snprintf(port2, sizeof port2, ":%d", oocsi_hub_port(hub2));
+    snprintf(port1, sizeof port1, ":%d", oocsi_hub_port(it_hub));
+    const char *ep = oocsi_endpoint(a.c);
+    int first_ok = ep && strstr(ep, port2) != NULL;
+    oocsi_hub_stop(hub2);
+    int off = it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT);
+    int on = off < 0 ? -1 : it_states_wait_for(a.states, off + 1, OOCSI_STATE_CONNECTED, 3 * IT_TIMEOUT);
+    const char *ep2 = on >= 0 ? it_states_endpoint(a.states, on) : NULL;
+    int second_ok = ep2 && strstr(ep2, port1) != NULL;
+    int registered = oocsi_hub_wait_client(it_hub, a.handle, IT_TIMEOUT);
+    it_close(a.c);
+    oocsi_hub_free(hub2);
+    assert_true(first_ok);
+    assert_true(on >= 0);
+    if (!second_ok)
+        fail_msg("reconnected to %s, expected the second endpoint %s", ep2 ? ep2 : "(null)", it_url);
+    assert_int_equal(registered, 1);
+}
+
+static void test_first_retry_fast(void **state)
+{
+    (void)state;
+    /* Default backoff (no oocsi_options_set_reconnect_delay): the first retry is well under a second. */
+    oocsi_options *o = oocsi_options_new();
+    assert_non_null(o);
+    assert_int_equal(oocsi_options_add_endpoint(o, it_url), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
+    watched a;
+    watched_connect(&a, "fastretry", o, 1);
+    int64_t t0 = it_now_ms();
+    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    int err = 0;
+    wait_reconnect(&a, 1, &err);
+    int64_t dt = it_now_ms() - t0;
+    print_message("reconnected %lld ms after the drop\n", (long long)dt);
+    if (dt > 1500)
+        fail_msg("reconnected only after %lld ms: the first retry should be well under a second", (long long)dt);
+}
+
+static void msg_noop(oocsi_client *c, const oocsi_message *m, void *u)
+{
+    (void)c;
+    (void)m;
+    (void)u;
+}
+
+static void test_many_subscriptions_restored(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    char base[48];
+    it_unique(base, sizeof base, "many");
+    watched a;
+    watched_connect(&a, "many", NULL, 1);
+    for (int i = 0; i < N; i++) {
+        char ch[80];
+        snprintf(ch, sizeof ch, "%s_%d", base, i);
+        assert_int_equal(oocsi_subscribe(a.c, ch, msg_noop, NULL), OOCSI_OK);
+    }
+    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    int err = 0;
+    wait_reconnect(&a, 1, &err);
+    for (int i = 0; i < N; i++) {
+        char ch[80];
+        snprintf(ch, sizeof ch, "%s_%d", base, i);
+        if (!oocsi_hub_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT))
+            fail_msg("channel %d of %d not subscribed again", i, N);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        RC_TEST(test_drop_restores_everything),
+        RC_TEST(test_offline_sends_after_drop),
+        RC_TEST(test_hub_restart),
+        RC_TEST(test_max_attempts_then_closed),
+        RC_TEST(test_zero_attempts),
+        RC_TEST(test_offline_queue_bound),
+        RC_TEST(test_keepalive_detects_stall),
+        RC_TEST(test_failover_on_reconnect),
+        RC_TEST(test_first_retry_fast),
+        RC_TEST(test_many_subscriptions_restored),
+    };
+    return cmocka_run_group_tests_name("integration.reconnect", tests, it_group_setup, it_group_teardown);
+}

@@ -1,0 +1,342 @@
+/*
+ * Integration: synchronised variables between two clients over the hub, with
+ * the expectations of the Python reference tests (PROTOCOL.md §12.4).
+ */
+#include "support.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define EPS 1e-9
+
+typedef struct pair {
+    oocsi_client *o1, *o2;
+    it_inbox *d1, *d2;
+    char channel[64];
+} pair;
+
+static oocsi_client *connect_with_inbox(const char *prefix, it_inbox *direct)
+{
+    char h[64];
+    it_unique(h, sizeof h, prefix);
+    oocsi_options *o = it_options(h);
+    assert_int_equal(oocsi_options_set_direct_handler(o, it_inbox_handler, direct), OOCSI_OK);
+    oocsi_client *c = it_connect_opts(o);
+    it_loop_start(c);
+    return c;
+}
+
+static void pair_init(pair *p, const char *channel_prefix)
+{
+    p->d1 = it_inbox_new();
+    p->d2 = it_inbox_new();
+    p->o1 = connect_with_inbox("var_o1", p->d1);
+    p->o2 = connect_with_inbox("var_o2", p->d2);
+    it_unique(p->channel, sizeof p->channel, channel_prefix);
+}
+
+/* Everything `from` sent before has been processed by `to` once a direct
+ * marker from `from` reached `to` (one connection's lines stay in order, and
+ * the client dispatches in order). */
+static void flush(oocsi_client *from, oocsi_client *to, it_inbox *to_direct)
+{
+    static int seq;
+    char marker[32];
+    snprintf(marker, sizeof marker, "f%d", ++seq);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "flush", marker);
+    assert_int_equal(oocsi_send(from, oocsi_handle(to), o), OOCSI_OK);
+    cJSON_Delete(o);
+    if (it_inbox_wait_str(to_direct, "flush", marker, IT_TIMEOUT) < 0)
+        fail_msg("flush marker %s did not arrive", marker);
+}
+
+static void to_o2(pair *p)
+{
+    flush(p->o1, p->o2, p->d2);
+}
+
+static void to_o1(pair *p)
+{
+    flush(p->o2, p->o1, p->d1);
+}
+
+static oocsi_variable *var(oocsi_client *c, const char *channel, const char *key)
+{
+    oocsi_variable *v = oocsi_variable_new(c, channel, key);
+    assert_non_null(v);
+    return v;
+}
+
+static void set(oocsi_variable *v, double value)
+{
+    assert_int_equal(oocsi_variable_set(v, value), OOCSI_OK);
+}
+
+static void test_basic(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "variableChannel");
+    oocsi_variable *ov1 = var(p.o1, p.channel, "testBasic");
+    oocsi_variable *ov2 = var(p.o2, p.channel, "testBasic");
+    assert_int_equal(oocsi_variable_has_value(ov1), 0);
+    assert_int_equal(oocsi_variable_has_value(ov2), 0);
+    assert_true(isnan(oocsi_variable_get(ov1)));
+    assert_true(isnan(oocsi_variable_get(ov2)));
+    set(ov1, 10);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 10, EPS);
+    to_o2(&p);
+    assert_int_equal(oocsi_variable_has_value(ov2), 1);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 10, EPS);
+    /* And back. */
+    set(ov2, -3.25);
+    to_o1(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), -3.25, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), -3.25, EPS);
+    assert_int_equal(oocsi_variable_set(ov1, NAN), OOCSI_ERR_INVAL);
+    assert_int_equal(oocsi_variable_set(ov1, INFINITY), OOCSI_ERR_INVAL);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), -3.25, EPS);
+    oocsi_variable_free(ov1);
+    oocsi_variable_free(ov2);
+}
+
+static void test_min_max(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "variableChannel");
+    char rh[64];
+    it_unique(rh, sizeof rh, "varwire");
+    it_raw *raw = it_raw_connect(oocsi_hub_port(it_hub), rh);
+    assert_non_null(raw);
+    assert_int_equal(it_raw_subscribe(raw, p.channel), 0);
+
+    oocsi_variable *ov1 = var(p.o1, p.channel, "testMinMax");
+    oocsi_variable *ov2 = var(p.o2, p.channel, "testMinMax");
+    assert_int_equal(oocsi_variable_min(ov1, 2), OOCSI_OK);
+    assert_int_equal(oocsi_variable_max(ov1, 5), OOCSI_OK);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 2, EPS);
+    assert_int_equal(oocsi_variable_min(ov2, 3), OOCSI_OK);
+    assert_int_equal(oocsi_variable_max(ov2, 6), OOCSI_OK);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 3, EPS);
+
+    set(ov1, 10);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 5, EPS);
+    to_o2(&p);
+    /* The raw 10 was published: o2 clamps it to its own max 6 (5 would stay 5). */
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 6, EPS);
+
+    /* On the wire: {"testMinMax": 10}. */
+    cJSON *j = it_raw_next_json(raw, IT_TIMEOUT);
+    assert_non_null(j);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "sender")->valuestring, oocsi_handle(p.o1));
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "testMinMax");
+    assert_true(cJSON_IsNumber(v));
+    IT_ASSERT_NEAR(v->valuedouble, 10, EPS);
+    cJSON_Delete(j);
+
+    /* Below the minimum. */
+    set(ov2, -100);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 3, EPS);
+    to_o1(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 2, EPS);
+    oocsi_variable_free(ov1);
+    oocsi_variable_free(ov2);
+}
+
+static void test_bound_without_value(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "bounds");
+    oocsi_variable *a = var(p.o1, p.channel, "onlymax");
+    assert_int_equal(oocsi_variable_max(a, 7.5), OOCSI_OK);
+    IT_ASSERT_NEAR(oocsi_variable_get(a), 7.5, EPS);
+    oocsi_variable *b = var(p.o1, p.channel, "onlymin");
+    assert_int_equal(oocsi_variable_min(b, -2), OOCSI_OK);
+    IT_ASSERT_NEAR(oocsi_variable_get(b), -2, EPS);
+    oocsi_variable_free(a);
+    oocsi_variable_free(b);
+}
+
+static void test_smooth(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "variableChannel");
+    oocsi_variable *ov1 = var(p.o1, p.channel, "testSmooth");
+    oocsi_variable *ov2 = var(p.o2, p.channel, "testSmooth");
+    assert_int_equal(oocsi_variable_smooth(ov2, 2, 0), OOCSI_OK);
+    set(ov1, 10);
+    set(ov1, 20);
+    to_o2(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 20, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 15, EPS);
+    set(ov1, 10);
+    set(ov1, 10);
+    set(ov1, 10);
+    to_o2(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 10, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 10, EPS);
+    assert_int_equal(oocsi_variable_smooth(ov2, 0, 0), OOCSI_ERR_INVAL);
+    oocsi_variable_free(ov1);
+    oocsi_variable_free(ov2);
+}
+
+static void test_smooth_sigma1(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "variableChannel");
+    oocsi_variable *ov11 = var(p.o1, p.channel, "testSmoothSigma11");
+    oocsi_variable *ov21 = var(p.o2, p.channel, "testSmoothSigma11");
+    oocsi_variable *ov12 = var(p.o1, p.channel, "testSmoothSigma12");
+    oocsi_variable *ov22 = var(p.o2, p.channel, "testSmoothSigma12");
+    assert_int_equal(oocsi_variable_smooth(ov11, 2, 1), OOCSI_OK);
+    assert_int_equal(oocsi_variable_smooth(ov21, 2, 1), OOCSI_OK);
+    assert_int_equal(oocsi_variable_smooth(ov12, 2, 2), OOCSI_OK);
+    assert_int_equal(oocsi_variable_smooth(ov22, 2, 2), OOCSI_OK);
+
+    set(ov11, 1);
+    set(ov11, 2);
+    set(ov12, 1);
+    set(ov12, 2);
+    to_o2(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov11), 1.5, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov21), 1.5, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov12), 1.5, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov22), 1.5, EPS);
+
+    set(ov21, 10.2);
+    to_o1(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov11), 2.0, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov21), 2.0, EPS);
+    set(ov22, 10.2);
+    to_o1(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov12), 2.25, EPS);
+    assert_true(oocsi_variable_get(ov11) < oocsi_variable_get(ov12));
+
+    set(ov21, 10.2);
+    set(ov21, 10.2);
+    to_o1(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov11), 2.625, EPS);
+
+    set(ov21, -10.2);
+    set(ov21, 10.2);
+    to_o1(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov11), 2.53125, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov21), 2.53125, EPS);
+
+    oocsi_variable_free(ov11);
+    oocsi_variable_free(ov21);
+    oocsi_variable_free(ov12);
+    oocsi_variable_free(ov22);
+}
+
+static void test_smooth_sigma2(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "variableChannel");
+    oocsi_variable *ov1 = var(p.o1, p.channel, "testSmoothSigma2");
+    oocsi_variable *ov2 = var(p.o2, p.channel, "testSmoothSigma2");
+    assert_int_equal(oocsi_variable_smooth(ov2, 2, 1), OOCSI_OK);
+    set(ov1, 10);
+    set(ov1, 20);
+    to_o2(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 20, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 10.5, EPS);
+    set(ov1, 20);
+    to_o2(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 11, EPS);
+    set(ov1, 10);
+    set(ov1, 10);
+    set(ov1, 10);
+    to_o2(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 10, EPS);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 10, EPS);
+    oocsi_variable_free(ov1);
+    oocsi_variable_free(ov2);
+}
+
+static void test_string_variables(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "strings");
+    char rh[64];
+    it_unique(rh, sizeof rh, "strwire");
+    it_raw *raw = it_raw_connect(oocsi_hub_port(it_hub), rh);
+    assert_non_null(raw);
+    assert_int_equal(it_raw_subscribe(raw, p.channel), 0);
+    oocsi_variable *s1 = var(p.o1, p.channel, "color");
+    oocsi_variable *s2 = var(p.o2, p.channel, "color");
+    assert_null(oocsi_variable_get_string(s1));
+    assert_null(oocsi_variable_get_string(s2));
+    const char *text = "dark \"blue\" w\xc3\xb6rld";
+    assert_int_equal(oocsi_variable_set_string(s1, text), OOCSI_OK);
+    assert_non_null(oocsi_variable_get_string(s1));
+    assert_string_equal(oocsi_variable_get_string(s1), text);
+    to_o2(&p);
+    assert_non_null(oocsi_variable_get_string(s2));
+    assert_string_equal(oocsi_variable_get_string(s2), text);
+    cJSON *j = it_raw_next_json(raw, IT_TIMEOUT);
+    assert_non_null(j);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "color");
+    assert_true(cJSON_IsString(v));
+    assert_string_equal(v->valuestring, text);
+    cJSON_Delete(j);
+    /* Back from a raw peer. */
+    assert_int_equal(it_raw_send(raw, "sendraw %s {\"color\":\"red\"}", p.channel), 0);
+    assert_int_equal(it_raw_send(raw, "sendraw %s {\"flush\":\"raw1\"}", oocsi_handle(p.o2)), 0);
+    assert_true(it_inbox_wait_str(p.d2, "flush", "raw1", IT_TIMEOUT) >= 0);
+    assert_string_equal(oocsi_variable_get_string(s2), "red");
+    oocsi_variable_free(s1);
+    oocsi_variable_free(s2);
+}
+
+static void test_updates_from_others(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "foreign");
+    char rh[64];
+    it_unique(rh, sizeof rh, "foreignpeer");
+    it_raw *raw = it_raw_connect(oocsi_hub_port(it_hub), rh);
+    assert_non_null(raw);
+    it_inbox *chan = it_inbox_new();
+    oocsi_variable *v = var(p.o2, p.channel, "num");
+    assert_int_equal(oocsi_subscribe(p.o2, p.channel, it_inbox_handler, chan), OOCSI_OK);
+    /* A plain message with the key (and other keys) updates the variable. */
+    assert_int_equal(it_raw_send(raw, "sendraw %s {\"num\":7.5,\"other\":1}", p.channel), 0);
+    assert_int_equal(it_raw_send(raw, "sendraw %s {\"flush\":\"r1\"}", oocsi_handle(p.o2)), 0);
+    assert_true(it_inbox_wait_str(p.d2, "flush", "r1", IT_TIMEOUT) >= 0);
+    IT_ASSERT_NEAR(oocsi_variable_get(v), 7.5, EPS);
+    assert_int_equal(it_inbox_count(chan), 1); /* the channel handler saw it too */
+    /* Without the key: no change. */
+    assert_int_equal(it_raw_send(raw, "sendraw %s {\"other\":2}", p.channel), 0);
+    /* Unsubscribing the channel's handlers keeps the variable subscribed. */
+    assert_int_equal(oocsi_unsubscribe(p.o2, p.channel), OOCSI_OK);
+    assert_int_equal(it_raw_send(raw, "sendraw %s {\"num\":-1}", p.channel), 0);
+    assert_int_equal(it_raw_send(raw, "sendraw %s {\"flush\":\"r2\"}", oocsi_handle(p.o2)), 0);
+    assert_true(it_inbox_wait_str(p.d2, "flush", "r2", IT_TIMEOUT) >= 0);
+    IT_ASSERT_NEAR(oocsi_variable_get(v), -1, EPS);
+    oocsi_variable_free(v);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        IT_TEST(test_basic),
+        IT_TEST(test_min_max),
+        IT_TEST(test_bound_without_value),
+        IT_TEST(test_smooth),
+        IT_TEST(test_smooth_sigma1),
+        IT_TEST(test_smooth_sigma2),
+        IT_TEST(test_string_variables),
+        IT_TEST(test_updates_from_others),
+    };
+    return cmocka_run_group_tests_name("integration.variables", tests, it_group_setup, it_group_teardown);
+}
