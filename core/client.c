@@ -1755,11 +1755,16 @@ int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l
     while (*lp)
         lp = &(*lp)->next;
     *lp = l;
-    if (s->wire || (c->st != CS_ONLINE && c->st != CS_RESUB))
-        return OOCSI_OK;
-    if (emit(c, OOCSI_CMD_SUBSCRIBE, channel, NULL, 0) != OOCSI_OK)
-        return OOCSI_ERR_NOMEM;
-    s->wire = 1;
+    if (c->st != CS_ONLINE && c->st != CS_RESUB)
+        return OOCSI_OK; /* recorded: subscribed on (re)connect */
+    if (!s->wire) {
+        if (emit(c, OOCSI_CMD_SUBSCRIBE, channel, NULL, 0) != OOCSI_OK)
+            return OOCSI_ERR_NOMEM;
+        s->wire = 1;
+    }
+    /* Even when the channel is already on the wire, its barrier may still be
+     * pending (another thread's subscribe, or a resubscription): a ping of our
+     * own is answered only after it. */
     int barrier = 0;
     if (w && codec_has(c, OOCSI_CODEC_PING_BARRIER) && emit(c, OOCSI_CMD_PING, NULL, NULL, 0) == OOCSI_OK) {
         ping_push(c, PW_BARRIER, w);

@@ -290,7 +290,10 @@ OOCSI_API char *oocsi_variable_dup_string(const oocsi_variable *v);
 
 /* ------------------------------------------------ heyOOCSI device descriptions */
 
-/** name NULL: the client's handle. Free with oocsi_device_free(). */
+/** name NULL: the client's handle. Free with oocsi_device_free(). c may be
+ *  NULL when a name is given: the description can then be built and printed
+ *  with oocsi_device_to_json() but not submitted (OOCSI_ERR_INVAL); its
+ *  device_id is the name. NULL for both: NULL. */
 OOCSI_API oocsi_device *oocsi_device_new(oocsi_client *c, const char *name);
 OOCSI_API int oocsi_device_add_property(oocsi_device *d, const char *key, const char *value);
 OOCSI_API int oocsi_device_add_location(oocsi_device *d, const char *name, double lat, double lon);

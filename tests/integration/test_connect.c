@@ -119,6 +119,27 @@ static void test_invalid_handles(void **state)
     assert_int_equal(oocsi_hub_wait_client(it_hub, longest, IT_TIMEOUT), 1);
 }
 
+static void test_welcomed_name_is_used(void **state)
+{
+    (void)state;
+    /* The server strips one leading '/' (PROTOCOL.md §2.1 step 3): the client
+     * must use the name it was welcomed with. */
+    char base[64], req[80];
+    it_unique(base, sizeof base, "slash");
+    snprintf(req, sizeof req, "/%s", base);
+    it_inbox *direct = it_inbox_new();
+    oocsi_options *o = it_options(req);
+    assert_int_equal(oocsi_options_set_direct_handler(o, it_inbox_handler, direct), OOCSI_OK);
+    oocsi_client *c = it_connect_opts(o);
+    assert_string_equal(oocsi_handle(c), base);
+    assert_int_equal(oocsi_hub_wait_client(it_hub, base, IT_TIMEOUT), 1);
+    /* Direct messages to the welcomed name reach the direct handler. */
+    oocsi_client *p = it_connect(NULL);
+    assert_int_equal(oocsi_send_json(p, base, "{\"to\":\"welcomed\"}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(direct, 1, IT_TIMEOUT), 1);
+    assert_string_equal(it_inbox_at(direct, 0)->recipient, base);
+}
+
 static void test_handle_taken(void **state)
 {
     (void)state;
@@ -556,11 +577,21 @@ static void test_strerror_and_version(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(test_generated_handle),      IT_TEST(test_hash_digits),           IT_TEST(test_invalid_handles),
-        IT_TEST(test_handle_taken),          IT_TEST(test_password_handles),      IT_TEST(test_no_server),
-        IT_TEST(test_silent_server_bounded), IT_TEST(test_endpoint_and_failover), IT_TEST(test_bad_endpoints),
-        IT_TEST(test_close_says_quit),       IT_TEST(test_custom_logger),         IT_TEST(test_default_logger_format),
-        IT_TEST(test_null_arguments),        IT_TEST(test_strerror_and_version),
+        IT_TEST(test_generated_handle),
+        IT_TEST(test_hash_digits),
+        IT_TEST(test_invalid_handles),
+        IT_TEST(test_handle_taken),
+        IT_TEST(test_welcomed_name_is_used),
+        IT_TEST(test_password_handles),
+        IT_TEST(test_no_server),
+        IT_TEST(test_silent_server_bounded),
+        IT_TEST(test_endpoint_and_failover),
+        IT_TEST(test_bad_endpoints),
+        IT_TEST(test_close_says_quit),
+        IT_TEST(test_custom_logger),
+        IT_TEST(test_default_logger_format),
+        IT_TEST(test_null_arguments),
+        IT_TEST(test_strerror_and_version),
     };
     return cmocka_run_group_tests_name("integration.connect", tests, it_group_setup, it_group_teardown);
 }

@@ -6,6 +6,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ static oocsi_client *connect_direct(const char *prefix, it_inbox *direct)
 }
 
 /* A handler that tries to stop the loop from inside a callback. */
-static int g_stop_rc = 1;
+static atomic_int g_stop_rc = 1;
 static void stop_inside(oocsi_client *c, const oocsi_message *m, void *u)
 {
     (void)m;

@@ -161,19 +161,27 @@ static void test_offline_sends_after_drop(void **state)
     oocsi_client *b = it_connect_bg(NULL);
     it_inbox *chan = it_inbox_new();
     assert_int_equal(oocsi_subscribe(b, ch, it_inbox_handler, chan), OOCSI_OK);
-    /* A slow first retry (500..1000 ms) leaves a window to send while offline. */
+    /* A slow first retry leaves the squatter below time to take the name. */
     oocsi_options *o = it_options(NULL);
-    assert_int_equal(oocsi_options_set_reconnect_delay(o, 1000, 2000), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_reconnect_delay(o, 1000, 1000), OOCSI_OK);
     watched a;
     watched_connect(&a, "offline_a", o, 1);
 
     assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
     assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
+    /* A squatter takes the name: a's reconnect attempts get "name already
+     * registered" (transient, PROTOCOL.md §6.4) until it leaves. */
+    it_raw *squatter = it_raw_connect(oocsi_hub_port(it_hub), a.handle);
+    if (!squatter)
+        fail_msg("the client was back before the squatter (first retry far earlier than 500 ms?)");
     for (int i = 0; i < N; i++)
         send_i(a.c, ch, i);
-    if (oocsi_is_connected(a.c))
-        fail_msg("reconnected before the offline sends were done (first retry too early?)");
+    assert_int_equal(oocsi_is_connected(a.c), 0);
+    it_pump_for(300); /* a few rejected attempts meanwhile */
+    assert_int_equal(oocsi_is_connected(a.c), 0);
+    it_raw_close(squatter);
     assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_CONNECTED, 2 * IT_TIMEOUT) >= 0);
+    assert_int_equal(it_states_wait_for(a.states, 1, OOCSI_STATE_CLOSED, 0), -1);
     assert_int_equal(oocsi_send_json(a.c, ch, "{\"end\":\"yes\"}"), OOCSI_OK);
     assert_true(it_inbox_wait_str(chan, "end", "yes", IT_TIMEOUT) >= 0);
     /* Exactly once, in order, before the message sent after reconnecting. */
@@ -470,6 +478,42 @@ static void test_many_subscriptions_restored(void **state)
     }
 }
 
+static void test_unsubscribe_while_offline(void **state)
+{
+    (void)state;
+    char keep[64], gone[64];
+    it_unique(keep, sizeof keep, "offunsub_keep");
+    it_unique(gone, sizeof gone, "offunsub_gone");
+    watched a;
+    watched_connect(&a, "offunsub", NULL, 1);
+    assert_int_equal(oocsi_subscribe(a.c, keep, msg_noop, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_subscribe(a.c, gone, msg_noop, NULL), OOCSI_OK);
+    hub_stop();
+    assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
+    assert_int_equal(oocsi_unsubscribe(a.c, gone), OOCSI_OK);
+    hub_restart();
+    assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_CONNECTED, 2 * IT_TIMEOUT) >= 0);
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, keep, IT_TIMEOUT), 1);
+    /* a's own query comes after its re-subscriptions: the dropped channel is not back. */
+    char *out = NULL;
+    assert_int_equal(oocsi_channel_subscribers(a.c, gone, IT_TIMEOUT, &out), OOCSI_OK);
+    assert_non_null(out);
+    int resurrected = strstr(out, a.handle) != NULL;
+    oocsi_free(out);
+    if (resurrected)
+        fail_msg("a channel unsubscribed while offline was subscribed again on reconnect");
+
+    /* Closing while the hub is down (client in backoff) is quick. */
+    hub_stop();
+    assert_true(it_states_wait_for(a.states, 3, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
+    int64_t t0 = it_now_ms();
+    it_close(a.c);
+    int64_t dt = it_now_ms() - t0;
+    if (dt > 1000)
+        fail_msg("oocsi_close took %lld ms while reconnecting", (long long)dt);
+    hub_restart();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +527,7 @@ int main(void)
         RC_TEST(test_failover_on_reconnect),
         RC_TEST(test_first_retry_fast),
         RC_TEST(test_many_subscriptions_restored),
+        RC_TEST(test_unsubscribe_while_offline),
     };
     return cmocka_run_group_tests_name("integration.reconnect", tests, it_group_setup, it_group_teardown);
 }
