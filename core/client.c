@@ -346,23 +346,41 @@ static void requeue_unsent(oocsi_client *c)
         c->out.data[0] = '\0';
 }
 
+/* Ends call k (not freed) with err: wakes its waiter, or queues its callback
+ * with a NULL response. */
+static void end_call(oocsi_client *c, oocsi__call *k, int err)
+{
+    if (k->w) {
+        k->w->done = 1;
+        k->w->result = err;
+    } else if (k->fn) {
+        oocsi__note *n = calloc(1, sizeof(*n));
+        if (n) {
+            n->kind = NOTE_CALL;
+            n->call_fn = k->fn;
+            n->call_user = k->user;
+            note_push(c, n);
+        }
+    }
+}
+
+/* Runs a call-result note's callback (lock not held). */
+static void run_call_note(oocsi_client *c, oocsi__note *n)
+{
+    if (n->data) {
+        oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp, n->data};
+        n->call_fn(c, &m, n->call_user);
+    } else {
+        n->call_fn(c, NULL, n->call_user);
+    }
+}
+
 static void fail_calls_closed(oocsi_client *c)
 {
     while (c->calls) {
         oocsi__call *k = c->calls;
         c->calls = k->next;
-        if (k->w) {
-            k->w->done = 1;
-            k->w->result = OOCSI_ERR_CLOSED;
-        } else if (k->fn) {
-            oocsi__note *n = calloc(1, sizeof(*n));
-            if (n) {
-                n->kind = NOTE_CALL;
-                n->call_fn = k->fn;
-                n->call_user = k->user;
-                note_push(c, n);
-            }
-        }
+        end_call(c, k, OOCSI_ERR_CLOSED);
         free(k);
     }
 }
@@ -942,18 +960,7 @@ static void run_timers(oocsi_client *c)
         }
         *pp = k->next;
         remember_done(c, k->id);
-        if (k->w) {
-            k->w->done = 1;
-            k->w->result = OOCSI_ERR_TIMEOUT;
-        } else if (k->fn) {
-            oocsi__note *n = calloc(1, sizeof(*n));
-            if (n) {
-                n->kind = NOTE_CALL;
-                n->call_fn = k->fn;
-                n->call_user = k->user;
-                note_push(c, n);
-            }
-        }
+        end_call(c, k, OOCSI_ERR_TIMEOUT);
         free(k);
     }
 }
@@ -1200,12 +1207,7 @@ static void dispatch_notes(oocsi_client *c)
         case NOTE_CALL: {
             c->in_callback++;
             pthread_mutex_unlock(&c->mu);
-            if (n->data) {
-                oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp, n->data};
-                n->call_fn(c, &m, n->call_user);
-            } else {
-                n->call_fn(c, NULL, n->call_user);
-            }
+            run_call_note(c, n);
             pthread_mutex_lock(&c->mu);
             c->in_callback--;
             break;
@@ -1453,14 +1455,8 @@ void oocsi_close(oocsi_client *c)
     while (notes) {
         oocsi__note *n = notes;
         notes = n->next;
-        if (n->kind == NOTE_CALL && n->call_fn) {
-            if (n->data) {
-                oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp, n->data};
-                n->call_fn(c, &m, n->call_user);
-            } else {
-                n->call_fn(c, NULL, n->call_user);
-            }
-        }
+        if (n->kind == NOTE_CALL && n->call_fn)
+            run_call_note(c, n);
         note_free(n);
     }
     while (calls) {
