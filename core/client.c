@@ -1675,6 +1675,13 @@ int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *paylo
         }
         return rc;
     }
+    if (c->out.len - c->out_off > c->opts.queue_max_bytes) {
+        /* The server does not read (stalled peer): bound our memory. */
+        oocsi__qitem_free(it);
+        oocsi__log(c, OOCSI_LOG_WARN, "outgoing buffer full (%zu bytes unsent); message to %s not sent",
+                   c->out.len - c->out_off, recipient);
+        return OOCSI_ERR_QUEUE_FULL;
+    }
     int rc = emit_message(c, it);
     if (rc != OOCSI_OK)
         return rc;

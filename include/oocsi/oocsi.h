@@ -154,7 +154,9 @@ OOCSI_API int oocsi_options_set_keepalive(oocsi_options *opts, int idle_ms, int 
  *  resets the connection with OOCSI_ERR_PROTOCOL. Minimum 1024. */
 OOCSI_API int oocsi_options_set_max_line_length(oocsi_options *opts, size_t bytes);
 /** Bound of the queue of messages sent while offline (defaults 10000 messages,
- *  16 MiB); past it oocsi_send() returns OOCSI_ERR_QUEUE_FULL. */
+ *  16 MiB); past it oocsi_send() returns OOCSI_ERR_QUEUE_FULL. max_bytes also
+ *  bounds the bytes written but not yet taken by a connected server that does
+ *  not read (a stalled peer). */
 OOCSI_API int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, size_t max_bytes);
 
 /**

@@ -323,6 +323,54 @@ static void test_server_pings_answered(void **state)
     assert_int_equal(states, 1);
 }
 
+/* A server that stops reading: the client's unsent bytes are bounded by the
+ * offline-queue byte limit (OOCSI_ERR_QUEUE_FULL), and everything accepted
+ * before that is delivered once the server reads again. */
+static void test_stalled_server_bounds_memory(void **state)
+{
+    (void)state;
+    char h[64], ch[64];
+    it_unique(h, sizeof h, "stalled");
+    it_unique(ch, sizeof ch, "stalled_ch");
+    it_inbox *in = it_inbox_new();
+    oocsi_client *rx = it_connect_bg(NULL);
+    assert_int_equal(oocsi_subscribe(rx, ch, it_inbox_handler, in), OOCSI_OK);
+    oocsi_options *o = it_options(h);
+    assert_int_equal(oocsi_options_set_offline_queue(o, 1000, 64 * 1024), OOCSI_OK);
+    /* No keep-alive reset during the stall. */
+    assert_int_equal(oocsi_options_set_keepalive(o, 60000, 120000), OOCSI_OK);
+    oocsi_client *c = it_connect_opts(o);
+    it_loop_start(c);
+    assert_int_equal(oocsi_hub_stall_client(it_hub, h, 1), 0);
+    char pad[1001];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    char json[1100];
+    int accepted = 0, rc = OOCSI_OK;
+    for (int i = 0; i < 200000; i++) {
+        snprintf(json, sizeof json, "{\"i\":%d,\"pad\":\"%s\"}", i, pad);
+        rc = oocsi_send_json(c, ch, json);
+        if (rc != OOCSI_OK)
+            break;
+        accepted++;
+    }
+    assert_int_equal(rc, OOCSI_ERR_QUEUE_FULL);
+    assert_true(accepted > 0);
+    assert_int_equal(oocsi_hub_stall_client(it_hub, h, 0), 0);
+    /* Everything accepted arrives, in order. */
+    assert_int_equal(it_inbox_wait(in, accepted, 30000), 1);
+    for (int i = 0; i < accepted; i += accepted / 10 + 1) {
+        const it_msg *m = it_inbox_at(in, i);
+        assert_non_null(m);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->data, "i");
+        assert_true(cJSON_IsNumber(v));
+        assert_int_equal((int)v->valuedouble, i);
+    }
+    /* And the client goes on working. */
+    assert_int_equal(oocsi_send_json(c, ch, "{\"after\":\"yes\"}"), OOCSI_OK);
+    assert_true(it_inbox_wait_str(in, "after", "yes", IT_TIMEOUT) >= 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +381,7 @@ int main(void)
         IT_TEST(test_oversized_line_without_newline),
         IT_TEST(test_fragmented_and_concatenated_lines),
         IT_TEST(test_server_pings_answered),
+        IT_TEST(test_stalled_server_bounds_memory),
     };
     return cmocka_run_group_tests_name("integration.robustness", tests, it_group_setup, it_group_teardown);
 }
