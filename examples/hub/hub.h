@@ -27,6 +27,14 @@ typedef struct oocsi_hub_options {
     size_t max_line;          /* longest accepted line; default 16 MiB; longer: client dropped */
     int reference_drop_queue; /* 1: reproduce the reference server's 21-line outgoing queue */
     int verbose;              /* 1: log connections and commands to stderr */
+    /* More endpoints, all routing into the same clients and channels.
+     * -1 (the default): off; 0: an ephemeral port; else that port. */
+    int tls_port;          /* the line protocol over TLS */
+    int ws_port;           /* WebSocket (oocsi-web protocol) at /ws, plus static files over HTTP */
+    int wss_port;          /* the same over TLS */
+    const char *cert_file; /* PEM server certificate (chain) for tls/wss */
+    const char *key_file;  /* PEM private key for tls/wss */
+    const char *www_dir;   /* directory served over HTTP on the ws/wss ports (GET /...); NULL: none */
 } oocsi_hub_options;
 
 /** Fills *o with the defaults. */
@@ -39,6 +47,10 @@ oocsi_hub *oocsi_hub_start(const oocsi_hub_options *opts);
 void oocsi_hub_free(oocsi_hub *h);
 /** The TCP port the hub listens on (also after oocsi_hub_stop). */
 int oocsi_hub_port(const oocsi_hub *h);
+/** The ports of the other endpoints, or -1 when that endpoint is off. */
+int oocsi_hub_tls_port(const oocsi_hub *h);
+int oocsi_hub_ws_port(const oocsi_hub *h);
+int oocsi_hub_wss_port(const oocsi_hub *h);
 
 /* ---- fault injection and inspection (for tests) ---- */
 
