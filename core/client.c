@@ -306,8 +306,18 @@ static int attempt_timeout_ms(oocsi_client *c)
 
 static void close_transport(oocsi_client *c)
 {
-    if (c->tp && c->tps)
-        c->tp->close(c->tps);
+    if (c->tp && c->tps) {
+        if (c->in_wait == c->tps) {
+            /* The loop thread is inside this transport's wait(): it closes
+             * the transport when it returns. */
+            c->zombie_tp = c->tp;
+            c->zombie_tps = c->tps;
+            if (c->tp->wake)
+                c->tp->wake(c->tps);
+        } else {
+            c->tp->close(c->tps);
+        }
+    }
     c->tps = NULL;
     if (c->codec && c->cs)
         c->codec->destroy(c->cs);
@@ -442,8 +452,13 @@ static int start_attempt(oocsi_client *c)
             cfg->connect_timeout_ms = attempt_timeout_ms(c);
             cfg->tls_verify = c->opts.tls_verify;
             cfg->tls_ca_file = c->opts.tls_ca_file;
+            cfg->tls_cert_file = c->opts.tls_cert_file;
+            cfg->tls_key_file = c->opts.tls_key_file;
             cfg->log = transport_log;
             cfg->log_ctx = c;
+            cfg->max_frame = c->opts.max_line;
+            cfg->keepalive_idle_ms = c->opts.keepalive_idle_ms;
+            cfg->keepalive_timeout_ms = c->opts.keepalive_timeout_ms;
             c->tp = tp;
             c->codec = codec;
             c->tps = NULL;
@@ -939,7 +954,10 @@ static void run_timers(oocsi_client *c)
     case CS_RESUB:
     case CS_ONLINE: {
         int64_t idle = now - c->last_rx;
-        if (idle >= c->opts.keepalive_timeout_ms) {
+        if (!codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
+            /* The transport keeps such connections alive (e.g. WebSocket
+             * ping/pong) and reports a silent peer itself. */
+        } else if (idle >= c->opts.keepalive_timeout_ms) {
             connection_lost(c, OOCSI_ERR_TIMEOUT, "no data from the server (keep-alive timeout)");
         } else if (idle >= c->opts.keepalive_idle_ms && !c->ka_ping_sent && codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
             c->ka_ping_sent = 1;
@@ -978,9 +996,8 @@ static int64_t next_deadline(const oocsi_client *c)
         break;
     case CS_RESUB:
     case CS_ONLINE:
-        d = c->last_rx + (c->ka_ping_sent || !(c->codec && (c->codec->caps & OOCSI_CODEC_PING_BARRIER))
-                              ? c->opts.keepalive_timeout_ms
-                              : c->opts.keepalive_idle_ms);
+        if (c->codec && (c->codec->caps & OOCSI_CODEC_PING_BARRIER))
+            d = c->last_rx + (c->ka_ping_sent ? c->opts.keepalive_timeout_ms : c->opts.keepalive_idle_ms);
         break;
     default:
         break;
@@ -997,7 +1014,7 @@ static int want_write_locked(const oocsi_client *c)
 {
     if (!c->tps)
         return 0;
-    if (c->st == CS_CONNECTING)
+    if (c->st == CS_CONNECTING) /* the transport's handshake decides */
         return (c->tp->interest(c->tps) & OOCSI_WANT_WRITE) != 0;
     return c->out_off < c->out.len || (c->tp->interest(c->tps) & OOCSI_WANT_WRITE);
 }
@@ -1023,9 +1040,16 @@ static void step_io(oocsi_client *c, int timeout_ms)
     if (c->tps && c->tp->wait) {
         const oocsi_transport *tp = c->tp;
         void *tps = c->tps;
+        c->in_wait = tps;
         pthread_mutex_unlock(&c->mu);
         int rc = tp->wait(tps, timeout_ms);
         pthread_mutex_lock(&c->mu);
+        c->in_wait = NULL;
+        if (c->zombie_tps == tps) {
+            c->zombie_tp->close(c->zombie_tps);
+            c->zombie_tps = NULL;
+            c->zombie_tp = NULL;
+        }
         if (c->tps == tps) {
             if (rc < 0)
                 connection_lost(c, rc, "transport error");
@@ -1046,7 +1070,7 @@ static void step_io(oocsi_client *c, int timeout_ms)
                 int interest = c->tp->interest(c->tps);
                 pfd[n].fd = fd;
                 pfd[n].events = 0;
-                if (c->st != CS_CONNECTING && (interest & OOCSI_WANT_READ))
+                if (interest & OOCSI_WANT_READ)
                     pfd[n].events |= POLLIN;
                 if (want_write_locked(c))
                     pfd[n].events |= POLLOUT;

@@ -27,6 +27,8 @@ struct oocsi_options {
     oocsi_handler direct_fn;
     void *direct_user;
     char *tls_ca_file;
+    char *tls_cert_file;
+    char *tls_key_file;
     int tls_verify;
     int connect_timeout_ms;
     oocsi_state_fn state_fn;
@@ -206,6 +208,9 @@ struct oocsi_client {
     char done_ids[64][40];
     unsigned done_next;
     int sync_init;
+    void *in_wait;                    /* transport state inside wait() without the lock */
+    const oocsi_transport *zombie_tp; /* closed while in wait(): freed after it */
+    void *zombie_tps;
     oocsi_transport_config tconf;
 };
 

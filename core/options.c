@@ -32,6 +32,8 @@ static void options_clear(oocsi_options *o)
         free(o->endpoints[i]);
     free(o->endpoints);
     free(o->tls_ca_file);
+    free(o->tls_cert_file);
+    free(o->tls_key_file);
 }
 
 void oocsi_options_free(oocsi_options *opts)
@@ -130,6 +132,16 @@ int oocsi_options_set_tls_ca_file(oocsi_options *opts, const char *pem_path)
     return set_str(&opts->tls_ca_file, pem_path);
 }
 
+int oocsi_options_set_tls_client_cert(oocsi_options *opts, const char *cert_pem_path, const char *key_pem_path)
+{
+    if (!opts || (!cert_pem_path && key_pem_path))
+        return OOCSI_ERR_INVAL;
+    int rc = set_str(&opts->tls_cert_file, cert_pem_path);
+    if (rc == OOCSI_OK)
+        rc = set_str(&opts->tls_key_file, key_pem_path);
+    return rc;
+}
+
 int oocsi_options_set_tls_verify(oocsi_options *opts, int verify)
 {
     if (!opts)
@@ -199,7 +211,10 @@ int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src)
     dst->endpoints = NULL;
     dst->n_endpoints = 0;
     dst->tls_ca_file = NULL;
-    if (set_str(&dst->handle, src->handle) || set_str(&dst->tls_ca_file, src->tls_ca_file))
+    dst->tls_cert_file = NULL;
+    dst->tls_key_file = NULL;
+    if (set_str(&dst->handle, src->handle) || set_str(&dst->tls_ca_file, src->tls_ca_file) ||
+        set_str(&dst->tls_cert_file, src->tls_cert_file) || set_str(&dst->tls_key_file, src->tls_key_file))
         goto fail;
     if (src->n_endpoints) {
         dst->endpoints = calloc((size_t)src->n_endpoints, sizeof(char *));

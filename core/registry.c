@@ -24,6 +24,14 @@ static void register_builtins_locked(void)
         return;
     builtins_done = 1;
     transports[n_transports++] = oocsi_transport_tcp();
+#ifdef OOCSI_HAVE_TLS
+    transports[n_transports++] = oocsi_transport_tls();
+#endif
+#ifdef OOCSI_HAVE_WEBSOCKETS
+    transports[n_transports++] = oocsi_transport_ws();
+    transports[n_transports++] = oocsi_transport_wss();
+    codecs[n_codecs++] = oocsi_codec_webjson();
+#endif
     codecs[n_codecs++] = oocsi_codec_line();
 }
 

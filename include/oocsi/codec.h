@@ -111,6 +111,8 @@ OOCSI_API int oocsi_register_codec(const oocsi_codec *codec);
 OOCSI_API const oocsi_codec *oocsi_find_codec(const char *name);
 /** The built-in line codec. */
 OOCSI_API const oocsi_codec *oocsi_codec_line(void);
+/** The built-in oocsi-web /ws codec (frames, no terminator). */
+OOCSI_API const oocsi_codec *oocsi_codec_webjson(void);
 
 /**
  * Helpers for codec writers.

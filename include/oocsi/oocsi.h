@@ -136,7 +136,13 @@ OOCSI_API int oocsi_options_set_log_level(oocsi_options *opts, oocsi_log_level l
 /** Handler for messages sent directly to this client's handle. */
 OOCSI_API int oocsi_options_set_direct_handler(oocsi_options *opts, oocsi_handler fn, void *user);
 OOCSI_API int oocsi_options_set_tls_ca_file(oocsi_options *opts, const char *pem_path);
-/** 1 (default): verify certificate chain and host name. */
+/** Client certificate (PEM chain) and its key (PEM; NULL: in the certificate
+ *  file) for servers that ask for one; NULL, NULL: none. */
+OOCSI_API int oocsi_options_set_tls_client_cert(oocsi_options *opts, const char *cert_pem_path,
+                                                const char *key_pem_path);
+/** 1 (default): verify the certificate chain and the host name (or IP
+ *  address). 0 is the insecure switch: any certificate is accepted, and every
+ *  connection logs a warning saying so. */
 OOCSI_API int oocsi_options_set_tls_verify(oocsi_options *opts, int verify);
 /** Bound of oocsi_connect() and of subscribe confirmations; default 5000 ms. */
 OOCSI_API int oocsi_options_set_connect_timeout(oocsi_options *opts, int timeout_ms);

@@ -78,6 +78,9 @@ typedef struct oocsi_transport_config {
     const char *tls_ca_file;
     const char *tls_cert_file; /* client certificate (PEM) or NULL */
     const char *tls_key_file;
+    size_t max_frame;         /* longest frame/line the client accepts */
+    int keepalive_idle_ms;    /* for transports with their own keep-alive (WebSocket ping) */
+    int keepalive_timeout_ms; /* ... and when to give up on a silent peer */
     /* Logging into the client's logger. */
     void (*log)(void *log_ctx, oocsi_log_level level, const char *fmt, ...);
     void *log_ctx;
@@ -118,6 +121,13 @@ OOCSI_API const oocsi_transport *oocsi_find_transport(const char *scheme);
 
 /** The built-in tcp transport (always available). */
 OOCSI_API const oocsi_transport *oocsi_transport_tcp(void);
+/** The built-in tls transport: available when built with OOCSI_WITH_TLS. */
+OOCSI_API const oocsi_transport *oocsi_transport_tls(void);
+/** The built-in ws and wss transports (available when built with
+ *  OOCSI_WITH_WEBSOCKETS). They have no single pollable fd: oocsi_fd()
+ *  returns -1 and the client runs from oocsi_loop() or its thread. */
+OOCSI_API const oocsi_transport *oocsi_transport_ws(void);
+OOCSI_API const oocsi_transport *oocsi_transport_wss(void);
 
 #ifdef __cplusplus
 }

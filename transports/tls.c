@@ -1,0 +1,506 @@
+/*
+ * The tls transport: the OOCSI line protocol over TLS (OpenSSL) on a
+ * non-blocking TCP stream. Every address a host name resolves to is tried in
+ * turn for the TCP connect; process() then drives the TLS handshake.
+ *
+ * Verification is on by default: the certificate chain against the CA file
+ * given (else the system store) and the host name or IP address of the URL.
+ * cfg->tls_verify == 0 turns it off, and every connect then logs a warning.
+ * One SSL_CTX per connection: no global state.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
+#include "oocsi/transport.h"
+
+enum { PH_TCP, PH_HANDSHAKE, PH_OPEN };
+
+/* See tls_interest(): the longest process() waits for handshake input when
+ * the core reported the socket writable only. */
+
+typedef struct tls_state {
+    int fd;
+    int phase;
+    int hs_want;          /* OOCSI_WANT_* the handshake waits for */
+    int read_wants_write; /* SSL_read returned SSL_ERROR_WANT_WRITE */
+    int write_wants_read; /* SSL_write returned SSL_ERROR_WANT_READ */
+    struct addrinfo *ai_list;
+    struct addrinfo *ai_next;
+    const oocsi_transport_config *cfg;
+    SSL_CTX *ctx;
+    SSL *ssl;
+    BIO_METHOD *bio_meth;
+    char host[256];
+    int port;
+} tls_state;
+
+static void tls_log(tls_state *s, oocsi_log_level lvl, const char *fmt, const char *what)
+{
+    if (s->cfg && s->cfg->log) {
+        char line[512];
+        snprintf(line, sizeof(line), fmt, what);
+        s->cfg->log(s->cfg->log_ctx, lvl, "tls %s:%d: %s", s->host, s->port, line);
+    }
+}
+
+/* Logs the first entry of OpenSSL's error queue (or fallback) and clears it. */
+static void tls_log_ssl(tls_state *s, oocsi_log_level lvl, const char *what, const char *fallback)
+{
+    char buf[256];
+    unsigned long e = ERR_get_error();
+    if (e)
+        ERR_error_string_n(e, buf, sizeof(buf));
+    else
+        snprintf(buf, sizeof(buf), "%s", fallback);
+    ERR_clear_error();
+    if (s->cfg && s->cfg->log)
+        s->cfg->log(s->cfg->log_ctx, lvl, "tls %s:%d: %s: %s", s->host, s->port, what, buf);
+}
+
+/* ----------------------------------------------------------------------------
+ * A socket BIO writing with MSG_NOSIGNAL, so a peer reset never raises SIGPIPE
+ * (OpenSSL's own socket BIO uses write()). */
+
+static int sock_bio_write(BIO *b, const char *buf, int len)
+{
+    int fd = (int)(intptr_t)BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    for (;;) {
+        ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            BIO_set_retry_write(b);
+        return -1;
+    }
+}
+
+static int sock_bio_read(BIO *b, char *buf, int len)
+{
+    int fd = (int)(intptr_t)BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    for (;;) {
+        ssize_t n = recv(fd, buf, (size_t)len, 0);
+        if (n >= 0)
+            return (int)n;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            BIO_set_retry_read(b);
+        return -1;
+    }
+}
+
+static int sock_bio_puts(BIO *b, const char *str)
+{
+    return sock_bio_write(b, str, (int)strlen(str));
+}
+
+static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)b;
+    (void)num;
+    (void)ptr;
+    return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int sock_bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static int sock_bio_destroy(BIO *b)
+{
+    (void)b;
+    return 1; /* the fd belongs to tls_state */
+}
+
+static BIO_METHOD *sock_bio_method(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "oocsi socket");
+    if (!m)
+        return NULL;
+    if (!BIO_meth_set_write(m, sock_bio_write) || !BIO_meth_set_read(m, sock_bio_read) ||
+        !BIO_meth_set_puts(m, sock_bio_puts) || !BIO_meth_set_ctrl(m, sock_bio_ctrl) ||
+        !BIO_meth_set_create(m, sock_bio_create) || !BIO_meth_set_destroy(m, sock_bio_destroy)) {
+        BIO_meth_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+/* ------------------------------------------------------------------------- */
+
+/* Starts a TCP connect to the next address; OOCSI_OK when one is under way. */
+static int tls_try_next(tls_state *s)
+{
+    while (s->ai_next) {
+        struct addrinfo *ai = s->ai_next;
+        s->ai_next = ai->ai_next;
+        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+        if (fd < 0) {
+            tls_log(s, OOCSI_LOG_DEBUG, "socket: %s", strerror(errno));
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
+            s->fd = fd;
+            s->phase = PH_TCP;
+            return OOCSI_OK;
+        }
+        tls_log(s, OOCSI_LOG_DEBUG, "connect: %s", strerror(errno));
+        close(fd);
+    }
+    return OOCSI_ERR_CONNECT;
+}
+
+static int is_ip_literal(const char *host)
+{
+    unsigned char buf[sizeof(struct in6_addr)];
+    return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
+}
+
+/* The per-connection context: protocol floor, trust anchors, client cert. */
+static int tls_setup_ctx(tls_state *s)
+{
+    const oocsi_transport_config *cfg = s->cfg;
+    ERR_clear_error();
+    s->ctx = SSL_CTX_new(TLS_client_method());
+    if (!s->ctx) {
+        tls_log_ssl(s, OOCSI_LOG_ERROR, "SSL_CTX_new", "failed");
+        return OOCSI_ERR_TLS;
+    }
+    if (!SSL_CTX_set_min_proto_version(s->ctx, TLS1_2_VERSION)) {
+        tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot require TLS 1.2", "failed");
+        return OOCSI_ERR_TLS;
+    }
+    SSL_CTX_set_options(s->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
+    if (cfg && cfg->tls_verify) {
+        SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
+        if (cfg->tls_ca_file && *cfg->tls_ca_file) {
+            if (SSL_CTX_load_verify_locations(s->ctx, cfg->tls_ca_file, NULL) != 1) {
+                tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot load the CA file", cfg->tls_ca_file);
+                return OOCSI_ERR_TLS;
+            }
+        } else if (SSL_CTX_set_default_verify_paths(s->ctx) != 1) {
+            tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot load the system CA store", "failed");
+            return OOCSI_ERR_TLS;
+        }
+    } else {
+        SSL_CTX_set_verify(s->ctx, SSL_VERIFY_NONE, NULL);
+    }
+    if (cfg && cfg->tls_cert_file && *cfg->tls_cert_file) {
+        const char *key = cfg->tls_key_file && *cfg->tls_key_file ? cfg->tls_key_file : cfg->tls_cert_file;
+        if (SSL_CTX_use_certificate_chain_file(s->ctx, cfg->tls_cert_file) != 1) {
+            tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot load the client certificate", cfg->tls_cert_file);
+            return OOCSI_ERR_TLS;
+        }
+        if (SSL_CTX_use_PrivateKey_file(s->ctx, key, SSL_FILETYPE_PEM) != 1 || SSL_CTX_check_private_key(s->ctx) != 1) {
+            tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot load the client key", key);
+            return OOCSI_ERR_TLS;
+        }
+    }
+    return OOCSI_OK;
+}
+
+/* The SSL object on the connected socket: SNI and the name or IP to verify. */
+static int tls_setup_ssl(tls_state *s)
+{
+    ERR_clear_error();
+    if (!s->bio_meth)
+        s->bio_meth = sock_bio_method();
+    s->ssl = s->bio_meth ? SSL_new(s->ctx) : NULL;
+    BIO *bio = s->ssl ? BIO_new(s->bio_meth) : NULL;
+    if (!bio) {
+        tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot create the TLS session", "out of memory");
+        return OOCSI_ERR_NOMEM;
+    }
+    BIO_set_data(bio, (void *)(intptr_t)s->fd);
+    SSL_set_bio(s->ssl, bio, bio);
+    SSL_set_mode(s->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_set_connect_state(s->ssl);
+    int ip = is_ip_literal(s->host);
+    if (!ip && SSL_set_tlsext_host_name(s->ssl, s->host) != 1) {
+        tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot set the server name", s->host);
+        return OOCSI_ERR_TLS;
+    }
+    if (s->cfg && s->cfg->tls_verify) {
+        X509_VERIFY_PARAM *param = SSL_get0_param(s->ssl);
+        int ok;
+        if (ip) {
+            ok = X509_VERIFY_PARAM_set1_ip_asc(param, s->host);
+        } else {
+            X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+            ok = X509_VERIFY_PARAM_set1_host(param, s->host, 0);
+        }
+        if (ok != 1) {
+            tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot set the name to verify", s->host);
+            return OOCSI_ERR_TLS;
+        }
+    }
+    return OOCSI_OK;
+}
+
+static int tls_open(void **state, const oocsi_url *url, const oocsi_transport_config *cfg)
+{
+    if (!state || !url || !url->host || !*url->host)
+        return OOCSI_ERR_INVAL;
+    tls_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return OOCSI_ERR_NOMEM;
+    s->fd = -1;
+    s->cfg = cfg;
+    snprintf(s->host, sizeof(s->host), "%s", url->host);
+    s->port = url->port;
+    if (!cfg || !cfg->tls_verify)
+        tls_log(s, OOCSI_LOG_WARN, "%s",
+                "INSECURE: certificate verification is disabled (tls_verify 0); the server is not authenticated");
+    int rc = tls_setup_ctx(s);
+    if (rc != OOCSI_OK) {
+        SSL_CTX_free(s->ctx);
+        free(s);
+        return rc;
+    }
+    char port[16];
+    snprintf(port, sizeof(port), "%d", url->port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_ADDRCONFIG;
+    int gai = getaddrinfo(url->host, port, &hints, &s->ai_list);
+    if (gai != 0) {
+        tls_log(s, OOCSI_LOG_WARN, "cannot resolve: %s", gai_strerror(gai));
+        SSL_CTX_free(s->ctx);
+        free(s);
+        return OOCSI_ERR_CONNECT;
+    }
+    s->ai_next = s->ai_list;
+    rc = tls_try_next(s);
+    if (rc != OOCSI_OK) {
+        freeaddrinfo(s->ai_list);
+        SSL_CTX_free(s->ctx);
+        free(s);
+        return rc;
+    }
+    *state = s;
+    return OOCSI_OK;
+}
+
+static int tls_fd(void *state)
+{
+    return ((tls_state *)state)->fd;
+}
+
+static int tls_interest(void *state)
+{
+    tls_state *s = state;
+    switch (s->phase) {
+    case PH_TCP:
+        return OOCSI_WANT_WRITE;
+    case PH_HANDSHAKE:
+        return s->hs_want;
+    default:
+        return OOCSI_WANT_READ | (s->read_wants_write ? OOCSI_WANT_WRITE : 0);
+    }
+}
+
+/* One step of SSL_connect: 1 done, 0 in progress, or OOCSI_ERR_TLS. */
+static int tls_handshake(tls_state *s)
+{
+    ERR_clear_error();
+    int r = SSL_connect(s->ssl);
+    if (r == 1) {
+        s->phase = PH_OPEN;
+        s->hs_want = 0;
+        if (s->cfg && s->cfg->log)
+            s->cfg->log(s->cfg->log_ctx, OOCSI_LOG_DEBUG, "tls %s:%d: %s established (%s)", s->host, s->port,
+                        SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl));
+        return 1;
+    }
+    int err = SSL_get_error(s->ssl, r);
+    if (err == SSL_ERROR_WANT_READ) {
+        s->hs_want = OOCSI_WANT_READ;
+        return 0;
+    }
+    if (err == SSL_ERROR_WANT_WRITE) {
+        s->hs_want = OOCSI_WANT_WRITE;
+        return 0;
+    }
+    long vr = s->cfg && s->cfg->tls_verify ? SSL_get_verify_result(s->ssl) : X509_V_OK;
+    if (vr != X509_V_OK) {
+        tls_log(s, OOCSI_LOG_ERROR, "certificate verification failed: %s", X509_verify_cert_error_string(vr));
+        ERR_clear_error();
+    } else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
+        tls_log(s, OOCSI_LOG_ERROR, "handshake failed: %s",
+                r == 0 || errno == 0 ? "connection closed by the server" : strerror(errno));
+    } else {
+        tls_log_ssl(s, OOCSI_LOG_ERROR, "handshake failed", "connection closed by the server");
+    }
+    return OOCSI_ERR_TLS;
+}
+
+static int tls_process(void *state, int events)
+{
+    tls_state *s = state;
+    if (s->phase == PH_OPEN)
+        return 1;
+    if (s->phase == PH_TCP) {
+        if (!(events & (OOCSI_EV_WRITABLE | OOCSI_EV_ERROR)))
+            return 0;
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+        if (err != 0) {
+            tls_log(s, OOCSI_LOG_DEBUG, "connect: %s", strerror(err));
+            close(s->fd);
+            s->fd = -1;
+            return tls_try_next(s) == OOCSI_OK ? 0 : OOCSI_ERR_CONNECT;
+        }
+        int rc = tls_setup_ssl(s);
+        if (rc != OOCSI_OK)
+            return rc;
+        s->phase = PH_HANDSHAKE;
+        s->hs_want = OOCSI_WANT_WRITE;
+    } else if (!(events & (OOCSI_EV_READABLE | OOCSI_EV_WRITABLE | OOCSI_EV_ERROR))) {
+        return 0; /* a timer tick: nothing to do yet */
+    }
+    return tls_handshake(s);
+}
+
+static ssize_t tls_read(void *state, char *buf, size_t len)
+{
+    tls_state *s = state;
+    if (s->phase != PH_OPEN || len == 0)
+        return 0;
+    ERR_clear_error();
+    int n = SSL_read(s->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    if (n > 0) {
+        s->read_wants_write = 0;
+        return n;
+    }
+    int err = SSL_get_error(s->ssl, n);
+    switch (err) {
+    case SSL_ERROR_WANT_READ:
+        s->read_wants_write = 0;
+        return 0;
+    case SSL_ERROR_WANT_WRITE:
+        s->read_wants_write = 1;
+        return 0;
+    case SSL_ERROR_ZERO_RETURN:
+        return OOCSI_ERR_CLOSED;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_error() == 0 && (n == 0 || errno == 0))
+            return OOCSI_ERR_CLOSED;
+        if (ERR_peek_error() == 0) {
+            tls_log(s, OOCSI_LOG_DEBUG, "read: %s", strerror(errno));
+            return OOCSI_ERR_IO;
+        }
+        /* fall through */
+    default:
+        tls_log_ssl(s, OOCSI_LOG_WARN, "read", "failed");
+        return OOCSI_ERR_IO;
+    }
+}
+
+static ssize_t tls_write(void *state, const char *buf, size_t len)
+{
+    tls_state *s = state;
+    if (s->phase != PH_OPEN || len == 0)
+        return 0;
+    ERR_clear_error();
+    int n = SSL_write(s->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    if (n > 0) {
+        s->write_wants_read = 0;
+        return n;
+    }
+    int err = SSL_get_error(s->ssl, n);
+    switch (err) {
+    case SSL_ERROR_WANT_WRITE:
+        s->write_wants_read = 0;
+        return 0;
+    case SSL_ERROR_WANT_READ:
+        s->write_wants_read = 1;
+        return 0;
+    case SSL_ERROR_ZERO_RETURN:
+        return OOCSI_ERR_CLOSED;
+    case SSL_ERROR_SYSCALL:
+        if (ERR_peek_error() == 0) {
+            tls_log(s, OOCSI_LOG_DEBUG, "write: %s", errno ? strerror(errno) : "connection closed");
+            return OOCSI_ERR_IO;
+        }
+        /* fall through */
+    default:
+        tls_log_ssl(s, OOCSI_LOG_WARN, "write", "failed");
+        return OOCSI_ERR_IO;
+    }
+}
+
+static void tls_close(void *state)
+{
+    tls_state *s = state;
+    if (!s)
+        return;
+    if (s->ssl) {
+        if (s->phase == PH_OPEN) {
+            /* Best effort close_notify; never waits for the peer's. */
+            ERR_clear_error();
+            SSL_shutdown(s->ssl);
+        }
+        ERR_clear_error();
+        SSL_free(s->ssl); /* also frees the BIO */
+    }
+    SSL_CTX_free(s->ctx);
+    BIO_meth_free(s->bio_meth);
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->ai_list)
+        freeaddrinfo(s->ai_list);
+    free(s);
+}
+
+static const oocsi_transport tls_transport = {
+    .scheme = "tls",
+    .default_codec = "line",
+    .default_port = 4443,
+    .flags = OOCSI_TRANSPORT_STREAM,
+    .default_path = NULL,
+    .open = tls_open,
+    .fd = tls_fd,
+    .interest = tls_interest,
+    .process = tls_process,
+    .read = tls_read,
+    .write = tls_write,
+    .close = tls_close,
+    .wait = NULL,
+    .wake = NULL,
+    .pending_frame = NULL,
+};
+
+const oocsi_transport *oocsi_transport_tls(void)
+{
+    return &tls_transport;
+}

@@ -1,0 +1,490 @@
+/*
+ * The ws and wss transports: the oocsi-web /ws endpoint over libwebsockets.
+ *
+ * One lws context per connection, serviced from the client's own loop
+ * through the transport's wait() (lws_service) and woken from other threads
+ * with lws_cancel_service(); no thread of its own. lws callbacks run inside
+ * wait() without the client's lock, so the frame queues have a mutex here.
+ * Text frames in both directions, one OOCSI message per frame.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+#include <openssl/ssl.h>
+
+#include "oocsi/transport.h"
+
+typedef struct frame {
+    struct frame *next;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE bytes of headroom, then the payload */
+} frame;
+
+typedef struct ws_state {
+    pthread_mutex_t mu;
+    struct lws_context *ctx;
+    struct lws *wsi;
+    lws_sorted_usec_list_t sul;
+    lws_retry_bo_t idle_policy;
+    const oocsi_transport_config *cfg;
+    int tls;
+    int established;
+    int error; /* an OOCSI_ERR_* once the connection failed */
+    int closed;
+    frame *in_head, *in_tail;
+    frame *out_head, *out_tail;
+    char *partial;
+    size_t partial_len, partial_cap;
+    size_t max_frame;
+    char host[256];
+    char path[512];
+} ws_state;
+
+static void ws_log(ws_state *s, oocsi_log_level lvl, const char *fmt, const char *a)
+{
+    if (s->cfg && s->cfg->log)
+        s->cfg->log(s->cfg->log_ctx, lvl, fmt, s->tls ? "wss" : "ws", s->host, a);
+}
+
+static void frames_free(frame *f)
+{
+    while (f) {
+        frame *n = f->next;
+        free(f);
+        f = n;
+    }
+}
+
+static frame *frame_new(const void *p, size_t len)
+{
+    frame *f = malloc(sizeof(*f) + LWS_PRE + len + 1);
+    if (!f)
+        return NULL;
+    f->next = NULL;
+    f->len = len;
+    memcpy(f->data + LWS_PRE, p, len);
+    f->data[LWS_PRE + len] = '\0';
+    return f;
+}
+
+static void push(frame **head, frame **tail, frame *f)
+{
+    if (*tail)
+        (*tail)->next = f;
+    else
+        *head = f;
+    *tail = f;
+}
+
+static void fail(ws_state *s, int err)
+{
+    if (!s->error)
+        s->error = err;
+    s->closed = 1;
+}
+
+/* Maps lws's connection error text to a code: TLS problems are
+ * OOCSI_ERR_TLS, the rest OOCSI_ERR_CONNECT. */
+static int classify(ws_state *s, const char *why)
+{
+    if (!s->tls || !why)
+        return OOCSI_ERR_CONNECT;
+    static const char *const tls_words[] = {"ssl", "SSL", "tls", "TLS", "cert", "verif", "handshake", NULL};
+    for (int i = 0; tls_words[i]; i++)
+        if (strstr(why, tls_words[i]))
+            return OOCSI_ERR_TLS;
+    return OOCSI_ERR_CONNECT;
+}
+
+static int on_receive(ws_state *s, struct lws *wsi, const void *in, size_t len)
+{
+    if (s->partial_len + len > s->max_frame) {
+        fail(s, OOCSI_ERR_PROTOCOL);
+        return -1;
+    }
+    if (s->partial_len + len + 1 > s->partial_cap) {
+        size_t cap = s->partial_cap ? s->partial_cap : 4096;
+        while (cap < s->partial_len + len + 1)
+            cap *= 2;
+        char *n = realloc(s->partial, cap);
+        if (!n) {
+            fail(s, OOCSI_ERR_NOMEM);
+            return -1;
+        }
+        s->partial = n;
+        s->partial_cap = cap;
+    }
+    memcpy(s->partial + s->partial_len, in, len);
+    s->partial_len += len;
+    if (!lws_is_final_fragment(wsi))
+        return 0;
+    if (lws_frame_is_binary(wsi)) {
+        s->partial_len = 0; /* OOCSI speaks text frames only */
+        return 0;
+    }
+    frame *f = frame_new(s->partial, s->partial_len);
+    s->partial_len = 0;
+    if (!f) {
+        fail(s, OOCSI_ERR_NOMEM);
+        return -1;
+    }
+    push(&s->in_head, &s->in_tail, f);
+    return 0;
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    (void)user;
+    struct lws_context *ctx = lws_get_context(wsi);
+    ws_state *s = ctx ? lws_context_user(ctx) : NULL;
+    if (!s)
+        return 0;
+    int rc = 0;
+    pthread_mutex_lock(&s->mu);
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        s->established = 1;
+        if (s->out_head)
+            lws_callback_on_writable(wsi);
+        break;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
+        const char *why = in ? (const char *)in : "connection failed";
+        int err = classify(s, why);
+        fail(s, err);
+        s->wsi = NULL;
+        pthread_mutex_unlock(&s->mu);
+        ws_log(s, err == OOCSI_ERR_TLS ? OOCSI_LOG_ERROR : OOCSI_LOG_DEBUG, "%s %s: %s", why);
+        return 0;
+    }
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        rc = on_receive(s, wsi, in, len);
+        break;
+    case LWS_CALLBACK_CLIENT_WRITEABLE: {
+        frame *f = s->out_head;
+        if (!f)
+            break;
+        s->out_head = f->next;
+        if (!s->out_head)
+            s->out_tail = NULL;
+        int more = s->out_head != NULL;
+        pthread_mutex_unlock(&s->mu);
+        int n = lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
+        free(f);
+        pthread_mutex_lock(&s->mu);
+        if (n < 0) {
+            fail(s, OOCSI_ERR_IO);
+            rc = -1;
+        } else if (more) {
+            lws_callback_on_writable(wsi);
+        }
+        break;
+    }
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (s->wsi && s->established && s->out_head)
+            lws_callback_on_writable(s->wsi);
+        break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+    case LWS_CALLBACK_CLOSED:
+        s->closed = 1;
+        s->wsi = NULL;
+        break;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (wsi == s->wsi) {
+            s->wsi = NULL;
+            s->closed = 1;
+        }
+        break;
+    default:
+        break;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"oocsi-ws", callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void discard_log(int level, const char *line)
+{
+    (void)level;
+    (void)line;
+}
+
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static void quiet_lws(void)
+{
+    /* lws logs process-wide; errors reach the client's logger through our
+     * callbacks instead. */
+    lws_set_log_level(LLL_ERR, discard_log);
+}
+
+static int ws_open_common(void **state, const oocsi_url *url, const oocsi_transport_config *cfg, int tls)
+{
+    if (!state || !url || !url->host || !*url->host || !cfg)
+        return OOCSI_ERR_INVAL;
+    pthread_once(&log_once, quiet_lws);
+    ws_state *s = calloc(1, sizeof(*s));
+    if (!s)
+        return OOCSI_ERR_NOMEM;
+    pthread_mutex_init(&s->mu, NULL);
+    s->cfg = cfg;
+    s->tls = tls;
+    s->max_frame = cfg->max_frame ? cfg->max_frame : 16u * 1024 * 1024;
+    snprintf(s->host, sizeof(s->host), "%s", url->host);
+    snprintf(s->path, sizeof(s->path), "%s", url->path && *url->path ? url->path : "/ws");
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.user = s;
+    info.fd_limit_per_thread = 8;
+    if (tls) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.client_ssl_ca_filepath = cfg->tls_ca_file;
+        info.client_ssl_cert_filepath = cfg->tls_cert_file;
+        info.client_ssl_private_key_filepath = cfg->tls_key_file;
+        info.ssl_client_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+    }
+    s->ctx = lws_create_context(&info);
+    if (!s->ctx) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return OOCSI_ERR_NOMEM;
+    }
+
+    /* WebSocket-level keep-alive: ping when idle, hang up when silent. */
+    int idle = cfg->keepalive_idle_ms > 0 ? cfg->keepalive_idle_ms : 10000;
+    int dead = cfg->keepalive_timeout_ms > idle ? cfg->keepalive_timeout_ms : 2 * idle;
+    s->idle_policy.secs_since_valid_ping = (uint16_t)((idle + 999) / 1000);
+    s->idle_policy.secs_since_valid_hangup = (uint16_t)((dead + 999) / 1000);
+
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = s->ctx;
+    ci.address = s->host;
+    ci.port = url->port;
+    ci.path = s->path;
+    ci.host = s->host;
+    ci.origin = s->host;
+    ci.protocol = NULL;
+    ci.local_protocol_name = protocols[0].name;
+    ci.pwsi = &s->wsi;
+    ci.retry_and_idle_policy = &s->idle_policy;
+    if (tls) {
+        ci.ssl_connection = LCCSCF_USE_SSL;
+        if (!cfg->tls_verify)
+            ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK |
+                                 LCCSCF_ALLOW_EXPIRED | LCCSCF_ALLOW_INSECURE;
+    }
+    if (tls && !cfg->tls_verify && cfg->log)
+        cfg->log(cfg->log_ctx, OOCSI_LOG_WARN,
+                 "wss %s: TLS certificate verification is OFF (insecure): anyone can impersonate this server", s->host);
+    struct lws *w = lws_client_connect_via_info(&ci);
+    pthread_mutex_lock(&s->mu);
+    int err = s->error;
+    if (!w && !err)
+        err = OOCSI_ERR_CONNECT;
+    pthread_mutex_unlock(&s->mu);
+    if (err && !w) {
+        lws_context_destroy(s->ctx);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return err;
+    }
+    *state = s;
+    return OOCSI_OK;
+}
+
+static int ws_open(void **state, const oocsi_url *url, const oocsi_transport_config *cfg)
+{
+    return ws_open_common(state, url, cfg, 0);
+}
+
+static int wss_open(void **state, const oocsi_url *url, const oocsi_transport_config *cfg)
+{
+    return ws_open_common(state, url, cfg, 1);
+}
+
+static int ws_interest(void *state)
+{
+    (void)state;
+    return OOCSI_WANT_READ;
+}
+
+static int ws_process(void *state, int events)
+{
+    (void)events;
+    ws_state *s = state;
+    pthread_mutex_lock(&s->mu);
+    int r;
+    if (s->established)
+        r = 1; /* a later end is reported by read(), after the frames before it */
+    else if (s->error)
+        r = s->error;
+    else if (s->closed)
+        r = OOCSI_ERR_CONNECT;
+    else
+        r = 0;
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static size_t ws_pending_frame(void *state)
+{
+    ws_state *s = state;
+    pthread_mutex_lock(&s->mu);
+    size_t n;
+    if (s->in_head)
+        n = s->in_head->len ? s->in_head->len : 1; /* an empty frame still needs a read */
+    else
+        n = (s->closed || s->error) && s->established ? 1 : 0; /* so read() reports the end */
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
+static ssize_t ws_read(void *state, char *buf, size_t len)
+{
+    ws_state *s = state;
+    pthread_mutex_lock(&s->mu);
+    /* Empty frames carry nothing: skip them. */
+    while (s->in_head && s->in_head->len == 0) {
+        frame *e = s->in_head;
+        s->in_head = e->next;
+        free(e);
+    }
+    if (!s->in_head)
+        s->in_tail = NULL;
+    frame *f = s->in_head;
+    ssize_t r;
+    if (f && f->len > len) {
+        r = OOCSI_ERR_PROTOCOL;
+    } else if (f) {
+        s->in_head = f->next;
+        if (!s->in_head)
+            s->in_tail = NULL;
+        memcpy(buf, f->data + LWS_PRE, f->len);
+        r = (ssize_t)f->len;
+        free(f);
+    } else if (s->error) {
+        r = s->error;
+    } else if (s->closed) {
+        r = OOCSI_ERR_CLOSED;
+    } else {
+        r = 0;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return r;
+}
+
+static ssize_t ws_write(void *state, const char *buf, size_t len)
+{
+    ws_state *s = state;
+    frame *f = frame_new(buf, len);
+    if (!f)
+        return OOCSI_ERR_NOMEM;
+    pthread_mutex_lock(&s->mu);
+    if (s->error || s->closed) {
+        int err = s->error ? s->error : OOCSI_ERR_CLOSED;
+        pthread_mutex_unlock(&s->mu);
+        free(f);
+        return err;
+    }
+    push(&s->out_head, &s->out_tail, f);
+    pthread_mutex_unlock(&s->mu);
+    /* The service thread asks for WRITEABLE when it sees the cancel. */
+    lws_cancel_service(s->ctx);
+    return (ssize_t)len;
+}
+
+static void wake_noop(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+}
+
+static int ws_wait(void *state, int timeout_ms)
+{
+    ws_state *s = state;
+    pthread_mutex_lock(&s->mu);
+    int ready = s->in_head != NULL || s->error || (s->closed && s->established);
+    pthread_mutex_unlock(&s->mu);
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (ready)
+        timeout_ms = 0;
+    /* lws_service() sleeps until an lws event; a timer bounds it. */
+    lws_sul_schedule(s->ctx, 0, &s->sul, wake_noop, (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+    int n = lws_service(s->ctx, 0);
+    lws_sul_cancel(&s->sul);
+    return n < 0 ? OOCSI_ERR_IO : OOCSI_OK;
+}
+
+static void ws_wake(void *state)
+{
+    ws_state *s = state;
+    lws_cancel_service(s->ctx);
+}
+
+static void ws_close(void *state)
+{
+    ws_state *s = state;
+    if (!s)
+        return;
+    lws_context_destroy(s->ctx);
+    frames_free(s->in_head);
+    frames_free(s->out_head);
+    free(s->partial);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static const oocsi_transport ws_transport = {
+    .scheme = "ws",
+    .default_codec = "webjson",
+    .default_port = 80,
+    .flags = OOCSI_TRANSPORT_FRAMED,
+    .default_path = "/ws",
+    .open = ws_open,
+    .fd = NULL,
+    .interest = ws_interest,
+    .process = ws_process,
+    .read = ws_read,
+    .write = ws_write,
+    .close = ws_close,
+    .wait = ws_wait,
+    .wake = ws_wake,
+    .pending_frame = ws_pending_frame,
+};
+
+static const oocsi_transport wss_transport = {
+    .scheme = "wss",
+    .default_codec = "webjson",
+    .default_port = 443,
+    .flags = OOCSI_TRANSPORT_FRAMED,
+    .default_path = "/ws",
+    .open = wss_open,
+    .fd = NULL,
+    .interest = ws_interest,
+    .process = ws_process,
+    .read = ws_read,
+    .write = ws_write,
+    .close = ws_close,
+    .wait = ws_wait,
+    .wake = ws_wake,
+    .pending_frame = ws_pending_frame,
+};
+
+const oocsi_transport *oocsi_transport_ws(void)
+{
+    return &ws_transport;
+}
+
+const oocsi_transport *oocsi_transport_wss(void)
+{
+    return &wss_transport;
+}
