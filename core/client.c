@@ -1034,6 +1034,10 @@ static void step_io(oocsi_client *c, int timeout_ms)
     }
     if (c->notes_head && !c->in_callback)
         timeout_ms = 0;
+    /* A transport may be connected as soon as it opened (a local socket):
+     * ask before waiting for an event that would never come. */
+    if (c->st == CS_CONNECTING && c->tps)
+        service(c, 0);
     if (timeout_ms < 0)
         timeout_ms = 0;
 

@@ -27,6 +27,18 @@
  *    "timestamp" and "sender". A payload line is serialised once per message
  *    and copied to every recipient.
  *
+ *  - Endpoints: TCP and TLS (hub_tls.c; OpenSSL, non-blocking, in this poll
+ *    loop; the same line protocol) and WebSocket ws/wss at /ws with the
+ *    oocsi-web protocol of §19 (hub_ws.c; libwebsockets on its own service
+ *    thread, which takes the hub mutex in its callbacks). All of them share
+ *    the clients, channels and routing below. A WebSocket client has fd -1;
+ *    its output buffer holds whole frames (length + bytes, bounded like a
+ *    TCP client's output) that the service thread takes one per WRITEABLE
+ *    callback after hub_ws_notify(); it is freed by the service thread
+ *    (hub_ws_detach) when its connection closes, so reap() only asks for
+ *    the close. Stopping the hub stops the service thread first (with the
+ *    mutex released), then forgets everything.
+ *
  * Deliberate differences from the Java reference server (v1.3.7/1.3.8):
  *  - no outgoing message loss (unless reference_drop_queue = 1);
  *  - max_clients is enforced: a hello beyond it gets "error (too many
@@ -48,7 +60,12 @@
  *  - connections that quit (or go stale) get "bye", then the hub shuts down
  *    its sending side and discards input until EOF (at most 5 s) before
  *    closing, so "bye" is not lost to a TCP reset;
- *  - duplicate top-level payload keys are passed on as sent (not merged).
+ *  - duplicate top-level payload keys are passed on as sent (not merged);
+ *  - WebSocket (§19): a handle with ':' is replaced by webclient_#### like
+ *    other invalid handles; "sendjson" with a payload that is not a valid
+ *    JSON object is ignored; payload keys are not sorted (the envelope keys
+ *    are in sorted order); reference_drop_queue does not apply to WebSocket
+ *    clients; unanswered pings are not limited.
  *
  * Control API details (hub.h): oocsi_hub_options_init() sets port 0 (an
  * ephemeral port; the oocsi-hub program defaults to 4444); a negative
@@ -58,6 +75,7 @@
  * "presence(X)" and private "name:secret" channel strings.
  */
 #include "hub.h"
+#include "hub_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -451,6 +469,12 @@ typedef struct client {
     int64_t last_active;
     int64_t close_deadline;
     char peer[80];
+#ifdef HUB_HAVE_TLS
+    hub_tls_conn *tls; /* a TLS connection (fd is its socket) */
+#endif
+    int ws;         /* a WebSocket connection (fd is -1; output holds frames) */
+    void *ws_conn;  /* hub_ws.c's handle of it */
+    int ws_closing; /* doomed: the service thread was asked to close it */
 } client;
 
 typedef struct retained {
@@ -509,6 +533,15 @@ struct oocsi_hub {
 
     int listen_fd;
     int port;
+    int tls_fd;   /* TLS listener, or -1 */
+    int tls_port; /* -1: off */
+    int ws_port, wss_port;
+#ifdef HUB_HAVE_TLS
+    hub_tls_ctx *tls;
+#endif
+#ifdef HUB_HAVE_WS
+    hub_ws *ws;
+#endif
     int64_t accept_pause_until;
 
     unsigned long req_seq, done_seq;
@@ -1233,7 +1266,7 @@ static void out_put(client *c, const char *s, size_t n)
 
 static int out_room(oocsi_hub *h, client *c, size_t n)
 {
-    if (c->doomed || c->kill || c->fd < 0) {
+    if (c->doomed || c->kill || (c->fd < 0 && !c->ws)) {
         return 0;
     }
     if (out_pending(c) + n > h->out_cap) {
@@ -1244,9 +1277,38 @@ static int out_room(oocsi_hub *h, client *c, size_t n)
     return 1;
 }
 
-/* Queues one server line (adds ';' for PD clients, and the LF). */
+static void ws_wake(oocsi_hub *h)
+{
+#ifdef HUB_HAVE_WS
+    if (h->ws) {
+        hub_ws_notify(h->ws);
+    }
+#else
+    (void)h;
+#endif
+}
+
+/* WebSocket clients: the output buffer holds frames, each a size_t length
+ * and the bytes; the service thread takes them (hub_ws_next_frame). */
+static void ws_put_frame(oocsi_hub *h, client *c, const char *s, size_t n)
+{
+    if (!out_room(h, c, n + sizeof n)) {
+        ws_wake(h); /* a kill is acted on by the service thread */
+        return;
+    }
+    out_put(c, (const char *)&n, sizeof n);
+    out_put(c, s, n);
+    ws_wake(h);
+}
+
+/* Queues one server line (adds ';' for PD clients, and the LF); one text
+ * frame for WebSocket clients. */
 static void send_line(oocsi_hub *h, client *c, const char *s, size_t n)
 {
+    if (c->ws) {
+        ws_put_frame(h, c, s, n);
+        return;
+    }
     int pd = c->type == CT_PD;
     size_t total = n + 1 + (size_t)pd;
     if (!out_room(h, c, total)) {
@@ -1282,6 +1344,39 @@ static void send_text(oocsi_hub *h, client *c, const char *s)
     send_line(h, c, s, strlen(s));
 }
 
+/* The byte stream of a TCP or TLS connection, like recv()/send(). */
+static ssize_t conn_recv(client *c, void *buf, size_t n)
+{
+#ifdef HUB_HAVE_TLS
+    if (c->tls) {
+        return hub_tls_read(c->tls, buf, n);
+    }
+#endif
+    return recv(c->fd, buf, n, 0);
+}
+
+static ssize_t conn_send(client *c, const void *buf, size_t n)
+{
+#ifdef HUB_HAVE_TLS
+    if (c->tls) {
+        return hub_tls_write(c->tls, buf, n);
+    }
+#endif
+    return send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static const char *conn_error(const client *c, int err)
+{
+#ifdef HUB_HAVE_TLS
+    if (c->tls && err != EAGAIN) {
+        return hub_tls_error(c->tls);
+    }
+#else
+    (void)c;
+#endif
+    return strerror(err);
+}
+
 /* Writes pending output with as few send() calls as possible. */
 static void client_flush(oocsi_hub *h, client *c)
 {
@@ -1305,7 +1400,7 @@ static void client_flush(oocsi_hub *h, client *c)
         if (!pending) {
             break;
         }
-        ssize_t w = send(c->fd, c->out + c->out_off, pending, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = conn_send(c, c->out + c->out_off, pending);
         if (w > 0) {
             c->out_off += (size_t)w;
             if ((size_t)w < pending) {
@@ -1320,7 +1415,7 @@ static void client_flush(oocsi_hub *h, client *c)
             return;
         }
         if (h->opt.verbose) {
-            hub_log("write to %s failed: %s", c->handle ? c->handle : c->peer, strerror(errno));
+            hub_log("write to %s failed: %s", c->handle ? c->handle : c->peer, conn_error(c, errno));
         }
         c->kill = 1;
         return;
@@ -1332,6 +1427,11 @@ static void client_flush(oocsi_hub *h, client *c)
         c->out_cap = 0;
     }
     if (c->state == CS_CLOSING) {
+#ifdef HUB_HAVE_TLS
+        if (c->tls) {
+            hub_tls_close_notify(c->tls);
+        }
+#endif
         shutdown(c->fd, SHUT_WR);
         c->state = CS_LINGER;
     }
@@ -1345,8 +1445,31 @@ typedef struct hmsg {
     const char *sender;
     const char *recipient;
     int64_t ts;
-    sbuf line; /* the JSON line, built on first use */
+    sbuf line;   /* the JSON line, built on first use */
+    sbuf wsline; /* the oocsi-web JSON frame (payload nested in "data"), built on first use */
 } hmsg;
+
+static void hmsg_done(hmsg *m)
+{
+    sb_free(&m->line);
+    sb_free(&m->wsline);
+}
+
+/* {"data":{...},"recipient":...,"sender":...,"timestamp":...} (§19, keys sorted). */
+static void msg_build_ws(hmsg *m)
+{
+    sbuf *b = &m->wsline;
+    sb_reserve(b, m->body_len + strlen(m->sender) + strlen(m->recipient) + 80);
+    sb_puts(b, "{\"data\":{");
+    sb_put(b, m->body, m->body_len);
+    sb_puts(b, "},\"recipient\":");
+    sb_json_str(b, m->recipient, strlen(m->recipient));
+    sb_puts(b, ",\"sender\":");
+    sb_json_str(b, m->sender, strlen(m->sender));
+    sb_puts(b, ",\"timestamp\":");
+    sb_i64(b, m->ts);
+    sb_putc(b, '}');
+}
 
 static void msg_build(hmsg *m)
 {
@@ -1444,7 +1567,12 @@ static void deliver(oocsi_hub *h, client *c, hmsg *m)
     if (c->state != CS_ACTIVE || c->kill || c->doomed) {
         return;
     }
-    if (c->type == CT_PD) {
+    if (c->ws) {
+        if (!m->wsline.len) {
+            msg_build_ws(m);
+        }
+        send_line(h, c, m->wsline.p, m->wsline.len);
+    } else if (c->type == CT_PD) {
         sbuf pd = {0};
         pd_format(m, &pd);
         send_line(h, c, pd.p ? pd.p : "", pd.len);
@@ -1659,14 +1787,14 @@ static void presence_emit(oocsi_hub *h, const char *x, const char *evkey, const 
     sb_puts(&rcpt, x);
     sb_putc(&rcpt, ')');
     sb_putc(&rcpt, '\0');
-    hmsg m = {body.p, body.len, x, rcpt.p, real_ms(), {0}};
+    hmsg m = {body.p, body.len, x, rcpt.p, real_ms(), {0}, {0}};
     for (size_t i = 0; i < p->subs.n; i++) {
         client *s = p->subs.v[i];
         if (strcmp(s->handle, x) != 0) {
             deliver(h, s, &m);
         }
     }
-    sb_free(&m.line);
+    hmsg_done(&m);
     sb_free(&body);
     sb_free(&rcpt);
 }
@@ -1681,9 +1809,9 @@ static void pres_destroy(oocsi_hub *h, pres *p)
 
 static void retained_deliver(oocsi_hub *h, client *c, const retained *r)
 {
-    hmsg m = {r->body, r->body_len, r->sender, r->recipient, r->ts, {0}};
+    hmsg m = {r->body, r->body_len, r->sender, r->recipient, r->ts, {0}, {0}};
     deliver(h, c, &m);
-    sb_free(&m.line);
+    hmsg_done(&m);
 }
 
 static void chan_unsub(oocsi_hub *h, chan *ch, client *c)
@@ -1754,6 +1882,9 @@ static void client_close_with(oocsi_hub *h, client *c, const char *last)
 
 static void client_free(client *c)
 {
+#ifdef HUB_HAVE_TLS
+    hub_tls_conn_free(c->tls);
+#endif
     if (c->fd >= 0) {
         close(c->fd);
     }
@@ -1782,10 +1913,10 @@ static void dispatch(oocsi_hub *h, client *from, const char *sender, const char 
         }
         return;
     }
-    hmsg m = {body, blen, sender, recipient, ts, {0}};
+    hmsg m = {body, blen, sender, recipient, ts, {0}, {0}};
     if (ch->kind == CH_CLIENT) {
         deliver(h, ch->owner, &m);
-        sb_free(&m.line);
+        hmsg_done(&m);
         return;
     }
     for (size_t i = 0; i < ch->subs.n; i++) {
@@ -1795,7 +1926,7 @@ static void dispatch(oocsi_hub *h, client *from, const char *sender, const char 
         }
         deliver(h, s, &m);
     }
-    sb_free(&m.line);
+    hmsg_done(&m);
     /* every message replaces or clears the retained one */
     retained_free(ch->ret);
     ch->ret = NULL;
@@ -2194,6 +2325,20 @@ static void remove_all(char *s, const char *pat)
 
 static void stale_check(oocsi_hub *h, int64_t now);
 
+/* Registers c under handle (taken over), sends the welcome line/frame and
+ * emits the presence event. */
+static void client_register(oocsi_hub *h, client *c, char *handle, int priv, const char *welcome)
+{
+    c->handle = handle;
+    c->priv = priv;
+    c->state = CS_ACTIVE;
+    c->self = chan_new(h, handle, NULL, CH_CLIENT, c);
+    h->nreg++;
+    send_text(h, c, welcome);
+    presence_emit(h, handle, "join", handle);
+    pthread_cond_broadcast(&h->cond);
+}
+
 static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
 {
     if (len > HELLO_MAX || strstr(line, "OpenSSH") || strstr(line, "libssh")) {
@@ -2270,22 +2415,15 @@ static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
         snprintf(msg, sizeof msg, "error (name already registered: %s)", handle);
         goto failed;
     }
-    c->handle = handle;
-    c->priv = priv;
-    c->state = CS_ACTIVE;
-    c->self = chan_new(h, handle, NULL, CH_CLIENT, c);
-    h->nreg++;
     if (type == CT_JSON) {
         snprintf(msg, sizeof msg, "{'message' : \"welcome %s\"}", handle);
     } else {
         snprintf(msg, sizeof msg, "welcome %s", handle);
     }
-    send_text(h, c, msg);
     if (h->opt.verbose) {
         hub_log("%s registered %s (%s)", c->peer, handle, type == CT_JSON ? "JSON" : type == CT_PD ? "PD" : "plain");
     }
-    presence_emit(h, handle, "join", handle);
-    pthread_cond_broadcast(&h->cond);
+    client_register(h, c, handle, priv, msg);
     return;
 failed:
     if (h->opt.verbose) {
@@ -2438,7 +2576,7 @@ static void client_read(oocsi_hub *h, client *c)
             return;
         }
         in_reserve(h, c, READ_CHUNK);
-        n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        n = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
         if (n > 0) {
             c->in_len += (size_t)n;
             budget -= (size_t)n < budget ? (size_t)n : budget;
@@ -2451,14 +2589,15 @@ static void client_read(oocsi_hub *h, client *c)
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             return;
         }
-        client_doom(h, c, n == 0 ? "connection closed by peer" : strerror(errno));
+        client_doom(h, c, n == 0 ? "connection closed by peer" : conn_error(c, errno));
         return;
     }
 }
 
 /* ------------------------------------------------------------------ listener */
 
-static int open_listener(oocsi_hub *h, int quiet)
+/* Listens on *port (0: an ephemeral one, then written back) into *fdp. */
+static int open_listener_on(oocsi_hub *h, int *port, int *fdp, int quiet)
 {
     struct addrinfo hints, *res = NULL;
     char portstr[16];
@@ -2466,7 +2605,7 @@ static int open_listener(oocsi_hub *h, int quiet)
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE;
-    snprintf(portstr, sizeof portstr, "%d", h->port);
+    snprintf(portstr, sizeof portstr, "%d", *port);
     int rc = getaddrinfo(h->bind_address, portstr, &hints, &res);
     if (rc) {
         hub_log("cannot resolve %s: %s", h->bind_address, gai_strerror(rc));
@@ -2491,13 +2630,13 @@ static int open_listener(oocsi_hub *h, int quiet)
     freeaddrinfo(res);
     if (fd < 0) {
         if (!quiet) {
-            hub_log("cannot listen on %s:%d: %s", h->bind_address, h->port, strerror(err));
+            hub_log("cannot listen on %s:%d: %s", h->bind_address, *port, strerror(err));
         }
         return -1;
     }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
-    int bound = h->port;
+    int bound = *port;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
         if (ss.ss_family == AF_INET) {
             bound = ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -2505,19 +2644,45 @@ static int open_listener(oocsi_hub *h, int quiet)
             bound = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
         }
     }
-    if (bound != h->port) {
-        h->port = bound; /* only at the first start (port 0): oocsi_hub_port() reads it without the lock */
+    if (bound != *port) {
+        *port = bound; /* only at the first start (port 0): oocsi_hub_port() reads it without the lock */
     }
-    h->listen_fd = fd;
+    *fdp = fd;
     return 0;
 }
 
-static void accept_clients(oocsi_hub *h)
+static void close_listeners(oocsi_hub *h)
 {
-    for (int i = 0; i < ACCEPT_BATCH && h->listen_fd >= 0; i++) {
+    if (h->listen_fd >= 0) {
+        close(h->listen_fd);
+        h->listen_fd = -1;
+    }
+    if (h->tls_fd >= 0) {
+        close(h->tls_fd);
+        h->tls_fd = -1;
+    }
+}
+
+/* Opens the TCP and TLS listeners that are not open. 0 or -1 (then none is). */
+static int open_listener(oocsi_hub *h, int quiet)
+{
+    if (h->listen_fd < 0 && open_listener_on(h, &h->port, &h->listen_fd, quiet) < 0) {
+        close_listeners(h);
+        return -1;
+    }
+    if (h->tls_port >= 0 && h->tls_fd < 0 && open_listener_on(h, &h->tls_port, &h->tls_fd, quiet) < 0) {
+        close_listeners(h);
+        return -1;
+    }
+    return 0;
+}
+
+static void accept_clients(oocsi_hub *h, int lfd, int tls)
+{
+    for (int i = 0; i < ACCEPT_BATCH; i++) {
         struct sockaddr_storage ss;
         socklen_t sl = sizeof ss;
-        int fd = accept(h->listen_fd, (struct sockaddr *)&ss, &sl);
+        int fd = accept(lfd, (struct sockaddr *)&ss, &sl);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED) {
                 continue;
@@ -2536,6 +2701,19 @@ static void accept_clients(oocsi_hub *h)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         client *c = xmalloc(sizeof *c);
         memset(c, 0, sizeof *c);
+#ifdef HUB_HAVE_TLS
+        if (tls) {
+            c->tls = hub_tls_conn_new(h->tls, fd);
+            if (!c->tls) {
+                hub_log("cannot set up a TLS connection");
+                free(c);
+                close(fd);
+                continue;
+            }
+        }
+#else
+        (void)tls;
+#endif
         c->fd = fd;
         c->state = CS_HELLO;
         c->type = CT_JSON;
@@ -2554,7 +2732,7 @@ static void accept_clients(oocsi_hub *h)
         snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
         pv_push(&h->all, c);
         if (h->opt.verbose) {
-            hub_log("connection from %s", c->peer);
+            hub_log("%sconnection from %s", tls ? "TLS " : "", c->peer);
         }
     }
 }
@@ -2601,11 +2779,11 @@ static void ping_tick(oocsi_hub *h, int64_t now)
 
 static void meta_publish(oocsi_hub *h, chan *ch, const sbuf *body)
 {
-    hmsg m = {body->p, body->len, "SERVER", ch->name, real_ms(), {0}};
+    hmsg m = {body->p, body->len, "SERVER", ch->name, real_ms(), {0}, {0}};
     for (size_t i = 0; i < ch->subs.n; i++) {
         deliver(h, ch->subs.v[i], &m);
     }
-    sb_free(&m.line);
+    hmsg_done(&m);
 }
 
 static chan *meta_chan(oocsi_hub *h, const char *name)
@@ -2754,12 +2932,61 @@ static void forget_everything(oocsi_hub *h)
     h->nreg = 0;
 }
 
+/* Starts the WebSocket endpoints if configured and not running. 0 or -1. */
+static int ws_start(oocsi_hub *h)
+{
+#ifdef HUB_HAVE_WS
+    if (h->ws || (h->ws_port < 0 && h->wss_port < 0)) {
+        return 0;
+    }
+    hub_ws_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.bind_address = h->bind_address;
+    cfg.ws_port = h->ws_port;
+    cfg.wss_port = h->wss_port;
+    cfg.cert_file = h->opt.cert_file;
+    cfg.key_file = h->opt.key_file;
+    cfg.www_dir = h->opt.www_dir;
+    cfg.max_frame = h->opt.max_line;
+    cfg.verbose = h->opt.verbose;
+    h->ws = hub_ws_start(h, &cfg);
+    if (!h->ws) {
+        return -1;
+    }
+    if (h->ws_port != cfg.ws_port) { /* the bound ports, only at the first start (port 0) */
+        h->ws_port = cfg.ws_port;
+    }
+    if (h->wss_port != cfg.wss_port) {
+        h->wss_port = cfg.wss_port;
+    }
+    return 0;
+#else
+    (void)h;
+    return 0;
+#endif
+}
+
+/* Stops the WebSocket endpoints (closing every WebSocket client). The hub
+ * mutex is held on entry and exit but released meanwhile. */
+static void ws_stop_unlocked(oocsi_hub *h)
+{
+#ifdef HUB_HAVE_WS
+    hub_ws *w = h->ws;
+    if (!w) {
+        return;
+    }
+    h->ws = NULL;
+    pthread_mutex_unlock(&h->mu);
+    hub_ws_stop(w);
+    pthread_mutex_lock(&h->mu);
+#else
+    (void)h;
+#endif
+}
+
 static void do_stop(oocsi_hub *h)
 {
-    if (h->listen_fd >= 0) {
-        close(h->listen_fd);
-        h->listen_fd = -1;
-    }
+    close_listeners(h);
     forget_everything(h);
     if (h->opt.verbose) {
         hub_log("stopped");
@@ -2795,6 +3022,14 @@ static void reap(oocsi_hub *h)
             i++;
             continue;
         }
+        if (c->ws) { /* closed and freed by the service thread (hub_ws_detach) */
+            if (!c->ws_closing) {
+                c->ws_closing = 1;
+                ws_wake(h);
+            }
+            i++;
+            continue;
+        }
         if (c->dirty) {
             pv_remove(&h->dirty, c);
         }
@@ -2811,11 +3046,15 @@ static void *hub_thread(void *arg)
         unsigned long seq = h->req_seq;
         if (h->stop_req) {
             h->stop_req = 0;
+            ws_stop_unlocked(h);
             do_stop(h);
         }
         if (h->restart_req) {
             h->restart_req = 0;
-            h->restart_result = h->listen_fd >= 0 ? 0 : open_listener(h, 0);
+            h->restart_result = open_listener(h, 0);
+            if (h->restart_result == 0 && ws_start(h) < 0) {
+                h->restart_result = -1;
+            }
         }
         int64_t now = mono_ms();
         run_timers(h, now);
@@ -2827,7 +3066,7 @@ static void *hub_thread(void *arg)
             pthread_cond_broadcast(&h->cond);
         }
 
-        size_t need = h->all.n + 2;
+        size_t need = h->all.n + 3;
         if (need > h->poll_cap) {
             h->poll_cap = need * 2;
             h->pfds = xrealloc(h->pfds, h->poll_cap * sizeof *h->pfds);
@@ -2844,17 +3083,31 @@ static void *hub_thread(void *arg)
             h->pfds[nf].events = POLLIN;
             h->polled[nf++] = NULL;
         }
+        int tls_idx = -1;
+        if (h->tls_fd >= 0 && now >= h->accept_pause_until) {
+            tls_idx = (int)nf;
+            h->pfds[nf].fd = h->tls_fd;
+            h->pfds[nf].events = POLLIN;
+            h->polled[nf++] = NULL;
+        }
+        int buffered = 0; /* TLS input already decrypted: do not block */
         for (size_t i = 0; i < h->all.n; i++) {
             client *c = h->all.v[i];
-            if (c->stalled) {
-                continue;
+            if (c->stalled || c->fd < 0) {
+                continue; /* WebSocket clients (fd -1) are served by the service thread */
             }
             h->pfds[nf].fd = c->fd;
             h->pfds[nf].events = (short)(POLLIN | (out_pending(c) ? POLLOUT : 0));
+#ifdef HUB_HAVE_TLS
+            if (c->tls && c->state < CS_LINGER) {
+                h->pfds[nf].events = hub_tls_events(c->tls, out_pending(c) != 0);
+                buffered |= hub_tls_pending(c->tls);
+            }
+#endif
             h->polled[nf++] = c;
         }
         int timeout = next_timeout(h, now);
-        if (h->dirty.n) {
+        if (h->dirty.n || buffered) {
             timeout = 0;
         }
 
@@ -2878,12 +3131,32 @@ static void *hub_thread(void *arg)
             continue; /* the descriptors polled may be gone: do nothing with them */
         }
         if (listen_idx >= 0 && h->pfds[listen_idx].revents && h->listen_fd == h->pfds[listen_idx].fd) {
-            accept_clients(h);
+            accept_clients(h, h->listen_fd, 0);
+        }
+        if (tls_idx >= 0 && h->pfds[tls_idx].revents && h->tls_fd == h->pfds[tls_idx].fd) {
+            accept_clients(h, h->tls_fd, 1);
         }
         for (size_t i = 0; i < nf; i++) {
             client *c = h->polled[i];
             short re = h->pfds[i].revents;
-            if (!c || !re || client_gone(c) || c->stalled) {
+            if (!c || client_gone(c) || c->stalled) {
+                continue;
+            }
+#ifdef HUB_HAVE_TLS
+            if (c->tls) { /* OpenSSL may need either direction for either operation */
+                if (!re && !(c->state < CS_LINGER && hub_tls_pending(c->tls))) {
+                    continue;
+                }
+                if (out_pending(c)) {
+                    client_flush(h, c);
+                }
+                if (!client_gone(c)) {
+                    client_read(h, c);
+                }
+                continue;
+            }
+#endif
+            if (!re) {
                 continue;
             }
             if (re & POLLOUT) {
@@ -2897,6 +3170,248 @@ static void *hub_thread(void *arg)
     pthread_mutex_unlock(&h->mu);
     return NULL;
 }
+
+/* ------------------------------------------------------------------ WebSocket clients (§19) */
+
+#ifdef HUB_HAVE_WS
+
+void hub_lock(oocsi_hub *h)
+{
+    pthread_mutex_lock(&h->mu);
+}
+
+void hub_unlock(oocsi_hub *h)
+{
+    pthread_mutex_unlock(&h->mu);
+}
+
+struct client *hub_ws_attach(oocsi_hub *h, void *conn, const char *peer)
+{
+    client *c = xmalloc(sizeof *c);
+    memset(c, 0, sizeof *c);
+    c->fd = -1;
+    c->ws = 1;
+    c->ws_conn = conn;
+    c->state = CS_HELLO;
+    c->type = CT_JSON;
+    c->last_active = mono_ms();
+    snprintf(c->peer, sizeof c->peer, "ws:%s", peer ? peer : "?");
+    pv_push(&h->all, c);
+    if (h->opt.verbose) {
+        hub_log("WebSocket connection from %s", c->peer);
+    }
+    return c;
+}
+
+/* The first frame: the bare handle (§19). Invalid handles are replaced,
+ * not rejected; a taken one gets an error frame and the connection closes. */
+static void ws_hello(oocsi_hub *h, client *c, const char *text, size_t len)
+{
+    static const char fallback[] = "webclient_####";
+    int bad = len > HELLO_MAX;
+    for (size_t i = 0; i < len && !bad; i++) {
+        unsigned char ch = (unsigned char)text[i];
+        /* whitespace, control, non-ASCII; ':' too: no password handles here */
+        bad = ch <= 0x20 || ch >= 0x7F || ch == ':';
+    }
+    const char *s = bad ? fallback : text;
+    size_t n = bad ? sizeof fallback - 1 : len;
+    if (n && s[0] == '/') {
+        s++;
+        n--;
+    }
+    if (n && s[n - 1] == '/') {
+        n--;
+    }
+    if (!n) {
+        s = fallback;
+        n = sizeof fallback - 1;
+    }
+    stale_check(h, mono_ms()); /* free the handles of stale clients first */
+    int has_hash = memchr(s, '#', n) != NULL;
+    char *handle;
+    for (int attempt = 0;; attempt++) {
+        handle = xstrndup(s, n);
+        if (!has_hash || attempt >= 20) {
+            break;
+        }
+        for (char *q = handle; *q; q++) {
+            if (*q == '#') {
+                *q = (char)('0' + rng_next(h) % 10);
+            }
+        }
+        if (!map_get(&h->chans, handle)) {
+            break;
+        }
+        free(handle);
+    }
+    char msg[300];
+    if (h->opt.max_clients > 0 && h->nreg >= h->opt.max_clients) {
+        free(handle);
+        client_close_with(h, c, "{\"message\" : \"ERROR: too many clients\"}");
+        return;
+    }
+    if (map_get(&h->chans, handle)) {
+        snprintf(msg, sizeof msg, "{\"message\" : \"ERROR: client %s exists already\"}", handle);
+        if (h->opt.verbose) {
+            hub_log("%s: %s", c->peer, msg);
+        }
+        c->handle = handle;
+        c->state = CS_NAMED;
+        client_close_with(h, c, msg);
+        return;
+    }
+    snprintf(msg, sizeof msg, "{\"message\" : \"welcome %s\"}", handle);
+    if (h->opt.verbose) {
+        hub_log("%s registered %s (WebSocket)", c->peer, handle);
+    }
+    client_register(h, c, handle, 0, msg);
+}
+
+/* sendjson <recipient> <json-object>, subscribe <ch>, unsubscribe <ch>;
+ * anything else only counts as activity (a pong). */
+static void ws_command(oocsi_hub *h, client *c, char *line, size_t len)
+{
+    int has_nul = strlen(line) != len;
+    if (h->opt.verbose) {
+        hub_log("%s: %.200s", c->handle, line);
+    }
+    if (!strncmp(line, "sendjson ", 9)) {
+        const char *rs = line + 9;
+        const char *sp = memchr(rs, ' ', len - 9);
+        if (!sp || sp == rs || memchr(rs, '\0', (size_t)(sp - rs))) {
+            return;
+        }
+        const char *pl = sp + 1;
+        size_t plen = len - (size_t)(pl - line);
+        while (plen && (*pl == ' ' || *pl == '\t')) {
+            pl++;
+            plen--;
+        }
+        if (!plen || *pl != '{') {
+            return; /* not a JSON object */
+        }
+        sbuf body = {0};
+        pkeys k;
+        if (payload_normalise(pl, plen, &body, &k)) {
+            if (h->opt.verbose) {
+                hub_log("invalid JSON from %s: ignored", c->handle);
+            }
+            sb_free(&body);
+            return;
+        }
+        char *recipient = xstrndup(rs, (size_t)(sp - rs));
+        route_message(h, c, c->handle, recipient, body.p ? body.p : "", body.len, &k);
+        free(recipient);
+        sb_free(&body);
+    } else if (!strncmp(line, "subscribe ", 10) && !has_nul) {
+        cmd_subscribe(h, c, line + 10);
+    } else if (!strncmp(line, "unsubscribe ", 12) && !has_nul) {
+        cmd_unsubscribe(h, c, line + 12);
+    }
+}
+
+void hub_ws_input(oocsi_hub *h, struct client *c, char *text, size_t len)
+{
+    if (!c || client_gone(c) || c->state >= CS_CLOSING) {
+        return;
+    }
+    c->last_active = mono_ms();
+    while (len && (unsigned char)text[0] <= 0x20) {
+        text++;
+        len--;
+    }
+    while (len && (unsigned char)text[len - 1] <= 0x20) {
+        len--;
+    }
+    text[len] = '\0';
+    sbuf fixed = {0};
+    if (!utf8_valid(text, len)) {
+        utf8_sanitize(text, len, &fixed);
+        sb_putc(&fixed, '\0');
+        text = fixed.p;
+        len = fixed.len - 1;
+    }
+    if (c->state == CS_HELLO) {
+        ws_hello(h, c, text, len);
+    } else if (c->state == CS_ACTIVE && len) {
+        ws_command(h, c, text, len);
+    }
+    sb_free(&fixed);
+    hub_wake(h); /* the hub thread flushes line output and acts on kills */
+}
+
+void hub_ws_detach(oocsi_hub *h, struct client *c)
+{
+    if (!c) {
+        return;
+    }
+    client_doom(h, c, "WebSocket closed");
+    if (c->dirty) {
+        pv_remove(&h->dirty, c);
+    }
+    pv_remove(&h->all, c);
+    client_free(c);
+    pthread_cond_broadcast(&h->cond);
+    hub_wake(h);
+}
+
+unsigned hub_ws_want(const struct client *c)
+{
+    if (c->doomed || c->kill) {
+        return HUB_WS_CLOSE;
+    }
+    if (c->stalled) {
+        return HUB_WS_STALL;
+    }
+    if (c->out_len > c->out_off) {
+        return HUB_WS_WRITE;
+    }
+    return c->state >= CS_CLOSING ? HUB_WS_CLOSE : 0;
+}
+
+void hub_ws_each(oocsi_hub *h, void (*fn)(void *conn, unsigned want, void *ctx), void *ctx)
+{
+    for (size_t i = 0; i < h->all.n; i++) {
+        client *c = h->all.v[i];
+        if (c->ws) {
+            fn(c->ws_conn, hub_ws_want(c), ctx);
+        }
+    }
+}
+
+int hub_ws_next_frame(oocsi_hub *h, struct client *c, size_t pre, unsigned char **buf, size_t *len)
+{
+    (void)h;
+    if (!c) {
+        return -1;
+    }
+    unsigned want = hub_ws_want(c);
+    if (want & HUB_WS_CLOSE) {
+        return (c->doomed || c->kill) ? -1 : -2;
+    }
+    if (!(want & HUB_WS_WRITE)) {
+        return 0;
+    }
+    size_t n;
+    memcpy(&n, c->out + c->out_off, sizeof n);
+    unsigned char *b = xmalloc(pre + n + 1);
+    memcpy(b + pre, c->out + c->out_off + sizeof n, n);
+    c->out_off += sizeof n + n;
+    if (c->out_off == c->out_len) {
+        c->out_off = c->out_len = 0;
+        if (c->out_cap > (1u << 20)) {
+            free(c->out);
+            c->out = NULL;
+            c->out_cap = 0;
+        }
+    }
+    *buf = b;
+    *len = n;
+    return 1;
+}
+
+#endif
 
 /* ------------------------------------------------------------------ public API */
 
@@ -2915,14 +3430,26 @@ void oocsi_hub_options_init(oocsi_hub_options *o)
     o->max_line = (size_t)16 * 1024 * 1024;
     o->reference_drop_queue = 0;
     o->verbose = 0;
+    o->tls_port = -1;
+    o->ws_port = -1;
+    o->wss_port = -1;
+    o->cert_file = NULL;
+    o->key_file = NULL;
+    o->www_dir = NULL;
 }
 
 static void hub_destroy(oocsi_hub *h)
 {
+#ifdef HUB_HAVE_WS
+    hub_ws *w = h->ws; /* first: its connections are clients */
+    h->ws = NULL;
+    hub_ws_stop(w);
+#endif
     forget_everything(h);
-    if (h->listen_fd >= 0) {
-        close(h->listen_fd);
-    }
+    close_listeners(h);
+#ifdef HUB_HAVE_TLS
+    hub_tls_ctx_free(h->tls);
+#endif
     if (h->wake_rd >= 0) {
         close(h->wake_rd);
     }
@@ -2935,6 +3462,9 @@ static void hub_destroy(oocsi_hub *h)
     }
     free(h->users);
     free(h->bind_address);
+    free((char *)h->opt.cert_file);
+    free((char *)h->opt.key_file);
+    free((char *)h->opt.www_dir);
     free(h->pfds);
     free(h->polled);
     pthread_cond_destroy(&h->cond);
@@ -2951,6 +3481,27 @@ oocsi_hub *oocsi_hub_start(const oocsi_hub_options *opts)
     }
     if (o.port < 0 || o.port > 65535) {
         hub_log("invalid port %d", o.port);
+        return NULL;
+    }
+    if (o.tls_port > 65535 || o.ws_port > 65535 || o.wss_port > 65535) {
+        hub_log("invalid port");
+        return NULL;
+    }
+#ifndef HUB_HAVE_TLS
+    if (o.tls_port >= 0) {
+        hub_log("TLS endpoint requested, but this hub was built without TLS (OOCSI_WITH_TLS=OFF)");
+        return NULL;
+    }
+#endif
+#ifndef HUB_HAVE_WS
+    if (o.ws_port >= 0 || o.wss_port >= 0) {
+        hub_log("WebSocket endpoint requested, but this hub was built without libwebsockets "
+                "(OOCSI_WITH_WEBSOCKETS=OFF)");
+        return NULL;
+    }
+#endif
+    if ((o.tls_port >= 0 || o.wss_port >= 0) && (!o.cert_file || !o.key_file)) {
+        hub_log("the TLS and WSS endpoints need a certificate file and a key file");
         return NULL;
     }
     if (!o.bind_address || !*o.bind_address) {
@@ -2975,8 +3526,14 @@ oocsi_hub *oocsi_hub_start(const oocsi_hub_options *opts)
     h->bind_address = xstrdup(o.bind_address);
     h->opt.bind_address = h->bind_address;
     h->opt.users = NULL; /* not kept: parsed below */
-    h->listen_fd = h->wake_rd = h->wake_wr = -1;
+    h->opt.cert_file = o.cert_file ? xstrdup(o.cert_file) : NULL;
+    h->opt.key_file = o.key_file ? xstrdup(o.key_file) : NULL;
+    h->opt.www_dir = o.www_dir ? xstrdup(o.www_dir) : NULL;
+    h->listen_fd = h->wake_rd = h->wake_wr = h->tls_fd = -1;
     h->port = o.port;
+    h->tls_port = o.tls_port < 0 ? -1 : o.tls_port;
+    h->ws_port = o.ws_port < 0 ? -1 : o.ws_port;
+    h->wss_port = o.wss_port < 0 ? -1 : o.wss_port;
     h->out_cap = OUT_CAP_MIN;
     if (o.max_line <= SIZE_MAX / 4 && o.max_line * 4 > h->out_cap) {
         h->out_cap = o.max_line * 4;
@@ -3002,7 +3559,14 @@ oocsi_hub *oocsi_hub_start(const oocsi_hub_options *opts)
     }
     h->wake_rd = p[0];
     h->wake_wr = p[1];
-    if (set_nonblock_cloexec(p[0]) < 0 || set_nonblock_cloexec(p[1]) < 0 || open_listener(h, 0) < 0) {
+#ifdef HUB_HAVE_TLS
+    if (h->tls_port >= 0 && !(h->tls = hub_tls_ctx_new(o.cert_file, o.key_file))) {
+        hub_destroy(h);
+        return NULL;
+    }
+#endif
+    if (set_nonblock_cloexec(p[0]) < 0 || set_nonblock_cloexec(p[1]) < 0 || open_listener(h, 0) < 0 ||
+        ws_start(h) < 0) {
         hub_destroy(h);
         return NULL;
     }
@@ -3037,7 +3601,8 @@ oocsi_hub *oocsi_hub_start(const oocsi_hub_options *opts)
     }
     h->thread_started = 1;
     if (h->opt.verbose) {
-        hub_log("listening on %s:%d", h->bind_address, h->port);
+        hub_log("listening on %s:%d (tls %d, ws %d, wss %d)", h->bind_address, h->port, h->tls_port, h->ws_port,
+                h->wss_port);
     }
     return h;
 }
@@ -3061,6 +3626,22 @@ void oocsi_hub_free(oocsi_hub *h)
 int oocsi_hub_port(const oocsi_hub *h)
 {
     return h ? h->port : -1;
+}
+
+/* The ports are final once oocsi_hub_start() returns (restart reuses them). */
+int oocsi_hub_tls_port(const oocsi_hub *h)
+{
+    return h ? h->tls_port : -1;
+}
+
+int oocsi_hub_ws_port(const oocsi_hub *h)
+{
+    return h ? h->ws_port : -1;
+}
+
+int oocsi_hub_wss_port(const oocsi_hub *h)
+{
+    return h ? h->wss_port : -1;
 }
 
 /* Waits (mutex held) until the loop has completed a pass that began after
@@ -3131,6 +3712,9 @@ int oocsi_hub_stall_client(oocsi_hub *h, const char *handle, int stall)
             mark_dirty(h, c);
         }
         hub_wake(h);
+        if (c->ws) {
+            ws_wake(h);
+        }
     }
     pthread_mutex_unlock(&h->mu);
     return c ? 0 : -1;
@@ -3143,7 +3727,9 @@ int oocsi_hub_send_raw(oocsi_hub *h, const char *handle, const char *bytes, size
     }
     pthread_mutex_lock(&h->mu);
     client *c = find_client(h, handle);
-    if (c && len && out_room(h, c, len)) {
+    if (c && c->ws) {
+        ws_put_frame(h, c, bytes, len); /* one text frame */
+    } else if (c && len && out_room(h, c, len)) {
         out_put(c, bytes, len);
         mark_dirty(h, c);
     }

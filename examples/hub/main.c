@@ -3,7 +3,9 @@
  *
  *   oocsi-hub [--port N] [--bind ADDR] [--users LIST] [--max-clients N]
  *             [--ping-interval MS] [--stale-timeout MS] [--max-line BYTES]
- *             [--reference-drop-queue] [--verbose] [--help]
+ *             [--tls-port N] [--ws-port N] [--wss-port N] [--cert FILE]
+ *             [--key FILE] [--www DIR] [--reference-drop-queue] [--verbose]
+ *             [--help]
  *
  * Options may also be written with one dash (-port 4444, as for the Java
  * reference server) or as --name=value. Exit status: 0 after a signal, 2 on a
@@ -29,6 +31,12 @@ static void usage(FILE *f)
                "  --ping-interval MS    keep-alive tick (default 5000)\n"
                "  --stale-timeout MS    drop clients silent for this long (default 120000)\n"
                "  --max-line BYTES      longest accepted line (default 16777216)\n"
+               "  --tls-port N          also the line protocol over TLS on port N (0: any free port)\n"
+               "  --ws-port N           also WebSocket (oocsi-web protocol at /ws) and HTTP on port N\n"
+               "  --wss-port N          the same over TLS on port N\n"
+               "  --cert FILE           PEM server certificate (chain) for --tls-port and --wss-port\n"
+               "  --key FILE            PEM private key for --tls-port and --wss-port\n"
+               "  --www DIR             serve the files in DIR over HTTP on the ws/wss ports\n"
                "  --reference-drop-queue  drop output like the Java server (at most 21 pending lines)\n"
                "  --verbose             log connections and commands to stderr\n"
                "  --help                show this text\n");
@@ -90,7 +98,8 @@ int main(int argc, char **argv)
         }
         int known = !strcmp(key, "port") || !strcmp(key, "bind") || !strcmp(key, "users") ||
                     !strcmp(key, "max-clients") || !strcmp(key, "ping-interval") || !strcmp(key, "stale-timeout") ||
-                    !strcmp(key, "max-line");
+                    !strcmp(key, "max-line") || !strcmp(key, "tls-port") || !strcmp(key, "ws-port") ||
+                    !strcmp(key, "wss-port") || !strcmp(key, "cert") || !strcmp(key, "key") || !strcmp(key, "www");
         if (!known) {
             fprintf(stderr, "oocsi-hub: unknown option '%s'\n", arg);
             usage(stderr);
@@ -126,6 +135,24 @@ int main(int argc, char **argv)
         } else if (!strcmp(key, "max-line")) {
             bad = parse_long(value, 1, LONG_MAX, &v);
             o.max_line = (size_t)v;
+        } else if (!strcmp(key, "tls-port")) {
+            bad = parse_long(value, 0, 65535, &v);
+            o.tls_port = (int)v;
+        } else if (!strcmp(key, "ws-port")) {
+            bad = parse_long(value, 0, 65535, &v);
+            o.ws_port = (int)v;
+        } else if (!strcmp(key, "wss-port")) {
+            bad = parse_long(value, 0, 65535, &v);
+            o.wss_port = (int)v;
+        } else if (!strcmp(key, "cert")) {
+            bad = !*value;
+            o.cert_file = value;
+        } else if (!strcmp(key, "key")) {
+            bad = !*value;
+            o.key_file = value;
+        } else if (!strcmp(key, "www")) {
+            bad = !*value;
+            o.www_dir = value;
         }
         if (bad) {
             fprintf(stderr, "oocsi-hub: invalid value '%s' for '%s'\n", value, arg);
@@ -148,10 +175,16 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *addr = o.bind_address ? o.bind_address : "127.0.0.1";
-    if (strchr(addr, ':')) {
-        printf("oocsi-hub listening on [%s]:%d\n", addr, oocsi_hub_port(h));
-    } else {
-        printf("oocsi-hub listening on %s:%d\n", addr, oocsi_hub_port(h));
+    const char *fmt = strchr(addr, ':') ? "oocsi-hub listening on %s[%s]:%d\n" : "oocsi-hub listening on %s%s:%d\n";
+    printf(fmt, "", addr, oocsi_hub_port(h));
+    if (oocsi_hub_tls_port(h) >= 0) {
+        printf(fmt, "tls://", addr, oocsi_hub_tls_port(h));
+    }
+    if (oocsi_hub_ws_port(h) >= 0) {
+        printf(fmt, "ws://", addr, oocsi_hub_ws_port(h));
+    }
+    if (oocsi_hub_wss_port(h) >= 0) {
+        printf(fmt, "wss://", addr, oocsi_hub_wss_port(h));
     }
     fflush(stdout);
 
