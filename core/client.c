@@ -258,6 +258,21 @@ static int emit_message(oocsi_client *c, oocsi__qitem *it)
 
 /* --------------------------------------------------------------- pings */
 
+#define BARRIER_KEY "_OOCSI_BARRIER"
+
+/* Emits a frame whose answer proves the server processed every frame before
+ * it: "ping" where the protocol answers it in order, else a direct message
+ * to ourselves (servers deliver to the sender's own handle, in order). */
+static int emit_barrier(oocsi_client *c)
+{
+    if (codec_has(c, OOCSI_CODEC_PING_BARRIER))
+        return emit(c, OOCSI_CMD_PING, NULL, NULL, 0);
+    static const char payload[] = "{\"" BARRIER_KEY "\":1}";
+    if (!c->handle)
+        return OOCSI_ERR_UNSUPPORTED;
+    return emit(c, OOCSI_CMD_SEND, c->handle, payload, sizeof(payload) - 1);
+}
+
 static void ping_push(oocsi_client *c, int kind, oocsi__waiter *w)
 {
     oocsi__pingw *p = calloc(1, sizeof(*p));
@@ -610,9 +625,8 @@ static void on_welcome(oocsi_client *c, const char *name)
     if (c->initial)
         c->initial_result = OOCSI_OK;
     note_state(c, OOCSI_STATE_CONNECTED, OOCSI_OK);
-    if (any && codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
+    if (any && emit_barrier(c) == OOCSI_OK) {
         c->st = CS_RESUB;
-        emit(c, OOCSI_CMD_PING, NULL, NULL, 0);
         ping_push(c, PW_RESUB, NULL);
         flush_out(c);
     } else {
@@ -649,8 +663,15 @@ static oocsi__call *take_call(oocsi_client *c, const char *id)
     return NULL;
 }
 
+static void on_pong(oocsi_client *c);
+
 static void on_message(oocsi_client *c, oocsi_event *ev)
 {
+    if (!codec_has(c, OOCSI_CODEC_PING_BARRIER) && c->handle && strcmp(ev->sender, c->handle) == 0 &&
+        strcmp(ev->recipient, c->handle) == 0 && cJSON_GetObjectItemCaseSensitive(ev->data, BARRIER_KEY)) {
+        on_pong(c); /* our own barrier came back */
+        return;
+    }
     const cJSON *mid = cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_ID");
     if (cJSON_IsString(mid) && !cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_HANDLE")) {
         if (was_done(c, mid->valuestring)) {
@@ -1458,10 +1479,10 @@ void oocsi_close(oocsi_client *c)
         oocsi_loop_stop(c);
     pthread_mutex_lock(&c->mu);
     c->close_requested = 1;
-    if ((c->st == CS_ONLINE || c->st == CS_RESUB) && c->tps) {
-        /* Say quit and wait briefly for bye/EOF so the server frees the name. */
-        if (codec_has(c, OOCSI_CODEC_QUIT))
-            emit(c, OOCSI_CMD_QUIT, NULL, NULL, 0);
+    if ((c->st == CS_ONLINE || c->st == CS_RESUB) && c->tps && codec_has(c, OOCSI_CODEC_QUIT)) {
+        /* Say quit and wait briefly for bye/EOF so the server frees the name.
+         * (Without a quit command, closing the connection is the goodbye.) */
+        emit(c, OOCSI_CMD_QUIT, NULL, NULL, 0);
         flush_out(c);
         int64_t deadline = oocsi__now_ms() + 1000;
         c->loop_busy = 1;
@@ -1469,6 +1490,19 @@ void oocsi_close(oocsi_client *c)
         c->in_callback++;
         while (c->tps && oocsi__now_ms() < deadline)
             step_io(c, (int)(deadline - oocsi__now_ms()));
+        c->in_callback--;
+        c->loop_busy = 0;
+    } else if ((c->st == CS_ONLINE || c->st == CS_RESUB) && c->tps) {
+        /* No quit in this protocol: hand over what is still queued, then
+         * closing the connection is the goodbye. */
+        flush_out(c);
+        int64_t deadline = oocsi__now_ms() + 1000;
+        c->loop_busy = 1;
+        c->loop_owner = pthread_self();
+        c->in_callback++;
+        while (c->tps && (c->out_off < c->out.len || (c->tp->unsent && c->tp->unsent(c->tps) > 0)) &&
+               oocsi__now_ms() < deadline)
+            step_io(c, 10);
         c->in_callback--;
         c->loop_busy = 0;
     }
@@ -1797,7 +1831,7 @@ int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l
      * pending (another thread's subscribe, or a resubscription): a ping of our
      * own is answered only after it. */
     int barrier = 0;
-    if (w && codec_has(c, OOCSI_CODEC_PING_BARRIER) && emit(c, OOCSI_CMD_PING, NULL, NULL, 0) == OOCSI_OK) {
+    if (w && emit_barrier(c) == OOCSI_OK) {
         ping_push(c, PW_BARRIER, w);
         barrier = 1;
     }

@@ -402,6 +402,18 @@ static ssize_t ws_write(void *state, const char *buf, size_t len)
     return (ssize_t)len;
 }
 
+static size_t ws_unsent(void *state)
+{
+    ws_state *s = state;
+    pthread_mutex_lock(&s->mu);
+    size_t n = 0;
+    if (!s->error && !s->closed)
+        for (frame *f = s->out_head; f; f = f->next)
+            n++;
+    pthread_mutex_unlock(&s->mu);
+    return n;
+}
+
 static void wake_noop(lws_sorted_usec_list_t *sul)
 {
     (void)sul;
@@ -459,6 +471,7 @@ static const oocsi_transport ws_transport = {
     .wait = ws_wait,
     .wake = ws_wake,
     .pending_frame = ws_pending_frame,
+    .unsent = ws_unsent,
 };
 
 static const oocsi_transport wss_transport = {
@@ -477,6 +490,7 @@ static const oocsi_transport wss_transport = {
     .wait = ws_wait,
     .wake = ws_wake,
     .pending_frame = ws_pending_frame,
+    .unsent = ws_unsent,
 };
 
 const oocsi_transport *oocsi_transport_ws(void)

@@ -107,6 +107,11 @@ typedef struct oocsi_transport {
      * none. Optional; without it the core reads into a buffer of the maximum
      * line length. */
     size_t (*pending_frame)(void *state);
+
+    /* Optional: how many frames or bytes the transport still holds that it
+     * has not handed to the network (e.g. frames waiting for WRITEABLE). The
+     * core waits for 0, briefly, before closing a connection on purpose. */
+    size_t (*unsent)(void *state);
 } oocsi_transport;
 
 /**
