@@ -30,6 +30,7 @@ typedef struct ws_state {
     lws_retry_bo_t idle_policy;
     const oocsi_transport_config *cfg;
     int tls;
+    SSL_CTX *ssl_ctx; /* ours (wss); lws only borrows it */
     int established;
     int error; /* an OOCSI_ERR_* once the connection failed */
     int closed;
@@ -208,6 +209,38 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+static int make_ssl_ctx(ws_state *s, const oocsi_transport_config *cfg)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx)
+        return OOCSI_ERR_NOMEM;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    int ok = 1;
+    if (cfg->tls_verify) {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+        ok = cfg->tls_ca_file ? SSL_CTX_load_verify_locations(ctx, cfg->tls_ca_file, NULL)
+                              : SSL_CTX_set_default_verify_paths(ctx);
+        if (!ok)
+            ws_log(s, OOCSI_LOG_ERROR, "%s %s: cannot load the CA file %s",
+                   cfg->tls_ca_file ? cfg->tls_ca_file : "(system store)");
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+    }
+    if (ok && cfg->tls_cert_file) {
+        const char *key = cfg->tls_key_file ? cfg->tls_key_file : cfg->tls_cert_file;
+        ok = SSL_CTX_use_certificate_chain_file(ctx, cfg->tls_cert_file) == 1 &&
+             SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) == 1;
+        if (!ok)
+            ws_log(s, OOCSI_LOG_ERROR, "%s %s: cannot load the client certificate %s", cfg->tls_cert_file);
+    }
+    if (!ok) {
+        SSL_CTX_free(ctx);
+        return OOCSI_ERR_TLS;
+    }
+    s->ssl_ctx = ctx;
+    return OOCSI_OK;
+}
+
 static void discard_log(int level, const char *line)
 {
     (void)level;
@@ -245,14 +278,21 @@ static int ws_open_common(void **state, const oocsi_url *url, const oocsi_transp
     info.user = s;
     info.fd_limit_per_thread = 8;
     if (tls) {
-        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-        info.client_ssl_ca_filepath = cfg->tls_ca_file;
-        info.client_ssl_cert_filepath = cfg->tls_cert_file;
-        info.client_ssl_private_key_filepath = cfg->tls_key_file;
-        info.ssl_client_options_set = SSL_OP_NO_SSLv2 | SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+        /* Our own client SSL_CTX (lws 4.1 leaks the one it makes itself):
+         * TLS 1.2+, chain verification against the CA file or the system
+         * store; lws checks the host name per connection. */
+        int err = make_ssl_ctx(s, cfg);
+        if (err != OOCSI_OK) {
+            pthread_mutex_destroy(&s->mu);
+            free(s);
+            return err;
+        }
+        info.provided_client_ssl_ctx = s->ssl_ctx;
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT; /* enables lws's TLS role */
     }
     s->ctx = lws_create_context(&info);
     if (!s->ctx) {
+        SSL_CTX_free(s->ssl_ctx);
         pthread_mutex_destroy(&s->mu);
         free(s);
         return OOCSI_ERR_NOMEM;
@@ -293,6 +333,7 @@ static int ws_open_common(void **state, const oocsi_url *url, const oocsi_transp
     pthread_mutex_unlock(&s->mu);
     if (err && !w) {
         lws_context_destroy(s->ctx);
+        SSL_CTX_free(s->ssl_ctx);
         pthread_mutex_destroy(&s->mu);
         free(s);
         return err;
@@ -448,6 +489,7 @@ static void ws_close(void *state)
     if (!s)
         return;
     lws_context_destroy(s->ctx);
+    SSL_CTX_free(s->ssl_ctx);
     frames_free(s->in_head);
     frames_free(s->out_head);
     free(s->partial);

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <libwebsockets.h>
+#include <openssl/ssl.h>
 
 struct hub_ws {
     oocsi_hub *h;
@@ -32,6 +33,7 @@ struct hub_ws {
     char *www;
     struct lws_http_mount mount;
     struct lws_protocols protocols[2];
+    SSL_CTX *client_ctx; /* given to the wss vhost so lws makes (and leaks) none */
 };
 
 /* Per connection (lws allocates and zeroes it). */
@@ -224,6 +226,12 @@ static struct lws_vhost *make_vhost(hub_ws *w, const hub_ws_config *cfg, int por
         vi.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         vi.ssl_cert_filepath = cfg->cert_file;
         vi.ssl_private_key_filepath = cfg->key_file;
+        /* lws 4.1.6 also builds a client SSL_CTX (with the whole system CA
+         * store) for every TLS vhost and never frees it: hand it a small one
+         * of ours instead, freed in hub_ws_stop(). */
+        if (!w->client_ctx)
+            w->client_ctx = SSL_CTX_new(TLS_client_method());
+        vi.provided_client_ssl_ctx = w->client_ctx;
     }
     struct lws_vhost *vh = lws_create_vhost(w->ctx, &vi);
     if (!vh) {
@@ -334,6 +342,7 @@ void hub_ws_stop(hub_ws *w)
     if (w->ctx) {
         lws_context_destroy(w->ctx); /* closes every connection: hub_ws_detach for each */
     }
+    SSL_CTX_free(w->client_ctx);
     free(w->www);
     free(w);
 }
