@@ -943,8 +943,12 @@ static void service(oocsi_client *c, int events)
             return;
         c->st = CS_HANDSHAKE;
         c->last_rx = oocsi__now_ms();
-        if (emit(c, OOCSI_CMD_HELLO, c->requested, NULL, 0) != OOCSI_OK) {
-            attempt_failed(c, OOCSI_ERR_NOMEM);
+        int hrc = emit(c, OOCSI_CMD_HELLO, c->requested, NULL, 0);
+        if (hrc != OOCSI_OK) {
+            /* e.g. a password handle on a protocol without passwords */
+            oocsi__log(c, OOCSI_LOG_WARN, "%s: cannot say hello as %s: %s", c->eps[c->ep_index].url, c->handle,
+                       oocsi_strerror(hrc));
+            attempt_failed(c, hrc);
             return;
         }
     }

@@ -13,6 +13,7 @@
 
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "oocsi/transport.h"
 
@@ -41,6 +42,7 @@ typedef struct ws_state {
     size_t max_frame;
     char host[256];
     char path[512];
+    char why[160]; /* the certificate problem, when verification failed */
 } ws_state;
 
 static void ws_log(ws_state *s, oocsi_log_level lvl, const char *fmt, const char *a)
@@ -150,9 +152,16 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (s->out_head)
             lws_callback_on_writable(wsi);
         break;
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+        /* user is the X509_STORE_CTX, len is OpenSSL's verdict: keep the
+         * verdict, remember why it said no. */
+        if (!len && user && !s->why[0])
+            snprintf(s->why, sizeof(s->why), "certificate verification failed: %s",
+                     X509_verify_cert_error_string(X509_STORE_CTX_get_error((X509_STORE_CTX *)user)));
+        break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-        const char *why = in ? (const char *)in : "connection failed";
-        int err = classify(s, why);
+        const char *why = s->why[0] ? s->why : (in ? (const char *)in : "connection failed");
+        int err = s->why[0] ? OOCSI_ERR_TLS : classify(s, why);
         fail(s, err);
         s->wsi = NULL;
         pthread_mutex_unlock(&s->mu);
