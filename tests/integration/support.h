@@ -29,14 +29,42 @@
 
 /* ------------------------------------------------------------------ hub */
 
-/** The hub of this test program and its endpoint URL "tcp://127.0.0.1:PORT". */
+/** The hub of this test program and the URL of its endpoint for the transport
+ *  under test ("tcp://127.0.0.1:PORT", "ws://127.0.0.1:PORT/ws", ...). */
 extern oocsi_hub *it_hub;
 extern char it_url[64];
+/** The transport under test: OOCSI_IT_TRANSPORT (tcp, tls, ws or wss;
+ *  default tcp). it_url and it_options() use it; raw peers stay on tcp. */
+const char *it_transport_name(void);
+/** 1 over ws/wss (the oocsi-web protocol: no queries, no passwords). */
+int it_transport_is_web(void);
+/** The test CA (tls/wss builds), made on first use; NULL without TLS. */
+const char *it_ca_file(void);
+/** 1 over tls/wss (the client verifies the hub's certificate). */
+int it_transport_is_tls(void);
+/** Sets the test CA on o when the transport under test uses TLS; no-op
+ *  otherwise. For tests that build their options by hand. */
+void it_options_trust(oocsi_options *o);
+/** The port of hub h that the transport under test connects to. */
+int it_hub_port_in_use(const oocsi_hub *h);
+/** Writes the URL of a loopback port for the transport under test:
+ *  "<scheme>://127.0.0.1:PORT" (plus "/ws" for ws/wss). */
+void it_url_for_port(char *url, size_t size, int port);
+/** 1 if the endpoint URL ep uses the scheme of the transport under test. */
+int it_endpoint_has_scheme(const char *ep);
+
+/** The longest a client with oocsi_options_set_keepalive(idle_ms, timeout_ms)
+ *  may take to notice a stalled server, per transport. tcp/tls: the OOCSI
+ *  ping keep-alive, within IT_TIMEOUT. ws/wss: the WebSocket ping/pong of
+ *  libwebsockets, which counts whole seconds: idle and timeout rounded up,
+ *  plus 2 s. */
+int it_stall_bound_ms(int idle_ms, int timeout_ms);
 
 /** Starts it_hub (ephemeral port) with o, or the defaults when o is NULL. 0/-1. */
 int it_hub_start(const oocsi_hub_options *o);
 void it_hub_free(void);
-/** Starts an extra hub (freed by the caller with oocsi_hub_free) and writes its URL. */
+/** Starts an extra hub (freed by the caller with oocsi_hub_free) and writes its
+ *  URL for the transport under test (options need it_options_trust()). */
 oocsi_hub *it_hub_start_extra(const oocsi_hub_options *o, char *url, size_t url_size);
 
 /** cmocka group setup/teardown with a default hub. */
@@ -96,6 +124,11 @@ void it_notify(void);
 /** 1 as soon as cond(ctx) holds, 0 after timeout_ms. Drives tracked
  *  caller-driven clients meanwhile. */
 int it_wait_until(it_cond_fn cond, void *ctx, int timeout_ms);
+/** oocsi_hub_wait_subscribed / oocsi_hub_wait_client that drive the tracked
+ *  caller-driven clients while they wait (a caller-driven client's frames
+ *  may leave only inside oocsi_loop, e.g. over ws/wss). 1/0. */
+int it_wait_subscribed(oocsi_hub *h, const char *handle, const char *channel, int timeout_ms);
+int it_wait_hub_client(oocsi_hub *h, const char *handle, int timeout_ms);
 /** Drives tracked caller-driven clients (or just waits) for ms milliseconds.
  *  Only for observation windows ("nothing happens for a while"). */
 void it_pump_for(int ms);

@@ -22,6 +22,92 @@
 oocsi_hub *it_hub;
 char it_url[64];
 
+#ifdef OOCSI_IT_HAVE_TLS
+#include "support_certs.h"
+static it_certs it_cert_set;
+static int it_have_certs;
+
+static void it_certs_cleanup(void)
+{
+    it_certs_free(&it_cert_set);
+}
+
+const char *it_ca_file(void)
+{
+    if (!it_have_certs) {
+        if (it_certs_make(&it_cert_set) != 0)
+            return NULL;
+        it_have_certs = 1;
+        atexit(it_certs_cleanup);
+    }
+    return it_cert_set.ca_file;
+}
+#else
+const char *it_ca_file(void)
+{
+    return NULL;
+}
+#endif
+
+const char *it_transport_name(void)
+{
+    const char *t = getenv("OOCSI_IT_TRANSPORT");
+    return (t && *t) ? t : "tcp";
+}
+
+int it_transport_is_web(void)
+{
+    const char *t = it_transport_name();
+    return strcmp(t, "ws") == 0 || strcmp(t, "wss") == 0;
+}
+
+int it_transport_is_tls(void)
+{
+    const char *t = it_transport_name();
+    return strcmp(t, "tls") == 0 || strcmp(t, "wss") == 0;
+}
+
+void it_options_trust(oocsi_options *o)
+{
+    if (!it_transport_is_tls())
+        return;
+    const char *ca = it_ca_file();
+    assert_non_null(ca);
+    assert_int_equal(oocsi_options_set_tls_ca_file(o, ca), OOCSI_OK);
+}
+
+int it_hub_port_in_use(const oocsi_hub *h)
+{
+    const char *t = it_transport_name();
+    if (strcmp(t, "tls") == 0)
+        return oocsi_hub_tls_port(h);
+    if (strcmp(t, "ws") == 0)
+        return oocsi_hub_ws_port(h);
+    if (strcmp(t, "wss") == 0)
+        return oocsi_hub_wss_port(h);
+    return oocsi_hub_port(h);
+}
+
+void it_url_for_port(char *url, size_t size, int port)
+{
+    const char *t = it_transport_name();
+    snprintf(url, size, "%s://127.0.0.1:%d%s", t, port, it_transport_is_web() ? "/ws" : "");
+}
+
+int it_endpoint_has_scheme(const char *ep)
+{
+    const char *t = it_transport_name();
+    size_t n = strlen(t);
+    return ep && strncmp(ep, t, n) == 0 && strncmp(ep + n, "://", 3) == 0;
+}
+
+int it_stall_bound_ms(int idle_ms, int timeout_ms)
+{
+    if (!it_transport_is_web())
+        return IT_TIMEOUT;
+    return ((idle_ms + 999) / 1000 + (timeout_ms + 999) / 1000) * 1000 + 2000;
+}
+
 oocsi_hub *it_hub_start_extra(const oocsi_hub_options *o, char *url, size_t url_size)
 {
     oocsi_hub_options opts;
@@ -33,11 +119,27 @@ oocsi_hub *it_hub_start_extra(const oocsi_hub_options *o, char *url, size_t url_
     opts.port = 0;
     if (!opts.bind_address)
         opts.bind_address = "127.0.0.1";
+    const char *t = it_transport_name();
+    int tls = strcmp(t, "tls") == 0, ws = strcmp(t, "ws") == 0, wss = strcmp(t, "wss") == 0;
+#ifdef OOCSI_IT_HAVE_TLS
+    if (tls || wss) {
+        if (!it_ca_file())
+            return NULL;
+        opts.cert_file = it_cert_set.cert_file;
+        opts.key_file = it_cert_set.key_file;
+    }
+#endif
+    if (tls)
+        opts.tls_port = 0;
+    if (ws)
+        opts.ws_port = 0;
+    if (wss)
+        opts.wss_port = 0;
     oocsi_hub *h = oocsi_hub_start(&opts);
     if (!h)
         return NULL;
     if (url)
-        snprintf(url, url_size, "tcp://127.0.0.1:%d", oocsi_hub_port(h));
+        it_url_for_port(url, url_size, it_hub_port_in_use(h));
     return h;
 }
 
@@ -260,6 +362,7 @@ oocsi_options *it_options(const char *handle)
     if (handle)
         assert_int_equal(oocsi_options_set_handle(o, handle), OOCSI_OK);
     assert_int_equal(oocsi_options_add_endpoint(o, it_url), OOCSI_OK);
+    it_options_trust(o);
     assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
     assert_int_equal(oocsi_options_set_connect_timeout(o, IT_TIMEOUT), OOCSI_OK);
     assert_int_equal(oocsi_options_set_reconnect_delay(o, 50, 500), OOCSI_OK);
@@ -370,6 +473,35 @@ static int never(void *ctx)
 void it_pump_for(int ms)
 {
     (void)it_wait_until(never, NULL, ms);
+}
+
+typedef struct hub_wait {
+    oocsi_hub *h;
+    const char *handle, *channel;
+} hub_wait;
+
+static int hub_has_subscription(void *ctx)
+{
+    hub_wait *w = ctx;
+    return oocsi_hub_wait_subscribed(w->h, w->handle, w->channel, 0);
+}
+
+static int hub_has_client(void *ctx)
+{
+    hub_wait *w = ctx;
+    return oocsi_hub_wait_client(w->h, w->handle, 0);
+}
+
+int it_wait_subscribed(oocsi_hub *h, const char *handle, const char *channel, int timeout_ms)
+{
+    hub_wait w = {h, handle, channel};
+    return it_wait_until(hub_has_subscription, &w, timeout_ms);
+}
+
+int it_wait_hub_client(oocsi_hub *h, const char *handle, int timeout_ms)
+{
+    hub_wait w = {h, handle, NULL};
+    return it_wait_until(hub_has_client, &w, timeout_ms);
 }
 
 /* --------------------------------------------------------- message inbox */

@@ -655,6 +655,25 @@ static void test_delay(void **state)
     expect_match(a, "{\"_DELAY\":0,\"n\":5,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
 }
 
+/* Regression (found by tests/fuzz/fuzz_hub_commands): an empty string, or a
+ * string that starts with an escape, as the value of a server-interpreted
+ * key reached sb_put(b, s, 0) on an empty buffer, i.e. memcpy(NULL + 0, s, 0):
+ * undefined behaviour that the ASan + UBSan build aborts on. Each message is
+ * delivered at once (the value is not a number / not a date). */
+static void test_fuzz_empty_key_strings(void **state)
+{
+    (void)state;
+    conn *a = json_client("a");
+    conn *b = json_client("b");
+    subscribe(a, "room");
+    sendf(b, "sendraw room {\"_DELAY\":\"\",\"n\":1}");
+    expect_match(a, "{\"_DELAY\":\"\",\"n\":1,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
+    sendf(b, "sendraw room {\"_SCHEDULE\":\"\",\"n\":2}");
+    expect_match(a, "{\"_SCHEDULE\":\"\",\"n\":2,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
+    sendf(b, "sendraw room {\"_RETAIN\":\"\\u0031\",\"n\":3}");
+    expect_match(a, "{\"_RETAIN\":\"\\u0031\",\"n\":3,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
+}
+
 static void test_presence(void **state)
 {
     (void)state;
@@ -994,6 +1013,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_private_channels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fuzz_empty_key_strings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_presence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_channels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_burst_lossless, setup, teardown),

@@ -147,13 +147,19 @@ static void *query_main(void *arg)
             rc = oocsi_channel_subscribers(q->c, q->arg, IT_TIMEOUT, &out);
         else
             rc = oocsi_channels(q->c, IT_TIMEOUT, &out);
-        int ok = rc == OOCSI_OK && out;
-        if (ok && q->kind == 0)
-            ok = list_has(out, ",", q->expect_item);
-        if (ok && q->kind == 1)
-            ok = strcmp(out, q->expect_item) == 0;
-        if (ok && q->kind == 2)
-            ok = list_has(out, ", ", q->expect_item);
+        int ok;
+        if (it_transport_is_web())
+            ok = rc == OOCSI_ERR_UNSUPPORTED && !out; /* no queries over oocsi-web */
+        else
+            ok = rc == OOCSI_OK && out;
+        if (ok && out) {
+            if (q->kind == 0)
+                ok = list_has(out, ",", q->expect_item);
+            else if (q->kind == 1)
+                ok = strcmp(out, q->expect_item) == 0;
+            else
+                ok = list_has(out, ", ", q->expect_item);
+        }
         if (!ok) {
             q->errors++;
             snprintf(q->detail, sizeof q->detail, "kind %d, iteration %d: rc %d, '%s'", q->kind, i, rc,
@@ -218,6 +224,48 @@ static void test_query_timeout_then_correct(void **state)
     oocsi_free(out);
 }
 
+/* Runs the three queries on c: each must return OOCSI_ERR_UNSUPPORTED at
+ * once (no request goes out, so no waiting for the timeout) and leave *out. */
+static void assert_queries_unsupported(oocsi_client *c, const char *channel)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        char *out = NULL;
+        int64_t t0 = it_now_ms();
+        int rc = kind == 0   ? oocsi_clients(c, IT_TIMEOUT, &out)
+                 : kind == 1 ? oocsi_channel_subscribers(c, channel, IT_TIMEOUT, &out)
+                             : oocsi_channels(c, IT_TIMEOUT, &out);
+        int64_t dt = it_now_ms() - t0;
+        if (rc != OOCSI_ERR_UNSUPPORTED)
+            fail_msg("%s: query kind %d gave %d (%s), expected OOCSI_ERR_UNSUPPORTED", it_transport_name(), kind, rc,
+                     oocsi_strerror(rc));
+        assert_null(out);
+        if (dt > IT_TIMEOUT / 2)
+            fail_msg("%s: the unsupported query kind %d took %lld ms", it_transport_name(), kind, (long long)dt);
+    }
+}
+
+/* ws/wss (oocsi-web, PROTOCOL.md §19): no queries. They are refused, on
+ * background and caller-driven clients alike, and the client keeps working. */
+static void test_web_queries_unsupported(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "qweb");
+    it_inbox *in = it_inbox_new();
+    oocsi_client *a = it_connect_bg(NULL);
+    oocsi_client *b = it_connect(NULL);
+    assert_int_equal(oocsi_subscribe(a, ch, it_inbox_handler, in), OOCSI_OK);
+    assert_queries_unsupported(a, ch);
+    assert_queries_unsupported(b, ch);
+    assert_queries_unsupported(a, "qweb_unknown_channel");
+    /* Both clients are still connected and deliver. */
+    assert_int_equal(oocsi_is_connected(a), 1);
+    assert_int_equal(oocsi_is_connected(b), 1);
+    assert_int_equal(oocsi_send_json(b, ch, "{\"after\":\"queries\"}"), OOCSI_OK);
+    assert_true(it_inbox_wait_str(in, "after", "queries", IT_TIMEOUT) >= 0);
+    assert_string_equal(it_inbox_at(in, 0)->sender, oocsi_handle(b));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,5 +274,13 @@ int main(void)
         IT_TEST(test_concurrent_queries),
         IT_TEST(test_query_timeout_then_correct),
     };
+    /* The oocsi-web protocol has no queries: what is asserted there is that
+     * they are refused (also from several threads at once). */
+    const struct CMUnitTest web_tests[] = {
+        IT_TEST(test_web_queries_unsupported),
+        IT_TEST(test_concurrent_queries),
+    };
+    if (it_transport_is_web())
+        return cmocka_run_group_tests_name("integration.queries.web", web_tests, it_group_setup, it_group_teardown);
     return cmocka_run_group_tests_name("integration.queries", tests, it_group_setup, it_group_teardown);
 }

@@ -2,6 +2,12 @@
  * Integration: what the client does with bad input from the server (garbage,
  * invalid UTF-8, NUL bytes, non-object JSON, over-long lines, fragmented
  * lines) and with server keep-alive pings.
+ *
+ * Over ws/wss each oocsi_hub_send_raw() reaches the client as one text frame
+ * (one frame = one message, PROTOCOL.md §19): injected bad bytes and the
+ * marker after them go as separate frames, well-formed messages use the
+ * oocsi-web shape (payload nested under "data"), and a frame over the
+ * length limit is what an over-long line is on the line protocol.
  */
 #include "support.h"
 
@@ -53,18 +59,40 @@ static void assert_works(victim *v)
     assert_int_equal(oocsi_is_connected(v->c), 1);
 }
 
-/* A direct message line as the server would send it. */
-static int marker_line(victim *v, char *buf, size_t size, const char *tag)
+/* A message with payload fields (JSON members, e.g. "\"k\":1") to recipient,
+ * as the server would send it on the transport under test: one line (LF
+ * included) or one oocsi-web frame. Returns the length. */
+static int message_line(char *buf, size_t size, const char *fields, const char *recipient)
 {
-    return snprintf(buf, size, "{\"marker\":\"%s\",\"recipient\":\"%s\",\"sender\":\"hub\",\"timestamp\":1}\n", tag,
-                    v->handle);
+    int n;
+    if (it_transport_is_web())
+        n = snprintf(buf, size, "{\"data\":{%s},\"recipient\":\"%s\",\"sender\":\"hub\",\"timestamp\":1}", fields,
+                     recipient);
+    else
+        n = snprintf(buf, size, "{%s,\"recipient\":\"%s\",\"sender\":\"hub\",\"timestamp\":1}\n", fields, recipient);
+    assert_true(n > 0 && (size_t)n < size);
+    return n;
 }
 
-/* Sends bad bytes followed by a marker message on the same connection. */
+/* A direct marker message as the server would send it. */
+static int marker_line(victim *v, char *buf, size_t size, const char *tag)
+{
+    char fields[64];
+    snprintf(fields, sizeof fields, "\"marker\":\"%s\"", tag);
+    return message_line(buf, size, fields, v->handle);
+}
+
+/* Sends bad bytes followed by a marker message on the same connection: in
+ * one write over the line protocol, as two frames over ws/wss. */
 static void inject(victim *v, const char *bad, size_t bad_len, const char *tag)
 {
     char m[256];
     int n = marker_line(v, m, sizeof m, tag);
+    if (it_transport_is_web()) {
+        assert_int_equal(oocsi_hub_send_raw(it_hub, v->handle, bad, bad_len), 0);
+        assert_int_equal(oocsi_hub_send_raw(it_hub, v->handle, m, (size_t)n), 0);
+        return;
+    }
     char *buf = malloc(bad_len + (size_t)n);
     assert_non_null(buf);
     memcpy(buf, bad, bad_len);
@@ -167,8 +195,7 @@ static void test_invalid_utf8(void **state)
     victim v;
     victim_connect(&v, "utf8");
     char line[256];
-    snprintf(line, sizeof line,
-             "{\"s\":\"bad \xff\xfe \xc3 end\",\"recipient\":\"%s\",\"sender\":\"hub\",\"timestamp\":1}\n", v.channel);
+    message_line(line, sizeof line, "\"s\":\"bad \xff\xfe \xc3 end\"", v.channel);
     int reset = inject_and_settle(&v, line, strlen(line), "utf8");
     if (!reset) {
         /* Delivered (decoded with replacement) or skipped; what reaches a handler is valid UTF-8. */
@@ -190,7 +217,9 @@ static void test_nul_bytes(void **state)
     static const char a[] = "{\"a\":\0 1}\n";
     static const char b[] = "\0\0\0\n";
     char c[256];
-    int n = snprintf(c, sizeof c, "{\"s\":\"x\",\"recipient\":\"%s\",\"sender\":\"hub\",\"timestamp\":1}", v.channel);
+    int n = message_line(c, sizeof c, "\"s\":\"x\"", v.channel);
+    if (!it_transport_is_web())
+        n--; /* without its LF */
     c[n] = '\0';
     c[n + 1] = 'z';
     c[n + 2] = '\n';
@@ -208,17 +237,18 @@ static void test_oversized_line(void **state)
     /* Just under the limit: a normal message. */
     char *line = malloc(MAX_LINE * 4);
     assert_non_null(line);
-    int head = snprintf(line, 256, "{\"recipient\":\"%s\",\"sender\":\"hub\",\"timestamp\":1,\"pad\":\"", v.channel);
+    int head = snprintf(line, 256, "{\"recipient\":\"%s\",\"sender\":\"hub\",\"timestamp\":1,%s\"pad\":\"", v.channel,
+                        it_transport_is_web() ? "\"data\":{" : "");
     int fill = MAX_LINE - 200 - head;
     memset(line + head, 'p', (size_t)fill);
-    memcpy(line + head + fill, "\"}\n", 4);
+    memcpy(line + head + fill, it_transport_is_web() ? "\"}}" : "\"}\n", 4);
     size_t len = strlen(line);
     assert_true(len < MAX_LINE);
     assert_int_equal(oocsi_hub_send_raw(it_hub, v.handle, line, len), 0);
     assert_int_equal(it_inbox_wait(v.chan, 1, IT_TIMEOUT), 1);
     assert_int_equal(it_states_count(v.states), 1);
 
-    /* Over it: reset with OOCSI_ERR_PROTOCOL, then reconnect. */
+    /* Over it (a line, or over ws/wss one frame): reset with OOCSI_ERR_PROTOCOL, then reconnect. */
     memset(line, 'x', MAX_LINE * 3);
     line[MAX_LINE * 3] = '\n';
     assert_int_equal(oocsi_hub_send_raw(it_hub, v.handle, line, MAX_LINE * 3 + 1), 0);
@@ -260,27 +290,46 @@ static void test_fragmented_and_concatenated_lines(void **state)
     (void)state;
     victim v;
     victim_connect(&v, "frag");
+    const int web = it_transport_is_web();
     char line[512];
-    int n =
-        snprintf(line, sizeof line,
-                 "{\"frag\":\"one byte at a time \\u00e9\",\"recipient\":\"%s\",\"sender\":\"hub\",\"timestamp\":1}\n",
-                 v.channel);
-    for (int i = 0; i < n; i++)
-        assert_int_equal(oocsi_hub_send_raw(it_hub, v.handle, line + i, 1), 0);
+    int n = message_line(line, sizeof line, "\"frag\":\"one byte at a time \\u00e9\"", v.channel);
+    if (web) {
+        /* Framing is the WebSocket's: each write is a frame of its own, so
+         * single bytes are single (meaningless) frames, each skipped... */
+        for (int i = 0; i < n - 1; i++)
+            assert_int_equal(oocsi_hub_send_raw(it_hub, v.handle, line + i, 1), 0);
+        assert_int_equal(inject_and_settle(&v, line + n - 1, 1, "frag_bytes"), 0);
+        assert_int_equal(it_inbox_count(v.chan), 0);
+        /* ... and the message in one frame arrives as it is. */
+        assert_int_equal(oocsi_hub_send_raw(it_hub, v.handle, line, (size_t)n), 0);
+    } else {
+        for (int i = 0; i < n; i++)
+            assert_int_equal(oocsi_hub_send_raw(it_hub, v.handle, line + i, 1), 0);
+    }
     assert_int_equal(it_inbox_wait(v.chan, 1, IT_TIMEOUT), 1);
     IT_ASSERT_JSON(it_inbox_at(v.chan, 0)->data, "{\"frag\":\"one byte at a time \\u00e9\"}");
 
-    /* Three lines in one write. */
+    /* Three lines in one write. Over ws/wss that is one frame holding three
+     * JSON objects: not a message (one frame = one message), skipped whole. */
     char three[1024];
     int len = 0;
-    for (int i = 0; i < 3; i++)
-        len += snprintf(three + len, sizeof three - (size_t)len,
-                        "{\"k\":%d,\"recipient\":\"%s\",\"sender\":\"hub\",\"timestamp\":1}\n", i, v.channel);
-    assert_int_equal(oocsi_hub_send_raw(it_hub, v.handle, three, (size_t)len), 0);
-    assert_int_equal(it_inbox_wait(v.chan, 4, IT_TIMEOUT), 1);
     for (int i = 0; i < 3; i++) {
-        const cJSON *k = cJSON_GetObjectItemCaseSensitive(it_inbox_at(v.chan, 1 + i)->data, "k");
-        assert_int_equal((int)cJSON_GetNumberValue(k), i);
+        char fields[16];
+        snprintf(fields, sizeof fields, "\"k\":%d", i);
+        len += message_line(three + len, sizeof three - (size_t)len, fields, v.channel);
+        if (web)
+            three[len++] = '\n';
+    }
+    if (web) {
+        assert_int_equal(inject_and_settle(&v, three, (size_t)len, "frag_three"), 0);
+        assert_int_equal(it_inbox_count(v.chan), 1);
+    } else {
+        assert_int_equal(oocsi_hub_send_raw(it_hub, v.handle, three, (size_t)len), 0);
+        assert_int_equal(it_inbox_wait(v.chan, 4, IT_TIMEOUT), 1);
+        for (int i = 0; i < 3; i++) {
+            const cJSON *k = cJSON_GetObjectItemCaseSensitive(it_inbox_at(v.chan, 1 + i)->data, "k");
+            assert_int_equal((int)cJSON_GetNumberValue(k), i);
+        }
     }
     assert_int_equal(it_states_count(v.states), 1);
     assert_works(&v);
@@ -304,6 +353,7 @@ static void test_server_pings_answered(void **state)
     assert_int_equal(oocsi_options_add_endpoint(o, url), OOCSI_OK);
     assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
     assert_int_equal(oocsi_options_set_state_handler(o, it_state_handler, st), OOCSI_OK);
+    it_options_trust(o);
     oocsi_client *c = NULL;
     int rc = oocsi_connect(&c, o);
     oocsi_options_free(o);
