@@ -8,6 +8,8 @@
  * Text frames in both directions, one OOCSI message per frame.
  */
 #include <pthread.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,8 +44,22 @@ typedef struct ws_state {
     size_t max_frame;
     char host[256];
     char path[512];
-    char why[160]; /* the certificate problem, when verification failed */
+    char why[160];      /* the certificate problem, when verification failed */
+    int64_t last_rx_ms; /* monotonic time of the last frame received */
+    int64_t hangup_ms;  /* silence after which lws hangs up (keep-alive) */
+    size_t out_bytes;   /* bytes queued for WRITEABLE */
 } ws_state;
+
+/* Frames waiting for WRITEABLE are bounded: past this write() takes nothing
+ * and the core keeps (and bounds) the rest. */
+#define WS_MAX_QUEUED (256u * 1024)
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void ws_log(ws_state *s, oocsi_log_level lvl, const char *fmt, const char *a)
 {
@@ -103,6 +119,7 @@ static int classify(ws_state *s, const char *why)
 
 static int on_receive(ws_state *s, struct lws *wsi, const void *in, size_t len)
 {
+    s->last_rx_ms = mono_ms();
     if (s->partial_len + len > s->max_frame) {
         fail(s, OOCSI_ERR_PROTOCOL);
         return -1;
@@ -149,6 +166,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         s->established = 1;
+        s->last_rx_ms = mono_ms();
         if (s->out_head)
             lws_callback_on_writable(wsi);
         break;
@@ -178,6 +196,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         s->out_head = f->next;
         if (!s->out_head)
             s->out_tail = NULL;
+        s->out_bytes -= f->len;
         int more = s->out_head != NULL;
         pthread_mutex_unlock(&s->mu);
         int n = lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
@@ -197,6 +216,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         break;
     case LWS_CALLBACK_CLIENT_CLOSED:
     case LWS_CALLBACK_CLOSED:
+        /* lws hangs up a peer silent past the keep-alive: say so. */
+        if (s->established && !s->error && s->hangup_ms && mono_ms() - s->last_rx_ms >= s->hangup_ms - 500)
+            fail(s, OOCSI_ERR_TIMEOUT);
         s->closed = 1;
         s->wsi = NULL;
         break;
@@ -310,8 +332,14 @@ static int ws_open_common(void **state, const oocsi_url *url, const oocsi_transp
     /* WebSocket-level keep-alive: ping when idle, hang up when silent. */
     int idle = cfg->keepalive_idle_ms > 0 ? cfg->keepalive_idle_ms : 10000;
     int dead = cfg->keepalive_timeout_ms > idle ? cfg->keepalive_timeout_ms : 2 * idle;
-    s->idle_policy.secs_since_valid_ping = (uint16_t)((idle + 999) / 1000);
-    s->idle_policy.secs_since_valid_hangup = (uint16_t)((dead + 999) / 1000);
+    /* Whole seconds in lws; the hang-up must come after the ping it waits
+     * for, or a healthy idle connection is cut when it pings. */
+    int ping_s = (idle + 999) / 1000, hang_s = (dead + 999) / 1000;
+    if (hang_s <= ping_s)
+        hang_s = ping_s + 1;
+    s->idle_policy.secs_since_valid_ping = (uint16_t)ping_s;
+    s->idle_policy.secs_since_valid_hangup = (uint16_t)hang_s;
+    s->hangup_ms = (int64_t)hang_s * 1000;
 
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof(ci));
@@ -445,7 +473,13 @@ static ssize_t ws_write(void *state, const char *buf, size_t len)
         free(f);
         return err;
     }
+    if (s->out_bytes > 0 && s->out_bytes + len > WS_MAX_QUEUED) {
+        pthread_mutex_unlock(&s->mu);
+        free(f);
+        return 0; /* full: the core keeps it and retries */
+    }
     push(&s->out_head, &s->out_tail, f);
+    s->out_bytes += len;
     pthread_mutex_unlock(&s->mu);
     /* The service thread asks for WRITEABLE when it sees the cancel. */
     lws_cancel_service(s->ctx);
@@ -479,10 +513,15 @@ static int ws_wait(void *state, int timeout_ms)
         timeout_ms = 0;
     if (ready)
         timeout_ms = 0;
-    /* lws_service() sleeps until an lws event; a timer bounds it. */
-    lws_sul_schedule(s->ctx, 0, &s->sul, wake_noop, (lws_usec_t)timeout_ms * LWS_US_PER_MS);
-    int n = lws_service(s->ctx, 0);
-    lws_sul_cancel(&s->sul);
+    int n;
+    if (timeout_ms == 0) {
+        n = lws_service(s->ctx, -1); /* service what is pending, never wait */
+    } else {
+        /* lws_service() sleeps until an lws event; a timer bounds it. */
+        lws_sul_schedule(s->ctx, 0, &s->sul, wake_noop, (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+        n = lws_service(s->ctx, 0);
+        lws_sul_cancel(&s->sul);
+    }
     return n < 0 ? OOCSI_ERR_IO : OOCSI_OK;
 }
 
