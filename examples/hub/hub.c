@@ -206,6 +206,9 @@ static void sb_reserve(sbuf *b, size_t extra)
 
 static void sb_put(sbuf *b, const void *s, size_t n)
 {
+    if (n == 0) {
+        return; /* b->p may still be NULL: memcpy(NULL, s, 0) is undefined */
+    }
     sb_reserve(b, n);
     memcpy(b->p + b->len, s, n);
     b->len += n;
