@@ -11,33 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_util.h"
 #include "oocsi/codec.h"
 
-typedef struct line_state {
-    int welcomed;
-} line_state;
-
-/* Longest prefix of an unparseable line kept in an INVALID event. */
-#define LINE_INVALID_PREFIX 80
-
 /* ----------------------------------------------------------- helpers */
-
-static int is_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static int equals(const char *s, size_t n, const char *lit)
-{
-    size_t m = strlen(lit);
-    return n == m && memcmp(s, lit, m) == 0;
-}
-
-static int starts_with(const char *s, size_t n, const char *lit)
-{
-    size_t m = strlen(lit);
-    return n >= m && memcmp(s, lit, m) == 0;
-}
 
 /* First occurrence of lit in s[0..n), or NULL (s need not be NUL-terminated). */
 static const char *find(const char *s, size_t n, const char *lit)
@@ -58,45 +35,9 @@ static const char *find(const char *s, size_t n, const char *lit)
     return NULL;
 }
 
-/* Valid UTF-8 without NUL bytes: usable as is (as C string content too). */
-static int is_clean(const char *s, size_t n)
-{
-    return memchr(s, 0, n) == NULL && oocsi_utf8_valid(s, n);
-}
-
-/* malloc'd NUL-terminated copy of s[0..n), sanitised unless known clean. */
-static char *text_copy(const char *s, size_t n, int clean)
-{
-    char *t;
-
-    if (!clean && !is_clean(s, n)) {
-        return oocsi_utf8_sanitize(s, n, NULL);
-    }
-    if (n == SIZE_MAX) {
-        return NULL;
-    }
-    t = malloc(n + 1);
-    if (t == NULL) {
-        return NULL;
-    }
-    memcpy(t, s, n);
-    t[n] = '\0';
-    return t;
-}
-
-static int set_text(oocsi_event *ev, oocsi_event_type type, const char *s, size_t n, int clean)
-{
-    ev->text = text_copy(s, n, clean);
-    if (ev->text == NULL) {
-        return OOCSI_ERR_NOMEM;
-    }
-    ev->type = type;
-    return OOCSI_OK;
-}
-
 /* ------------------------------------------------------ handshake */
 
-static int decode_welcome(line_state *st, const char *s, size_t n, const char *w, oocsi_event *ev)
+static int decode_welcome(oocsi__welcome_state *st, const char *s, size_t n, const char *w, oocsi_event *ev)
 {
     const char *name = w + 8; /* strlen("welcome ") */
     const char *end = s + n;
@@ -109,28 +50,28 @@ static int decode_welcome(line_state *st, const char *s, size_t n, const char *w
         }
     } else {
         /* welcome NAME, or the PD form welcome NAME; */
-        while (end > name && (end[-1] == ';' || is_space((unsigned char)end[-1]))) {
+        while (end > name && (end[-1] == ';' || oocsi__is_space((unsigned char)end[-1]))) {
             end--;
         }
     }
-    while (name < end && is_space((unsigned char)*name)) {
+    while (name < end && oocsi__is_space((unsigned char)*name)) {
         name++;
     }
-    while (end > name && is_space((unsigned char)end[-1])) {
+    while (end > name && oocsi__is_space((unsigned char)end[-1])) {
         end--;
     }
-    if (set_text(ev, OOCSI_EVENT_WELCOME, name, (size_t)(end - name), 0) != OOCSI_OK) {
+    if (oocsi__set_text(ev, OOCSI_EVENT_WELCOME, name, (size_t)(end - name), 0) != OOCSI_OK) {
         return OOCSI_ERR_NOMEM;
     }
     st->welcomed = 1;
     return OOCSI_OK;
 }
 
-static int decode_handshake(line_state *st, const char *s, size_t n, oocsi_event *ev)
+static int decode_handshake(oocsi__welcome_state *st, const char *s, size_t n, oocsi_event *ev)
 {
     const char *w;
 
-    if (starts_with(s, n, "error")) {
+    if (oocsi__starts_with(s, n, "error")) {
         if (find(s, n, "already registered") != NULL) {
             ev->err = OOCSI_ERR_HANDLE_TAKEN;
         } else if (find(s, n, "password wrong") != NULL) {
@@ -138,13 +79,13 @@ static int decode_handshake(line_state *st, const char *s, size_t n, oocsi_event
         } else {
             ev->err = OOCSI_ERR_PROTOCOL;
         }
-        if (set_text(ev, OOCSI_EVENT_REJECTED, s, n, 0) != OOCSI_OK) {
+        if (oocsi__set_text(ev, OOCSI_EVENT_REJECTED, s, n, 0) != OOCSI_OK) {
             ev->err = 0;
             return OOCSI_ERR_NOMEM;
         }
         return OOCSI_OK;
     }
-    if (equals(s, n, "ping")) {
+    if (oocsi__equals(s, n, "ping")) {
         ev->type = OOCSI_EVENT_PING;
         return OOCSI_OK;
     }
@@ -157,21 +98,6 @@ static int decode_handshake(line_state *st, const char *s, size_t n, oocsi_event
 }
 
 /* ------------------------------------------------------- messages */
-
-/* Saturating double -> int64 (NaN -> 0). */
-static int64_t clamp_i64(double d)
-{
-    if (d != d) {
-        return 0;
-    }
-    if (d >= 9223372036854775808.0) {
-        return INT64_MAX;
-    }
-    if (d <= -9223372036854775808.0) {
-        return INT64_MIN;
-    }
-    return (int64_t)d;
-}
 
 /* The raw scanner below runs only on text cJSON has accepted; it still
  * checks every bound and gives up on anything unexpected. Whitespace is
@@ -305,24 +231,19 @@ static int raw_timestamp(const char *s, size_t n, int64_t *out)
 static char *dup_string_item(const cJSON *item)
 {
     const char *s = (item != NULL && cJSON_IsString(item) && item->valuestring != NULL) ? item->valuestring : "";
-    return text_copy(s, strlen(s), 1);
+    return oocsi__text_copy(s, strlen(s), 1);
 }
 
 /* The line starts with '{'. s[0..n) is trimmed and clean. */
 static int decode_json(const char *s, size_t n, oocsi_event *ev)
 {
-    const char *end = NULL, *p;
     cJSON *root, *it, *next;
     cJSON *snd = NULL, *rcp = NULL, *ts = NULL;
 
-    root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-    if (root == NULL || !cJSON_IsObject(root) || end == NULL || end < s || end > s + n) {
-        goto invalid;
-    }
-    for (p = end; p < s + n; p++) {
-        if (!is_space((unsigned char)*p)) {
-            goto invalid;
-        }
+    root = oocsi__parse_whole(s, n);
+    if (root == NULL || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return oocsi__set_invalid(ev, s, n); /* a short prefix of the line */
     }
 
     /* take the envelope keys out of the payload (the last of duplicates wins) */
@@ -355,7 +276,7 @@ static int decode_json(const char *s, size_t n, oocsi_event *ev)
             (double)exact == d) {
             ev->timestamp = exact;
         } else {
-            ev->timestamp = clamp_i64(d);
+            ev->timestamp = oocsi__clamp_i64(d);
         }
     }
     cJSON_Delete(snd);
@@ -369,63 +290,15 @@ static int decode_json(const char *s, size_t n, oocsi_event *ev)
     ev->type = OOCSI_EVENT_MESSAGE;
     ev->data = root;
     return OOCSI_OK;
-
-invalid:
-    cJSON_Delete(root);
-    {
-        /* a short prefix, cut at a character boundary (s is valid UTF-8) */
-        size_t k = n < LINE_INVALID_PREFIX ? n : LINE_INVALID_PREFIX;
-        while (k > 0 && k < n && ((unsigned char)s[k] & 0xC0) == 0x80) {
-            k--;
-        }
-        if (set_text(ev, OOCSI_EVENT_INVALID, s, k, 1) != OOCSI_OK) {
-            return OOCSI_ERR_NOMEM;
-        }
-        ev->err = OOCSI_ERR_PROTOCOL;
-    }
-    return OOCSI_OK;
 }
 
 /* --------------------------------------------------------- vtable */
 
-static void *line_create(void)
+/* s[0..n) is trimmed. */
+static int line_decode_one(oocsi__welcome_state *st, const char *s, size_t n, oocsi_event *ev)
 {
-    return calloc(1, sizeof(line_state));
-}
-
-static void line_destroy(void *state)
-{
-    free(state);
-}
-
-static void line_reset(void *state)
-{
-    if (state != NULL) {
-        ((line_state *)state)->welcomed = 0;
-    }
-}
-
-static int line_decode(void *state, const char *frame, size_t len, oocsi_event *ev)
-{
-    line_state *st = state;
-    const char *s = frame;
-    size_t n = len;
     char *clean = NULL;
     int rc;
-
-    if (st == NULL || ev == NULL || (frame == NULL && len > 0)) {
-        return OOCSI_ERR_INVAL;
-    }
-    if (s == NULL) {
-        s = ""; /* an empty frame may come as NULL */
-    }
-    while (n > 0 && is_space((unsigned char)s[0])) {
-        s++;
-        n--;
-    }
-    while (n > 0 && is_space((unsigned char)s[n - 1])) {
-        n--;
-    }
 
     if (!st->welcomed) {
         rc = decode_handshake(st, s, n, ev);
@@ -435,46 +308,30 @@ static int line_decode(void *state, const char *frame, size_t len, oocsi_event *
     } else if (s[0] == '{') {
         /* fast path: one validity scan, one parse; repair a copy only when
          * the line holds invalid UTF-8 or NUL bytes */
-        if (!is_clean(s, n)) {
-            clean = oocsi_utf8_sanitize(s, n, &n);
-            if (clean == NULL) {
-                return OOCSI_ERR_NOMEM;
-            }
-            s = clean;
+        if (oocsi__make_clean(&s, &n, &clean) != OOCSI_OK) {
+            return OOCSI_ERR_NOMEM;
         }
         rc = decode_json(s, n, ev);
     } else if (s[0] == '.') {
         ev->type = OOCSI_EVENT_PONG;
         rc = OOCSI_OK;
-    } else if (equals(s, n, "ping")) {
+    } else if (oocsi__equals(s, n, "ping")) {
         ev->type = OOCSI_EVENT_PING;
         rc = OOCSI_OK;
-    } else if (equals(s, n, "bye")) {
+    } else if (oocsi__equals(s, n, "bye")) {
         ev->type = OOCSI_EVENT_BYE;
         rc = OOCSI_OK;
     } else {
         /* a query answer ("a, b, c", "h1,h2"), or any other text */
-        rc = set_text(ev, OOCSI_EVENT_TEXT, s, n, 0);
+        rc = oocsi__set_text(ev, OOCSI_EVENT_TEXT, s, n, 0);
     }
     free(clean);
     return rc;
 }
 
-/* A recipient, channel or handle: non-empty, no whitespace or control
- * characters (they would break the space-separated fields or the line). */
-static int word_ok(const char *a)
+static int line_decode(void *state, const char *frame, size_t len, oocsi_event *ev)
 {
-    const unsigned char *p = (const unsigned char *)a;
-
-    if (p == NULL || *p == 0) {
-        return 0;
-    }
-    for (; *p != 0; p++) {
-        if (*p <= 0x20 || *p == 0x7F) {
-            return 0;
-        }
-    }
-    return 1;
+    return oocsi__decode(state, frame, len, ev, line_decode_one);
 }
 
 static int append_all(oocsi_buf *out, const char *a, const char *b, size_t blen, const char *c, size_t clen)
@@ -489,29 +346,20 @@ static int append_all(oocsi_buf *out, const char *a, const char *b, size_t blen,
     return rc;
 }
 
-static int line_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
+/* cmd and out are not NULL; oocsi__encode() undoes a partial append. */
+static int line_encode_one(const oocsi_command *cmd, oocsi_buf *out)
 {
-    size_t start;
     int rc;
-
-    (void)state;
-    if (cmd == NULL || out == NULL) {
-        return OOCSI_ERR_INVAL;
-    }
-    start = out->data != NULL ? out->len : 0;
 
     switch (cmd->type) {
     case OOCSI_CMD_HELLO:
-        if (!word_ok(cmd->arg)) {
+        if (!oocsi__word_ok(cmd->arg)) {
             return OOCSI_ERR_INVAL;
         }
         rc = append_all(out, cmd->arg, "(JSON)", 6, NULL, 0);
         break;
     case OOCSI_CMD_SEND:
-        if (!word_ok(cmd->arg) || cmd->payload == NULL || cmd->payload_len == 0 ||
-            memchr(cmd->payload, '\n', cmd->payload_len) != NULL ||
-            memchr(cmd->payload, '\r', cmd->payload_len) != NULL ||
-            memchr(cmd->payload, '\0', cmd->payload_len) != NULL) {
+        if (!oocsi__send_ok(cmd)) {
             return OOCSI_ERR_INVAL;
         }
         rc = append_all(out, "sendraw ", cmd->arg, strlen(cmd->arg), " ", 1);
@@ -522,7 +370,7 @@ static int line_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
     case OOCSI_CMD_SUBSCRIBE:
     case OOCSI_CMD_UNSUBSCRIBE:
     case OOCSI_CMD_SUBSCRIBERS:
-        if (!word_ok(cmd->arg)) {
+        if (!oocsi__word_ok(cmd->arg)) {
             return OOCSI_ERR_INVAL;
         }
         rc = append_all(out,
@@ -549,20 +397,21 @@ static int line_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
     default:
         return OOCSI_ERR_UNSUPPORTED;
     }
-    if (rc != OOCSI_OK && out->data != NULL) {
-        /* leave no partial frame behind */
-        out->len = start;
-        out->data[start] = '\0';
-    }
     return rc;
+}
+
+static int line_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
+{
+    (void)state;
+    return oocsi__encode(cmd, out, line_encode_one);
 }
 
 static const oocsi_codec line_codec = {
     .name = "line",
     .caps = OOCSI_CODEC_QUERIES | OOCSI_CODEC_PING_BARRIER | OOCSI_CODEC_QUIT | OOCSI_CODEC_PASSWORDS,
-    .create = line_create,
-    .destroy = line_destroy,
-    .reset = line_reset,
+    .create = oocsi__welcome_create,
+    .destroy = oocsi__welcome_destroy,
+    .reset = oocsi__welcome_reset,
     .decode = line_decode,
     .encode = line_encode,
 };

@@ -17,104 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_util.h"
 #include "oocsi/codec.h"
 
-typedef struct webjson_state {
-    int welcomed;
-} webjson_state;
-
-/* Longest prefix of an unparseable frame kept in an INVALID event. */
-#define WEBJSON_INVALID_PREFIX 80
-
 /* ----------------------------------------------------------- helpers */
-
-static int is_space(unsigned char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
-}
-
-static int equals(const char *s, size_t n, const char *lit)
-{
-    size_t m = strlen(lit);
-    return n == m && memcmp(s, lit, m) == 0;
-}
-
-static int starts_with(const char *s, const char *lit)
-{
-    return strncmp(s, lit, strlen(lit)) == 0;
-}
-
-/* Valid UTF-8 without NUL bytes: usable as is (as C string content too). */
-static int is_clean(const char *s, size_t n)
-{
-    return memchr(s, 0, n) == NULL && oocsi_utf8_valid(s, n);
-}
-
-/* malloc'd NUL-terminated copy of s[0..n) (s is clean). */
-static char *text_copy(const char *s, size_t n)
-{
-    char *t;
-
-    if (n == SIZE_MAX) {
-        return NULL;
-    }
-    t = malloc(n + 1);
-    if (t == NULL) {
-        return NULL;
-    }
-    memcpy(t, s, n);
-    t[n] = '\0';
-    return t;
-}
-
-static int set_text(oocsi_event *ev, oocsi_event_type type, const char *s, size_t n)
-{
-    ev->text = text_copy(s, n);
-    if (ev->text == NULL) {
-        return OOCSI_ERR_NOMEM;
-    }
-    ev->type = type;
-    return OOCSI_OK;
-}
-
-/* INVALID with a short prefix of the frame, cut at a character boundary
- * (s is valid UTF-8). */
-static int set_invalid(oocsi_event *ev, const char *s, size_t n)
-{
-    size_t k = n < WEBJSON_INVALID_PREFIX ? n : WEBJSON_INVALID_PREFIX;
-
-    while (k > 0 && k < n && ((unsigned char)s[k] & 0xC0) == 0x80) {
-        k--;
-    }
-    if (set_text(ev, OOCSI_EVENT_INVALID, s, k) != OOCSI_OK) {
-        return OOCSI_ERR_NOMEM;
-    }
-    ev->err = OOCSI_ERR_PROTOCOL;
-    return OOCSI_OK;
-}
-
-/* Parses s[0..n) (clean) as one JSON value with nothing but whitespace after
- * it. NULL if it is not exactly that. cJSON bounds the nesting depth. */
-static cJSON *parse_whole(const char *s, size_t n)
-{
-    const char *end = NULL, *p;
-    cJSON *root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
-
-    if (root == NULL) {
-        return NULL;
-    }
-    if (end == NULL || end < s || end > s + n) {
-        cJSON_Delete(root);
-        return NULL;
-    }
-    for (p = end; p < s + n; p++) {
-        if (!is_space((unsigned char)*p)) {
-            cJSON_Delete(root);
-            return NULL;
-        }
-    }
-    return root;
-}
 
 /* The last top-level member named key (cJSON keeps duplicates; the last one
  * wins, as in the line codec), or NULL. */
@@ -137,31 +43,16 @@ static const char *string_member(const cJSON *obj, const char *key)
     return (it != NULL && cJSON_IsString(it) && it->valuestring != NULL) ? it->valuestring : NULL;
 }
 
-/* Saturating double -> int64 (NaN -> 0). */
-static int64_t clamp_i64(double d)
-{
-    if (d != d) {
-        return 0;
-    }
-    if (d >= 9223372036854775808.0) {
-        return INT64_MAX;
-    }
-    if (d <= -9223372036854775808.0) {
-        return INT64_MIN;
-    }
-    return (int64_t)d;
-}
-
 /* ------------------------------------------------------ handshake */
 
 /* s[0..n) is trimmed and clean. */
-static int decode_handshake(webjson_state *st, const char *s, size_t n, oocsi_event *ev)
+static int decode_handshake(oocsi__welcome_state *st, const char *s, size_t n, oocsi_event *ev)
 {
     cJSON *root;
     const char *msg;
     int rc = OOCSI_OK;
 
-    if (equals(s, n, "ping")) {
+    if (oocsi__equals(s, n, "ping")) {
         ev->type = OOCSI_EVENT_PING;
         return OOCSI_OK;
     }
@@ -169,34 +60,34 @@ static int decode_handshake(webjson_state *st, const char *s, size_t n, oocsi_ev
     if (n == 0 || s[0] != '{') {
         return OOCSI_OK;
     }
-    root = parse_whole(s, n);
+    root = oocsi__parse_whole(s, n);
     if (root == NULL || !cJSON_IsObject(root) || (msg = string_member(root, "message")) == NULL) {
         cJSON_Delete(root);
         return OOCSI_OK;
     }
 
-    if (starts_with(msg, "welcome ")) {
+    if (oocsi__starts_with(msg, strlen(msg), "welcome ")) {
         /* {"message" : "welcome NAME"}: the name the server registered */
         const char *name = msg + 8, *end;
-        while (is_space((unsigned char)*name)) {
+        while (oocsi__is_space((unsigned char)*name)) {
             name++;
         }
         end = name + strlen(name);
-        while (end > name && is_space((unsigned char)end[-1])) {
+        while (end > name && oocsi__is_space((unsigned char)end[-1])) {
             end--;
         }
         if (end > name) {
-            rc = set_text(ev, OOCSI_EVENT_WELCOME, name, (size_t)(end - name));
+            rc = oocsi__set_text(ev, OOCSI_EVENT_WELCOME, name, (size_t)(end - name), 1);
             if (rc == OOCSI_OK) {
                 st->welcomed = 1;
             }
         }
     } else if (strstr(msg, "ERROR") != NULL && strstr(msg, "exists already") != NULL) {
         /* {"message" : "ERROR: client NAME exists already"} */
-        rc = set_text(ev, OOCSI_EVENT_REJECTED, msg, strlen(msg));
+        rc = oocsi__set_text(ev, OOCSI_EVENT_REJECTED, msg, strlen(msg), 1);
         ev->err = rc == OOCSI_OK ? OOCSI_ERR_HANDLE_TAKEN : 0;
-    } else if (starts_with(msg, "ERROR")) {
-        rc = set_text(ev, OOCSI_EVENT_REJECTED, msg, strlen(msg));
+    } else if (oocsi__starts_with(msg, strlen(msg), "ERROR")) {
+        rc = oocsi__set_text(ev, OOCSI_EVENT_REJECTED, msg, strlen(msg), 1);
         ev->err = rc == OOCSI_OK ? OOCSI_ERR_PROTOCOL : 0;
     }
     cJSON_Delete(root);
@@ -211,7 +102,7 @@ static char *dup_string_member(const cJSON *obj, const char *key)
     if (s == NULL) {
         s = "";
     }
-    return text_copy(s, strlen(s));
+    return oocsi__text_copy(s, strlen(s), 1);
 }
 
 /* {"data": {...}, "recipient": "...", "sender": "...", "timestamp": n};
@@ -224,7 +115,7 @@ static int decode_message(cJSON *root, cJSON *data, oocsi_event *ev)
     ev->sender = dup_string_member(root, "sender");
     ev->recipient = dup_string_member(root, "recipient");
     if (ts != NULL && cJSON_IsNumber(ts)) {
-        ev->timestamp = clamp_i64(ts->valuedouble);
+        ev->timestamp = oocsi__clamp_i64(ts->valuedouble);
     }
     if (ev->sender == NULL || ev->recipient == NULL) {
         goto nomem;
@@ -267,20 +158,20 @@ static int decode_session(const char *s, size_t n, oocsi_event *ev)
     const char *msg;
     int rc;
 
-    if (equals(s, n, "ping")) {
+    if (oocsi__equals(s, n, "ping")) {
         ev->type = OOCSI_EVENT_PING;
         return OOCSI_OK;
     }
-    root = parse_whole(s, n);
+    root = oocsi__parse_whole(s, n);
     if (root == NULL) {
         if (s[0] == '{' || s[0] == '[') {
-            return set_invalid(ev, s, n); /* broken JSON */
+            return oocsi__set_invalid(ev, s, n); /* broken JSON */
         }
-        return set_text(ev, OOCSI_EVENT_TEXT, s, n); /* plain text */
+        return oocsi__set_text(ev, OOCSI_EVENT_TEXT, s, n, 1); /* plain text */
     }
     if (!cJSON_IsObject(root)) {
         cJSON_Delete(root); /* an array, string, number, true/false/null */
-        return set_invalid(ev, s, n);
+        return oocsi__set_invalid(ev, s, n);
     }
 
     data = last_member(root, "data");
@@ -295,10 +186,10 @@ static int decode_session(const char *s, size_t n, oocsi_event *ev)
     }
     msg = string_member(root, "message");
     if (msg != NULL) {
-        rc = set_text(ev, OOCSI_EVENT_TEXT, msg, strlen(msg));
+        rc = oocsi__set_text(ev, OOCSI_EVENT_TEXT, msg, strlen(msg), 1);
     } else {
         /* an object of no known shape */
-        rc = set_invalid(ev, s, n);
+        rc = oocsi__set_invalid(ev, s, n);
     }
     cJSON_Delete(root);
     return rc;
@@ -306,55 +197,19 @@ static int decode_session(const char *s, size_t n, oocsi_event *ev)
 
 /* --------------------------------------------------------- vtable */
 
-static void *webjson_create(void)
+/* s[0..n) is trimmed. */
+static int webjson_decode_one(oocsi__welcome_state *st, const char *s, size_t n, oocsi_event *ev)
 {
-    return calloc(1, sizeof(webjson_state));
-}
-
-static void webjson_destroy(void *state)
-{
-    free(state);
-}
-
-static void webjson_reset(void *state)
-{
-    if (state != NULL) {
-        ((webjson_state *)state)->welcomed = 0;
-    }
-}
-
-static int webjson_decode(void *state, const char *frame, size_t len, oocsi_event *ev)
-{
-    webjson_state *st = state;
-    const char *s = frame;
-    size_t n = len;
     char *clean = NULL;
     int rc;
 
-    if (st == NULL || ev == NULL || (frame == NULL && len > 0)) {
-        return OOCSI_ERR_INVAL;
-    }
-    if (s == NULL) {
-        s = ""; /* an empty frame may come as NULL */
-    }
-    while (n > 0 && is_space((unsigned char)s[0])) {
-        s++;
-        n--;
-    }
-    while (n > 0 && is_space((unsigned char)s[n - 1])) {
-        n--;
-    }
     if (n == 0) {
         ev->type = OOCSI_EVENT_NONE;
         return OOCSI_OK;
     }
     /* everything below works on valid UTF-8 without NUL bytes */
-    if (!is_clean(s, n)) {
-        clean = oocsi_utf8_sanitize(s, n, &n);
-        if (clean == NULL) {
-            return OOCSI_ERR_NOMEM;
-        }
-        s = clean;
+    if (oocsi__make_clean(&s, &n, &clean) != OOCSI_OK) {
+        return OOCSI_ERR_NOMEM;
     }
     if (!st->welcomed) {
         rc = decode_handshake(st, s, n, ev);
@@ -365,37 +220,19 @@ static int webjson_decode(void *state, const char *frame, size_t len, oocsi_even
     return rc;
 }
 
-/* A recipient, channel or handle: non-empty, no whitespace or control
- * characters (they would break the space-separated fields). */
-static int word_ok(const char *a)
+static int webjson_decode(void *state, const char *frame, size_t len, oocsi_event *ev)
 {
-    const unsigned char *p = (const unsigned char *)a;
-
-    if (p == NULL || *p == 0) {
-        return 0;
-    }
-    for (; *p != 0; p++) {
-        if (*p <= 0x20 || *p == 0x7F) {
-            return 0;
-        }
-    }
-    return 1;
+    return oocsi__decode(state, frame, len, ev, webjson_decode_one);
 }
 
-static int webjson_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
+/* cmd and out are not NULL; oocsi__encode() undoes a partial append. */
+static int webjson_encode_one(const oocsi_command *cmd, oocsi_buf *out)
 {
-    size_t start;
     int rc;
-
-    (void)state;
-    if (cmd == NULL || out == NULL) {
-        return OOCSI_ERR_INVAL;
-    }
-    start = out->data != NULL ? out->len : 0;
 
     switch (cmd->type) {
     case OOCSI_CMD_HELLO:
-        if (!word_ok(cmd->arg)) {
+        if (!oocsi__word_ok(cmd->arg)) {
             return OOCSI_ERR_INVAL;
         }
         if (strchr(cmd->arg, ':') != NULL) {
@@ -404,10 +241,7 @@ static int webjson_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
         rc = oocsi_buf_append_str(out, cmd->arg); /* the bare handle */
         break;
     case OOCSI_CMD_SEND:
-        if (!word_ok(cmd->arg) || cmd->payload == NULL || cmd->payload_len == 0 ||
-            memchr(cmd->payload, '\n', cmd->payload_len) != NULL ||
-            memchr(cmd->payload, '\r', cmd->payload_len) != NULL ||
-            memchr(cmd->payload, '\0', cmd->payload_len) != NULL) {
+        if (!oocsi__send_ok(cmd)) {
             return OOCSI_ERR_INVAL;
         }
         rc = oocsi_buf_append(out, "sendjson ", 9);
@@ -423,7 +257,7 @@ static int webjson_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
         break;
     case OOCSI_CMD_SUBSCRIBE:
     case OOCSI_CMD_UNSUBSCRIBE:
-        if (!word_ok(cmd->arg)) {
+        if (!oocsi__word_ok(cmd->arg)) {
             return OOCSI_ERR_INVAL;
         }
         rc = oocsi_buf_append_str(out, cmd->type == OOCSI_CMD_SUBSCRIBE ? "subscribe " : "unsubscribe ");
@@ -438,20 +272,21 @@ static int webjson_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
         /* PING, QUIT, CHANNELS, SUBSCRIBERS, CLIENTS and unknown commands */
         return OOCSI_ERR_UNSUPPORTED;
     }
-    if (rc != OOCSI_OK && out->data != NULL) {
-        /* leave no partial frame behind */
-        out->len = start;
-        out->data[start] = '\0';
-    }
     return rc;
+}
+
+static int webjson_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
+{
+    (void)state;
+    return oocsi__encode(cmd, out, webjson_encode_one);
 }
 
 static const oocsi_codec webjson_codec = {
     .name = "webjson",
     .caps = 0,
-    .create = webjson_create,
-    .destroy = webjson_destroy,
-    .reset = webjson_reset,
+    .create = oocsi__welcome_create,
+    .destroy = oocsi__welcome_destroy,
+    .reset = oocsi__welcome_reset,
     .decode = webjson_decode,
     .encode = webjson_encode,
 };

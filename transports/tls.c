@@ -14,7 +14,6 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -29,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "oocsi/transport.h"
+#include "socket_util.h"
 
 enum { PH_TCP, PH_HANDSHAKE, PH_OPEN };
 
@@ -36,27 +36,22 @@ enum { PH_TCP, PH_HANDSHAKE, PH_OPEN };
  * the core reported the socket writable only. */
 
 typedef struct tls_state {
-    int fd;
+    oocsi__sock sock; /* the TCP connect; also the fd, cfg, host and port */
     int phase;
     int hs_want;          /* OOCSI_WANT_* the handshake waits for */
     int read_wants_write; /* SSL_read returned SSL_ERROR_WANT_WRITE */
     int write_wants_read; /* SSL_write returned SSL_ERROR_WANT_READ */
-    struct addrinfo *ai_list;
-    struct addrinfo *ai_next;
-    const oocsi_transport_config *cfg;
     SSL_CTX *ctx;
     SSL *ssl;
     BIO_METHOD *bio_meth;
-    char host[256];
-    int port;
 } tls_state;
 
 static void tls_log(tls_state *s, oocsi_log_level lvl, const char *fmt, const char *what)
 {
-    if (s->cfg && s->cfg->log) {
+    if (s->sock.cfg && s->sock.cfg->log) {
         char line[512];
         snprintf(line, sizeof(line), fmt, what);
-        s->cfg->log(s->cfg->log_ctx, lvl, "tls %s:%d: %s", s->host, s->port, line);
+        s->sock.cfg->log(s->sock.cfg->log_ctx, lvl, "tls %s:%d: %s", s->sock.host, s->sock.port, line);
     }
 }
 
@@ -70,8 +65,8 @@ static void tls_log_ssl(tls_state *s, oocsi_log_level lvl, const char *what, con
     else
         snprintf(buf, sizeof(buf), "%s", fallback);
     ERR_clear_error();
-    if (s->cfg && s->cfg->log)
-        s->cfg->log(s->cfg->log_ctx, lvl, "tls %s:%d: %s: %s", s->host, s->port, what, buf);
+    if (s->sock.cfg && s->sock.cfg->log)
+        s->sock.cfg->log(s->sock.cfg->log_ctx, lvl, "tls %s:%d: %s: %s", s->sock.host, s->sock.port, what, buf);
 }
 
 /* ----------------------------------------------------------------------------
@@ -82,32 +77,24 @@ static int sock_bio_write(BIO *b, const char *buf, int len)
 {
     int fd = (int)(intptr_t)BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    for (;;) {
-        ssize_t n = send(fd, buf, (size_t)len, MSG_NOSIGNAL);
-        if (n >= 0)
-            return (int)n;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            BIO_set_retry_write(b);
-        return -1;
-    }
+    ssize_t n = oocsi__send_nosignal(fd, buf, (size_t)len);
+    if (n >= 0)
+        return (int)n;
+    if (oocsi__would_block(errno))
+        BIO_set_retry_write(b);
+    return -1;
 }
 
 static int sock_bio_read(BIO *b, char *buf, int len)
 {
     int fd = (int)(intptr_t)BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    for (;;) {
-        ssize_t n = recv(fd, buf, (size_t)len, 0);
-        if (n >= 0)
-            return (int)n;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            BIO_set_retry_read(b);
-        return -1;
-    }
+    ssize_t n = oocsi__recv_retry(fd, buf, (size_t)len);
+    if (n >= 0)
+        return (int)n;
+    if (oocsi__would_block(errno))
+        BIO_set_retry_read(b);
+    return -1;
 }
 
 static int sock_bio_puts(BIO *b, const char *str)
@@ -151,31 +138,6 @@ static BIO_METHOD *sock_bio_method(void)
 
 /* ------------------------------------------------------------------------- */
 
-/* Starts a TCP connect to the next address; OOCSI_OK when one is under way. */
-static int tls_try_next(tls_state *s)
-{
-    while (s->ai_next) {
-        struct addrinfo *ai = s->ai_next;
-        s->ai_next = ai->ai_next;
-        int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-        if (fd < 0) {
-            tls_log(s, OOCSI_LOG_DEBUG, "socket: %s", strerror(errno));
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
-        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 || errno == EINPROGRESS) {
-            s->fd = fd;
-            s->phase = PH_TCP;
-            return OOCSI_OK;
-        }
-        tls_log(s, OOCSI_LOG_DEBUG, "connect: %s", strerror(errno));
-        close(fd);
-    }
-    return OOCSI_ERR_CONNECT;
-}
-
 static int is_ip_literal(const char *host)
 {
     unsigned char buf[sizeof(struct in6_addr)];
@@ -185,7 +147,7 @@ static int is_ip_literal(const char *host)
 /* The per-connection context: protocol floor, trust anchors, client cert. */
 static int tls_setup_ctx(tls_state *s)
 {
-    const oocsi_transport_config *cfg = s->cfg;
+    const oocsi_transport_config *cfg = s->sock.cfg;
     ERR_clear_error();
     s->ctx = SSL_CTX_new(TLS_client_method());
     if (!s->ctx) {
@@ -237,26 +199,26 @@ static int tls_setup_ssl(tls_state *s)
         tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot create the TLS session", "out of memory");
         return OOCSI_ERR_NOMEM;
     }
-    BIO_set_data(bio, (void *)(intptr_t)s->fd);
+    BIO_set_data(bio, (void *)(intptr_t)s->sock.fd);
     SSL_set_bio(s->ssl, bio, bio);
     SSL_set_mode(s->ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     SSL_set_connect_state(s->ssl);
-    int ip = is_ip_literal(s->host);
-    if (!ip && SSL_set_tlsext_host_name(s->ssl, s->host) != 1) {
-        tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot set the server name", s->host);
+    int ip = is_ip_literal(s->sock.host);
+    if (!ip && SSL_set_tlsext_host_name(s->ssl, s->sock.host) != 1) {
+        tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot set the server name", s->sock.host);
         return OOCSI_ERR_TLS;
     }
-    if (s->cfg && s->cfg->tls_verify) {
+    if (s->sock.cfg && s->sock.cfg->tls_verify) {
         X509_VERIFY_PARAM *param = SSL_get0_param(s->ssl);
         int ok;
         if (ip) {
-            ok = X509_VERIFY_PARAM_set1_ip_asc(param, s->host);
+            ok = X509_VERIFY_PARAM_set1_ip_asc(param, s->sock.host);
         } else {
             X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-            ok = X509_VERIFY_PARAM_set1_host(param, s->host, 0);
+            ok = X509_VERIFY_PARAM_set1_host(param, s->sock.host, 0);
         }
         if (ok != 1) {
-            tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot set the name to verify", s->host);
+            tls_log_ssl(s, OOCSI_LOG_ERROR, "cannot set the name to verify", s->sock.host);
             return OOCSI_ERR_TLS;
         }
     }
@@ -270,10 +232,7 @@ static int tls_open(void **state, const oocsi_url *url, const oocsi_transport_co
     tls_state *s = calloc(1, sizeof(*s));
     if (!s)
         return OOCSI_ERR_NOMEM;
-    s->fd = -1;
-    s->cfg = cfg;
-    snprintf(s->host, sizeof(s->host), "%s", url->host);
-    s->port = url->port;
+    oocsi__sock_init(&s->sock, "tls", url, cfg);
     if (!cfg || !cfg->tls_verify)
         tls_log(s, OOCSI_LOG_WARN, "%s",
                 "INSECURE: certificate verification is disabled (tls_verify 0); the server is not authenticated");
@@ -283,24 +242,11 @@ static int tls_open(void **state, const oocsi_url *url, const oocsi_transport_co
         free(s);
         return rc;
     }
-    char port[16];
-    snprintf(port, sizeof(port), "%d", url->port);
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
-    int gai = getaddrinfo(url->host, port, &hints, &s->ai_list);
-    if (gai != 0) {
-        tls_log(s, OOCSI_LOG_WARN, "cannot resolve: %s", gai_strerror(gai));
-        SSL_CTX_free(s->ctx);
-        free(s);
-        return OOCSI_ERR_CONNECT;
-    }
-    s->ai_next = s->ai_list;
-    rc = tls_try_next(s);
+    int gai;
+    rc = oocsi__sock_open(&s->sock, url->host, &gai);
     if (rc != OOCSI_OK) {
-        freeaddrinfo(s->ai_list);
+        if (gai != 0)
+            tls_log(s, OOCSI_LOG_WARN, "cannot resolve: %s", gai_strerror(gai));
         SSL_CTX_free(s->ctx);
         free(s);
         return rc;
@@ -311,7 +257,7 @@ static int tls_open(void **state, const oocsi_url *url, const oocsi_transport_co
 
 static int tls_fd(void *state)
 {
-    return ((tls_state *)state)->fd;
+    return ((tls_state *)state)->sock.fd;
 }
 
 static int tls_interest(void *state)
@@ -335,9 +281,9 @@ static int tls_handshake(tls_state *s)
     if (r == 1) {
         s->phase = PH_OPEN;
         s->hs_want = 0;
-        if (s->cfg && s->cfg->log)
-            s->cfg->log(s->cfg->log_ctx, OOCSI_LOG_DEBUG, "tls %s:%d: %s established (%s)", s->host, s->port,
-                        SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl));
+        if (s->sock.cfg && s->sock.cfg->log)
+            s->sock.cfg->log(s->sock.cfg->log_ctx, OOCSI_LOG_DEBUG, "tls %s:%d: %s established (%s)", s->sock.host,
+                             s->sock.port, SSL_get_version(s->ssl), SSL_get_cipher_name(s->ssl));
         return 1;
     }
     int err = SSL_get_error(s->ssl, r);
@@ -349,7 +295,7 @@ static int tls_handshake(tls_state *s)
         s->hs_want = OOCSI_WANT_WRITE;
         return 0;
     }
-    long vr = s->cfg && s->cfg->tls_verify ? SSL_get_verify_result(s->ssl) : X509_V_OK;
+    long vr = s->sock.cfg && s->sock.cfg->tls_verify ? SSL_get_verify_result(s->ssl) : X509_V_OK;
     if (vr != X509_V_OK) {
         tls_log(s, OOCSI_LOG_ERROR, "certificate verification failed: %s", X509_verify_cert_error_string(vr));
         ERR_clear_error();
@@ -368,19 +314,10 @@ static int tls_process(void *state, int events)
     if (s->phase == PH_OPEN)
         return 1;
     if (s->phase == PH_TCP) {
-        if (!(events & (OOCSI_EV_WRITABLE | OOCSI_EV_ERROR)))
-            return 0;
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-            err = errno;
-        if (err != 0) {
-            tls_log(s, OOCSI_LOG_DEBUG, "connect: %s", strerror(err));
-            close(s->fd);
-            s->fd = -1;
-            return tls_try_next(s) == OOCSI_OK ? 0 : OOCSI_ERR_CONNECT;
-        }
-        int rc = tls_setup_ssl(s);
+        int rc = oocsi__sock_finish_connect(&s->sock, events);
+        if (rc != 1)
+            return rc; /* still connecting, or no address left */
+        rc = tls_setup_ssl(s);
         if (rc != OOCSI_OK)
             return rc;
         s->phase = PH_HANDSHAKE;
@@ -475,10 +412,7 @@ static void tls_close(void *state)
     }
     SSL_CTX_free(s->ctx);
     BIO_meth_free(s->bio_meth);
-    if (s->fd >= 0)
-        close(s->fd);
-    if (s->ai_list)
-        freeaddrinfo(s->ai_list);
+    oocsi__sock_release(&s->sock);
     free(s);
 }
 

@@ -1,0 +1,210 @@
+/*
+ * Internal helpers shared by the built-in codecs; see codec_util.h.
+ */
+#include "codec_util.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ----------------------------------------------------------- byte ranges */
+
+int oocsi__is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+int oocsi__equals(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return n == m && memcmp(s, lit, m) == 0;
+}
+
+int oocsi__starts_with(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return n >= m && memcmp(s, lit, m) == 0;
+}
+
+int oocsi__is_clean(const char *s, size_t n)
+{
+    return memchr(s, 0, n) == NULL && oocsi_utf8_valid(s, n);
+}
+
+int64_t oocsi__clamp_i64(double d)
+{
+    if (d != d) {
+        return 0;
+    }
+    if (d >= 9223372036854775808.0) {
+        return INT64_MAX;
+    }
+    if (d <= -9223372036854775808.0) {
+        return INT64_MIN;
+    }
+    return (int64_t)d;
+}
+
+/* ------------------------------------------------------------ event text */
+
+char *oocsi__text_copy(const char *s, size_t n, int clean)
+{
+    char *t;
+
+    if (!clean && !oocsi__is_clean(s, n)) {
+        return oocsi_utf8_sanitize(s, n, NULL);
+    }
+    if (n == SIZE_MAX) {
+        return NULL;
+    }
+    t = malloc(n + 1);
+    if (t == NULL) {
+        return NULL;
+    }
+    memcpy(t, s, n);
+    t[n] = '\0';
+    return t;
+}
+
+int oocsi__set_text(oocsi_event *ev, oocsi_event_type type, const char *s, size_t n, int clean)
+{
+    ev->text = oocsi__text_copy(s, n, clean);
+    if (ev->text == NULL) {
+        return OOCSI_ERR_NOMEM;
+    }
+    ev->type = type;
+    return OOCSI_OK;
+}
+
+int oocsi__set_invalid(oocsi_event *ev, const char *s, size_t n)
+{
+    size_t k = n < OOCSI__INVALID_PREFIX ? n : OOCSI__INVALID_PREFIX;
+
+    while (k > 0 && k < n && ((unsigned char)s[k] & 0xC0) == 0x80) {
+        k--;
+    }
+    if (oocsi__set_text(ev, OOCSI_EVENT_INVALID, s, k, 1) != OOCSI_OK) {
+        return OOCSI_ERR_NOMEM;
+    }
+    ev->err = OOCSI_ERR_PROTOCOL;
+    return OOCSI_OK;
+}
+
+cJSON *oocsi__parse_whole(const char *s, size_t n)
+{
+    const char *end = NULL, *p;
+    cJSON *root = cJSON_ParseWithLengthOpts(s, n, &end, 0);
+
+    if (root == NULL) {
+        return NULL;
+    }
+    if (end == NULL || end < s || end > s + n) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    for (p = end; p < s + n; p++) {
+        if (!oocsi__is_space((unsigned char)*p)) {
+            cJSON_Delete(root);
+            return NULL;
+        }
+    }
+    return root;
+}
+
+/* ---------------------------------------------------------------- decode */
+
+int oocsi__decode(void *state, const char *frame, size_t len, oocsi_event *ev, oocsi__decode_fn decode_one)
+{
+    const char *s = frame;
+    size_t n = len;
+
+    if (state == NULL || ev == NULL || (frame == NULL && len > 0)) {
+        return OOCSI_ERR_INVAL;
+    }
+    if (s == NULL) {
+        s = ""; /* an empty frame may come as NULL */
+    }
+    while (n > 0 && oocsi__is_space((unsigned char)s[0])) {
+        s++;
+        n--;
+    }
+    while (n > 0 && oocsi__is_space((unsigned char)s[n - 1])) {
+        n--;
+    }
+    return decode_one(state, s, n, ev);
+}
+
+int oocsi__make_clean(const char **s, size_t *n, char **copy)
+{
+    *copy = NULL;
+    if (oocsi__is_clean(*s, *n)) {
+        return OOCSI_OK;
+    }
+    *copy = oocsi_utf8_sanitize(*s, *n, n);
+    if (*copy == NULL) {
+        return OOCSI_ERR_NOMEM;
+    }
+    *s = *copy;
+    return OOCSI_OK;
+}
+
+/* ---------------------------------------------------- per-connection state */
+
+void *oocsi__welcome_create(void)
+{
+    return calloc(1, sizeof(oocsi__welcome_state));
+}
+
+void oocsi__welcome_destroy(void *state)
+{
+    free(state);
+}
+
+void oocsi__welcome_reset(void *state)
+{
+    if (state != NULL) {
+        ((oocsi__welcome_state *)state)->welcomed = 0;
+    }
+}
+
+/* ---------------------------------------------------------------- encode */
+
+int oocsi__word_ok(const char *a)
+{
+    const unsigned char *p = (const unsigned char *)a;
+
+    if (p == NULL || *p == 0) {
+        return 0;
+    }
+    for (; *p != 0; p++) {
+        if (*p <= 0x20 || *p == 0x7F) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int oocsi__send_ok(const oocsi_command *cmd)
+{
+    return oocsi__word_ok(cmd->arg) && cmd->payload != NULL && cmd->payload_len > 0 &&
+           memchr(cmd->payload, '\n', cmd->payload_len) == NULL &&
+           memchr(cmd->payload, '\r', cmd->payload_len) == NULL && memchr(cmd->payload, '\0', cmd->payload_len) == NULL;
+}
+
+int oocsi__encode(const oocsi_command *cmd, oocsi_buf *out, int (*encode_one)(const oocsi_command *, oocsi_buf *))
+{
+    size_t start;
+    int rc;
+
+    if (cmd == NULL || out == NULL) {
+        return OOCSI_ERR_INVAL;
+    }
+    start = out->data != NULL ? out->len : 0;
+    rc = encode_one(cmd, out);
+    if (rc != OOCSI_OK && out->data != NULL && out->len != start) {
+        /* leave no partial frame behind */
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return rc;
+}
