@@ -97,4 +97,17 @@ void hub_ws_each(oocsi_hub *h, void (*fn)(void *conn, unsigned want, void *ctx),
 int hub_ws_next_frame(oocsi_hub *h, struct client *c, size_t pre, unsigned char **buf, size_t *len);
 #endif
 
+/* ------------------------------------------------------------------ fuzzing (tests/fuzz) */
+
+#ifdef HUB_FUZZING
+/** Runs data as the input of one in-memory hub, without sockets or threads,
+ *  then frees everything. Lines (split on LF) go to the first TCP client;
+ *  a line starting with byte 1 to a second TCP client, with byte 2 to a
+ *  WebSocket client (a TCP one without HUB_HAVE_WS); the byte is removed.
+ *  A missing client connects first. A line that is exactly byte 5 lets
+ *  6 s pass (timers), byte 7 toggles reference_drop_queue, byte 6 (after
+ *  the selector) drops that connection. Output is discarded. Returns 0. */
+int hub_fuzz_lines(const char *data, size_t len);
+#endif
+
 #endif
