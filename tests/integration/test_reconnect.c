@@ -466,6 +466,41 @@ static void test_first_retry_fast(void **state)
         fail_msg("reconnected only after %lld ms: the first retry should be well under a second", (long long)dt);
 }
 
+/* After a drop the server may still hold our name (the reference server
+ * keeps a dead client's handle until it notices): "name already registered"
+ * during reconnection is retried with backoff, not fatal. */
+static void test_handle_taken_on_reconnect_is_retried(void **state)
+{
+    (void)state;
+    oocsi_options *o = it_options(NULL);
+    /* Slow first retry, so the impostor below takes the name first. */
+    assert_int_equal(oocsi_options_set_reconnect_delay(o, 300, 600), OOCSI_OK);
+    it_log *log = it_log_new();
+    assert_int_equal(oocsi_options_set_logger(o, it_log_fn, log), OOCSI_OK);
+    watched a;
+    watched_connect(&a, "heldname", o, 1);
+    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 1);
+    it_raw *holder = it_raw_connect(oocsi_hub_port(it_hub), a.handle);
+    assert_non_null(holder); /* welcomed: the name is taken now */
+    /* The client is refused at least once and keeps trying... */
+    int refused = 0;
+    for (int i = 0; i < 50 && !refused; i++) {
+        refused = it_log_contains(log, OOCSI_LOG_WARN, "refused handle");
+        if (!refused)
+            it_pump_for(100);
+    }
+    assert_true(refused);
+    /* ...and gets its name back once the holder leaves. */
+    it_raw_close(holder);
+    int on = it_states_wait_for(a.states, 2, OOCSI_STATE_CONNECTED, 3 * IT_TIMEOUT);
+    assert_true(on >= 2);
+    for (int i = 1; i < on; i++)
+        assert_int_not_equal(it_states_at(a.states, i, NULL), OOCSI_STATE_CLOSED);
+    assert_string_equal(oocsi_handle(a.c), a.handle);
+    assert_int_equal(oocsi_hub_wait_client(it_hub, a.handle, IT_TIMEOUT), 1);
+}
+
 static void msg_noop(oocsi_client *c, const oocsi_message *m, void *u)
 {
     (void)c;
@@ -552,6 +587,7 @@ int main(void)
         RC_TEST(test_keepalive_detects_stall),
         RC_TEST(test_failover_on_reconnect),
         RC_TEST(test_first_retry_fast),
+        RC_TEST(test_handle_taken_on_reconnect_is_retried),
         RC_TEST(test_many_subscriptions_restored),
         RC_TEST(test_unsubscribe_while_offline),
     };
