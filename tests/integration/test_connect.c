@@ -197,10 +197,13 @@ static void test_password_handles(void **state)
     oocsi_options *o_wrong = oocsi_options_new();
     assert_non_null(o_wrong);
     char wrong[96];
-    snprintf(wrong, sizeof wrong, "%s:wrong", name);
+    snprintf(wrong, sizeof wrong, "%s:Wr0ngPw", name);
     assert_int_equal(oocsi_options_set_handle(o_wrong, wrong), OOCSI_OK);
     assert_int_equal(oocsi_options_add_endpoint(o_wrong, url), OOCSI_OK);
-    assert_int_equal(oocsi_options_set_logger(o_wrong, NULL, NULL), OOCSI_OK);
+    /* Every log line, DEBUG included, is kept: no password may be in any. */
+    it_log *log = it_log_new();
+    assert_int_equal(oocsi_options_set_logger(o_wrong, it_log_fn, log), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_log_level(o_wrong, OOCSI_LOG_DEBUG), OOCSI_OK);
     it_options_trust(o_wrong);
     assert_int_equal(try_connect(o_wrong, NULL), web ? web_err : OOCSI_ERR_AUTH);
 
@@ -208,7 +211,8 @@ static void test_password_handles(void **state)
     assert_non_null(o_ok);
     assert_int_equal(oocsi_options_set_handle(o_ok, req), OOCSI_OK);
     assert_int_equal(oocsi_options_add_endpoint(o_ok, url), OOCSI_OK);
-    assert_int_equal(oocsi_options_set_logger(o_ok, NULL, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o_ok, it_log_fn, log), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_log_level(o_ok, OOCSI_LOG_DEBUG), OOCSI_OK);
     it_options_trust(o_ok);
     oocsi_client *c = NULL;
     rc = try_connect(o_ok, &c);
@@ -223,6 +227,9 @@ static void test_password_handles(void **state)
     /* Even a correct password cannot be used over ws/wss. */
     assert_int_equal(rc, web ? web_err : OOCSI_OK);
     assert_int_equal(registered, 0);
+    assert_true(it_log_count(log, OOCSI_LOG_DEBUG) > 0);
+    assert_false(it_log_contains(log, OOCSI_LOG_DEBUG, "s3cret"));
+    assert_false(it_log_contains(log, OOCSI_LOG_DEBUG, "Wr0ngPw"));
 }
 
 static void test_no_server(void **state)
