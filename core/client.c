@@ -979,13 +979,19 @@ static void run_timers(oocsi_client *c)
     case CS_RESUB:
     case CS_ONLINE: {
         int64_t idle = now - c->last_rx;
+        /* The server is declared silent only after our own ping went
+         * unanswered for the rest of the budget: if this loop was busy (a
+         * slow handler) the ping simply goes out late, and data that was
+         * waiting unread does not count as silence. */
+        int64_t grace = c->opts.keepalive_timeout_ms - c->opts.keepalive_idle_ms;
         if (!codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
             /* The transport keeps such connections alive (e.g. WebSocket
              * ping/pong) and reports a silent peer itself. */
-        } else if (idle >= c->opts.keepalive_timeout_ms) {
+        } else if (c->ka_ping_sent && now - c->ka_ping_at >= grace) {
             connection_lost(c, OOCSI_ERR_TIMEOUT, "no data from the server (keep-alive timeout)");
-        } else if (idle >= c->opts.keepalive_idle_ms && !c->ka_ping_sent && codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
+        } else if (idle >= c->opts.keepalive_idle_ms && !c->ka_ping_sent) {
             c->ka_ping_sent = 1;
+            c->ka_ping_at = now;
             if (emit(c, OOCSI_CMD_PING, NULL, NULL, 0) == OOCSI_OK)
                 ping_push(c, PW_KEEPALIVE, NULL);
             flush_out(c);
@@ -1022,7 +1028,8 @@ static int64_t next_deadline(const oocsi_client *c)
     case CS_RESUB:
     case CS_ONLINE:
         if (c->codec && (c->codec->caps & OOCSI_CODEC_PING_BARRIER))
-            d = c->last_rx + (c->ka_ping_sent ? c->opts.keepalive_timeout_ms : c->opts.keepalive_idle_ms);
+            d = c->ka_ping_sent ? c->ka_ping_at + (c->opts.keepalive_timeout_ms - c->opts.keepalive_idle_ms)
+                                : c->last_rx + c->opts.keepalive_idle_ms;
         break;
     default:
         break;

@@ -181,6 +181,7 @@ struct oocsi_client {
     /* keep-alive */
     int64_t last_rx;
     int ka_ping_sent;
+    int64_t ka_ping_at; /* when the keep-alive ping went out */
 
     /* queue while offline or re-subscribing */
     oocsi__queue offline;
