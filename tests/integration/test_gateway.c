@@ -1,0 +1,1071 @@
+/*
+ * Integration: oocsi-gateway (examples/gateway) as a child process between
+ * browsers and the in-process hub.
+ *
+ *  1. headless Chromium opens the gateway's own page, joins a channel and
+ *     exchanges messages and a call with a C client on the hub over TCP
+ *     (skipped, with a message, where Chromium is not installed);
+ *  2. a hand-written WebSocket client speaks PROTOCOL.md §19 through the
+ *     gateway: welcome, subscribe, unsubscribe, messages both ways, direct
+ *     messages, calls both ways, taken handle;
+ *  3. flood: many browsers, a frame over the limit, a browser that does not
+ *     read, connections past the client limit: only the offenders are cut,
+ *     the others keep working, the gateway's RSS stays bounded;
+ *  4. the hub restarts: every browser keeps its WebSocket and receives again.
+ *
+ * Every wait is bounded (poll() with deadlines, the support waits); the
+ * gateway must exit 0 on SIGTERM (under ASan that includes no leaks).
+ */
+#define _XOPEN_SOURCE 700
+#include "support.h"
+#ifdef OOCSI_GATEWAY_TEST_TLS
+#include "support_certs.h"
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef OOCSI_GATEWAY_PATH
+#error "OOCSI_GATEWAY_PATH must name the oocsi-gateway binary"
+#endif
+#ifndef OOCSI_GATEWAY_WWW_DIR
+#error "OOCSI_GATEWAY_WWW_DIR must name examples/gateway/www"
+#endif
+
+#define TMO IT_TIMEOUT
+
+/* ------------------------------------------------------------------ the gateway process */
+
+typedef struct gw {
+    pid_t pid;
+    int port;
+} gw;
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Gateways still running when a test fails: killed by the teardown. */
+static pid_t running[8];
+
+static void gw_track(pid_t pid)
+{
+    for (int i = 0; i < 8; i++) {
+        if (!running[i]) {
+            running[i] = pid;
+            return;
+        }
+    }
+}
+
+static void gw_untrack(pid_t pid)
+{
+    for (int i = 0; i < 8; i++) {
+        if (running[i] == pid) {
+            running[i] = 0;
+        }
+    }
+}
+
+static int gw_teardown(void **state)
+{
+    for (int i = 0; i < 8; i++) {
+        if (running[i]) {
+            kill(running[i], SIGKILL);
+            waitpid(running[i], NULL, 0);
+            running[i] = 0;
+        }
+    }
+    return it_test_teardown(state);
+}
+
+/* Starts the gateway on an ephemeral port with upstream the hub's TCP port
+ * (unless extra names its own) plus extra arguments (NULL-terminated); reads the port it prints. */
+static void gw_start(gw *g, const char *const *extra)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    char upstream[64];
+    snprintf(upstream, sizeof upstream, "tcp://127.0.0.1:%d", oocsi_hub_port(it_hub));
+    const char *argv[40];
+    int n = 0;
+    argv[n++] = OOCSI_GATEWAY_PATH;
+    argv[n++] = "--port";
+    argv[n++] = "0";
+    int own_upstream = 0;
+    for (int i = 0; extra && extra[i]; i++) {
+        own_upstream |= !strcmp(extra[i], "--upstream");
+    }
+    if (!own_upstream) {
+        argv[n++] = "--upstream";
+        argv[n++] = upstream;
+    }
+    argv[n++] = "--www";
+    argv[n++] = OOCSI_GATEWAY_WWW_DIR;
+    argv[n++] = "--ping-interval";
+    argv[n++] = "1000";
+    for (int i = 0; extra && extra[i] && n < 38; i++) {
+        argv[n++] = extra[i];
+    }
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        /* a small allocator quarantine, so that RSS under ASan measures the gateway */
+        const char *old = getenv("ASAN_OPTIONS");
+        char asan[512];
+        snprintf(asan, sizeof asan, "%s%squarantine_size_mb=8", old ? old : "", old && *old ? ":" : "");
+        setenv("ASAN_OPTIONS", asan, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    char line[256];
+    size_t len = 0;
+    int64_t dl = it_now_ms() + 10000;
+    g->pid = pid;
+    g->port = 0;
+    while (len + 1 < sizeof line && it_now_ms() < dl) {
+        struct pollfd p = {fds[0], POLLIN, 0};
+        if (poll(&p, 1, (int)(dl - it_now_ms())) <= 0) {
+            continue;
+        }
+        ssize_t r = read(fds[0], line + len, 1);
+        if (r <= 0) {
+            break;
+        }
+        len++;
+        if (line[len - 1] == '\n') {
+            break;
+        }
+    }
+    close(fds[0]);
+    line[len] = '\0';
+    const char *colon = strrchr(line, ':');
+    if (colon) {
+        g->port = atoi(colon + 1);
+    }
+    gw_track(pid);
+    if (g->port <= 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        fail_msg("the gateway did not report its port (got \"%s\")", line);
+    }
+}
+
+/* SIGTERM, and the gateway must exit 0 within 15 s. */
+static void gw_stop(gw *g)
+{
+    if (g->pid <= 0) {
+        return;
+    }
+    kill(g->pid, SIGTERM);
+    int status = 0;
+    pid_t r = 0;
+    for (int i = 0; i < 300 && (r = waitpid(g->pid, &status, WNOHANG)) == 0; i++) {
+        sleep_ms(50); /* waiting for a child process to exit */
+    }
+    if (r == 0) {
+        kill(g->pid, SIGKILL);
+        waitpid(g->pid, &status, 0);
+        gw_untrack(g->pid);
+        g->pid = 0;
+        fail_msg("the gateway did not exit on SIGTERM");
+    }
+    gw_untrack(g->pid);
+    g->pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fail_msg("the gateway exited with status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    }
+}
+
+static long gw_rss_kb(const gw *g)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)g->pid);
+    FILE *f = fopen(path, "r");
+    long kb = -1;
+    if (!f) {
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "VmRSS:", 6)) {
+            kb = strtol(line + 6, NULL, 10);
+        }
+    }
+    fclose(f);
+    return kb;
+}
+
+/* ------------------------------------------------------------------ a minimal WebSocket client */
+
+typedef struct peer {
+    int fd;
+    char *buf;
+    size_t len, cap;
+    int eof;
+} peer;
+
+static peer *peer_open(int port, int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) {
+        return NULL;
+    }
+    if (rcvbuf > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
+    struct timeval tv = {TMO / 1000, 0};
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return NULL;
+    }
+    peer *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    p->fd = fd;
+    return p;
+}
+
+static void peer_close(peer *p)
+{
+    if (p) {
+        close(p->fd);
+        free(p->buf);
+        free(p);
+    }
+}
+
+/* 0, or -1 when the gateway closed the connection meanwhile. */
+static int peer_write(peer *p, const void *b, size_t n)
+{
+    const char *s = b;
+    while (n) {
+        ssize_t w = send(p->fd, s, n, MSG_NOSIGNAL);
+        if (w <= 0) {
+            return -1;
+        }
+        s += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads more: 1, 0 on timeout, -1 on EOF or error. */
+static int peer_fill(peer *p, int64_t deadline)
+{
+    if (p->eof) {
+        return -1;
+    }
+    int64_t left = deadline - it_now_ms();
+    if (left <= 0) {
+        return 0;
+    }
+    struct pollfd pfd = {p->fd, POLLIN, 0};
+    int r = poll(&pfd, 1, (int)left);
+    if (r <= 0) {
+        return r == 0 || errno == EINTR ? 0 : -1;
+    }
+    if (p->cap - p->len < 65536) {
+        p->cap = p->cap ? p->cap * 2 : 131072;
+        p->buf = realloc(p->buf, p->cap);
+        assert_non_null(p->buf);
+    }
+    ssize_t n = recv(p->fd, p->buf + p->len, p->cap - p->len - 1, 0);
+    if (n <= 0) {
+        p->eof = 1;
+        return -1;
+    }
+    p->len += (size_t)n;
+    return 1;
+}
+
+static void peer_consume(peer *p, size_t n)
+{
+    memmove(p->buf, p->buf + n, p->len - n);
+    p->len -= n;
+}
+
+static int has_accept(const char *b, size_t n)
+{
+    const char *key = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+    size_t kl = strlen(key);
+    for (size_t i = 0; i + kl <= n; i++) {
+        if (!memcmp(b + i, key, kl)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The upgrade request at /ws (RFC 6455 sample key); NULL if refused. */
+static peer *ws_open_origin(int port, const char *origin, int rcvbuf)
+{
+    peer *p = peer_open(port, rcvbuf);
+    if (!p) {
+        return NULL;
+    }
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     "%s%s%sSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+                     port, origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "");
+    if (peer_write(p, req, (size_t)n) != 0) {
+        peer_close(p);
+        return NULL;
+    }
+    int64_t dl = it_now_ms() + TMO;
+    char *end = NULL;
+    while (1) {
+        for (size_t i = 0; p->buf && i + 4 <= p->len; i++) {
+            if (!memcmp(p->buf + i, "\r\n\r\n", 4)) {
+                end = p->buf + i;
+                break;
+            }
+        }
+        if (end || peer_fill(p, dl) <= 0) {
+            break;
+        }
+    }
+    if (!end) {
+        peer_close(p);
+        return NULL;
+    }
+    size_t hl = (size_t)(end - p->buf) + 4;
+    int ok = !strncmp(p->buf, "HTTP/1.1 101", 12) && has_accept(p->buf, hl);
+    peer_consume(p, hl);
+    if (!ok) {
+        peer_close(p);
+        return NULL;
+    }
+    return p;
+}
+
+static peer *ws_open(int port)
+{
+    return ws_open_origin(port, NULL, 0);
+}
+
+static int ws_send_op(peer *p, int opcode, const char *s, size_t n)
+{
+    unsigned char h[14];
+    size_t hl = 0;
+    h[hl++] = (unsigned char)(0x80 | opcode);
+    if (n < 126) {
+        h[hl++] = (unsigned char)(0x80 | n);
+    } else if (n < 65536) {
+        h[hl++] = 0x80 | 126;
+        h[hl++] = (unsigned char)(n >> 8);
+        h[hl++] = (unsigned char)n;
+    } else {
+        h[hl++] = 0x80 | 127;
+        for (int i = 7; i >= 0; i--) {
+            h[hl++] = (unsigned char)((uint64_t)n >> (8 * i));
+        }
+    }
+    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
+    memcpy(h + hl, mask, 4);
+    hl += 4;
+    unsigned char *f = malloc(hl + n + 1);
+    assert_non_null(f);
+    memcpy(f, h, hl);
+    for (size_t i = 0; i < n; i++) {
+        f[hl + i] = (unsigned char)s[i] ^ mask[i & 3];
+    }
+    int r = peer_write(p, f, hl + n);
+    free(f);
+    return r;
+}
+
+static void ws_send(peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ws_send(peer *p, const char *fmt, ...)
+{
+    char b[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b, sizeof b, fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && n < (int)sizeof b);
+    assert_int_equal(ws_send_op(p, 1, b, (size_t)n), 0);
+}
+
+/* Next text message (malloc'd); NULL on timeout (*closed 0) or close/EOF (*closed 1). */
+static char *ws_recv(peer *p, int timeout_ms, int *closed)
+{
+    int64_t dl = it_now_ms() + timeout_ms;
+    char *msg = NULL;
+    size_t mlen = 0;
+    *closed = 0;
+    while (1) {
+        if (p->len >= 2) {
+            const unsigned char *b = (const unsigned char *)p->buf;
+            int fin = b[0] & 0x80, op = b[0] & 0x0F;
+            uint64_t n = b[1] & 0x7F;
+            size_t hl = 2;
+            if (n == 126 && p->len >= 4) {
+                n = ((uint64_t)b[2] << 8) | b[3];
+                hl = 4;
+            } else if (n == 127 && p->len >= 10) {
+                n = 0;
+                for (int i = 0; i < 8; i++) {
+                    n = (n << 8) | b[2 + i];
+                }
+                hl = 10;
+            } else if (n >= 126) {
+                hl = 0;
+            }
+            if (hl && p->len >= hl + n) {
+                if (op == 8) {
+                    free(msg);
+                    *closed = 1;
+                    return NULL;
+                }
+                if (op == 9) {
+                    ws_send_op(p, 10, p->buf + hl, (size_t)n);
+                } else if (op == 1 || op == 2 || op == 0) {
+                    msg = realloc(msg, mlen + n + 1);
+                    assert_non_null(msg);
+                    memcpy(msg + mlen, p->buf + hl, n);
+                    mlen += n;
+                    msg[mlen] = '\0';
+                }
+                peer_consume(p, hl + n);
+                if (fin && (op == 1 || op == 2 || op == 0)) {
+                    return msg;
+                }
+                continue;
+            }
+        }
+        int r = peer_fill(p, dl);
+        if (r <= 0) {
+            free(msg);
+            *closed = r < 0;
+            return NULL;
+        }
+    }
+}
+
+static void expect_frame(peer *p, const char *expected)
+{
+    int closed;
+    char *m = ws_recv(p, TMO, &closed);
+    if (!m || strcmp(m, expected) != 0) {
+        fail_msg("frame \"%s\", expected \"%s\"%s", m ? m : "(none)", expected, closed ? " (closed)" : "");
+    }
+    free(m);
+}
+
+/* The connection closes within the timeout (messages before are skipped). */
+static int wait_closed(peer *p, int timeout_ms)
+{
+    int64_t dl = it_now_ms() + timeout_ms;
+    while (it_now_ms() < dl) {
+        int closed;
+        char *m = ws_recv(p, (int)(dl - it_now_ms()), &closed);
+        free(m);
+        if (!m && closed) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static peer *ws_client(int port, const char *handle)
+{
+    peer *p = ws_open(port);
+    assert_non_null(p);
+    ws_send(p, "%s", handle);
+    char welcome[256];
+    snprintf(welcome, sizeof welcome, "{\"message\" : \"welcome %s\"}", handle);
+    expect_frame(p, welcome);
+    return p;
+}
+
+/* Next message frame as JSON, answering "ping" with "."; NULL on timeout. */
+static cJSON *ws_json_within(peer *p, int timeout_ms)
+{
+    int64_t dl = it_now_ms() + timeout_ms;
+    while (1) {
+        int closed;
+        int left = (int)(dl - it_now_ms());
+        char *m = left > 0 ? ws_recv(p, left, &closed) : NULL;
+        if (!m) {
+            return NULL;
+        }
+        if (!strcmp(m, "ping")) {
+            free(m);
+            ws_send(p, ".");
+            continue;
+        }
+        cJSON *j = cJSON_Parse(m);
+        if (!j) {
+            fail_msg("not JSON: %s", m);
+        }
+        free(m);
+        return j;
+    }
+}
+
+static cJSON *ws_json(peer *p)
+{
+    cJSON *j = ws_json_within(p, TMO);
+    if (!j) {
+        fail_msg("no message frame within %d ms", TMO);
+    }
+    return j;
+}
+
+static const char *jstr(const cJSON *o, const char *k)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* Subscribes through the gateway and waits until the hub has it. */
+static void ws_subscribe(peer *p, const char *handle, const char *channel)
+{
+    ws_send(p, "subscribe %s", channel);
+    assert_true(oocsi_hub_wait_subscribed(it_hub, handle, channel, TMO));
+}
+
+/* ------------------------------------------------------------------ 2: the protocol through the gateway */
+
+static void responder_add(oocsi_client *c, const oocsi_message *req, cJSON *resp, void *user)
+{
+    (void)c;
+    (void)user;
+    int64_t x = 0;
+    oocsi_message_get_int(req, "x", &x);
+    cJSON_AddNumberToObject(resp, "answer", (double)(x + 21));
+}
+
+typedef struct call_box {
+    int done;
+    cJSON *data;
+} call_box;
+
+static void on_call_result(oocsi_client *c, const oocsi_message *resp, void *user)
+{
+    (void)c;
+    call_box *b = user;
+    b->data = resp ? cJSON_Duplicate(oocsi_message_data(resp), 1) : NULL;
+    __atomic_store_n(&b->done, 1, __ATOMIC_SEQ_CST);
+    it_notify();
+}
+
+static int call_done(void *ctx)
+{
+    return __atomic_load_n(&((call_box *)ctx)->done, __ATOMIC_SEQ_CST);
+}
+
+static void test_protocol(void **state)
+{
+    (void)state;
+    gw g;
+    gw_start(&g, NULL);
+    char h[64], ch[64], cname[64], calls[64];
+    it_unique(h, sizeof h, "gwweb");
+    it_unique(ch, sizeof ch, "gwchan");
+    it_unique(calls, sizeof calls, "gwcalls");
+    it_unique(cname, sizeof cname, "gwc");
+
+    peer *p = ws_client(g.port, h);
+    oocsi_client *c = it_connect_bg(cname);
+    it_inbox *in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
+    ws_subscribe(p, h, ch);
+
+    /* C -> browser on the channel: the §19 frame */
+    assert_int_equal(oocsi_send_json(c, ch, "{\"n\":1,\"b\":\"x\"}"), OOCSI_OK);
+    cJSON *j = ws_json(p);
+    assert_string_equal(jstr(j, "recipient"), ch);
+    assert_string_equal(jstr(j, "sender"), cname);
+    assert_true(jnum(j, "timestamp") > 0);
+    IT_ASSERT_JSON(cJSON_GetObjectItemCaseSensitive(j, "data"), "{\"n\":1,\"b\":\"x\"}");
+    cJSON_Delete(j);
+
+    /* browser -> C on the channel, and a direct message */
+    ws_send(p, "sendjson %s {\"from\":\"ws\",\"k\":[1,2]}", ch);
+    assert_true(it_inbox_wait_str(in, "from", "ws", TMO) >= 0);
+    assert_string_equal(it_inbox_at(in, 0)->sender, h);
+    assert_int_equal(oocsi_send_json(c, h, "{\"direct\":true}"), OOCSI_OK);
+    j = ws_json(p);
+    assert_string_equal(jstr(j, "recipient"), h);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "data"), "direct")));
+    cJSON_Delete(j);
+
+    /* a call from the browser to a C responder: the response comes back directly */
+    assert_int_equal(oocsi_register(c, calls, "add", responder_add, NULL), OOCSI_OK);
+    ws_send(p, "sendjson %s {\"_MESSAGE_HANDLE\":\"add\",\"_MESSAGE_ID\":\"id-1\",\"x\":21}", calls);
+    j = ws_json(p);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(j, "data");
+    assert_string_equal(jstr(j, "recipient"), h);
+    assert_string_equal(jstr(d, "_MESSAGE_ID"), "id-1");
+    assert_int_equal((int)jnum(d, "answer"), 42);
+    cJSON_Delete(j);
+
+    /* a call from C answered by the browser */
+    char rch[64];
+    it_unique(rch, sizeof rch, "gwresp");
+    ws_subscribe(p, h, rch);
+    call_box box = {0, NULL};
+    cJSON *req = it_json("{\"v\":4}");
+    assert_int_equal(oocsi_call(c, rch, "twice", req, TMO, on_call_result, &box), OOCSI_OK);
+    cJSON_Delete(req);
+    j = ws_json(p);
+    d = cJSON_GetObjectItemCaseSensitive(j, "data");
+    assert_string_equal(jstr(d, "_MESSAGE_HANDLE"), "twice");
+    ws_send(p, "sendjson %s {\"_MESSAGE_ID\":\"%s\",\"v\":8}", jstr(j, "sender"), jstr(d, "_MESSAGE_ID"));
+    cJSON_Delete(j);
+    assert_true(it_wait_until(call_done, &box, TMO));
+    assert_non_null(box.data);
+    assert_int_equal((int)jnum(box.data, "v"), 8);
+    cJSON_Delete(box.data);
+
+    /* unsubscribe: channel messages stop, direct ones still arrive (in order) */
+    ws_send(p, "unsubscribe %s", ch);
+    ws_send(p, "sendjson %s {\"barrier\":1}", h); /* processed after the unsubscribe */
+    j = ws_json(p);
+    assert_int_equal((int)jnum(cJSON_GetObjectItemCaseSensitive(j, "data"), "barrier"), 1);
+    cJSON_Delete(j);
+    assert_int_equal(oocsi_send_json(c, ch, "{\"lost\":1}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(c, h, "{\"after\":1}"), OOCSI_OK);
+    j = ws_json(p);
+    assert_int_equal((int)jnum(cJSON_GetObjectItemCaseSensitive(j, "data"), "after"), 1);
+    cJSON_Delete(j);
+
+    /* the handle is taken: error frame, then the gateway closes */
+    peer *q = ws_open(g.port);
+    assert_non_null(q);
+    ws_send(q, "%s", h);
+    char err[256];
+    snprintf(err, sizeof err, "{\"message\" : \"ERROR: client %s exists already\"}", h);
+    expect_frame(q, err);
+    assert_true(wait_closed(q, TMO));
+    peer_close(q);
+
+    /* a disallowed Origin is refused when origins are configured */
+    gw g2;
+    const char *const extra[] = {"--origin", "http://good.example", "--ping-interval", "100", "--idle-timeout", "500",
+                                 NULL};
+    gw_start(&g2, extra);
+    q = ws_open_origin(g2.port, "http://evil.example", 0);
+    assert_null(q);
+    q = ws_open_origin(g2.port, "http://good.example", 0);
+    assert_non_null(q);
+    /* ... and a browser that stays silent past --idle-timeout is closed */
+    assert_true(wait_closed(q, TMO));
+    peer_close(q);
+    gw_stop(&g2);
+
+    /* closing the WebSocket ends the upstream client */
+    peer_close(p);
+    assert_true(oocsi_hub_wait_client_gone(it_hub, h, TMO));
+    gw_stop(&g);
+}
+
+/* ------------------------------------------------------------------ 3: flood */
+
+#define GOOD 20
+
+static void test_flood(void **state)
+{
+    (void)state;
+    gw g;
+    const char *const extra[] = {"--max-clients", "24", "--max-frame", "8192", "--max-queue", "65536", NULL};
+    gw_start(&g, extra);
+    char ch[64], fch[64], cname[64];
+    it_unique(ch, sizeof ch, "gwflood");
+    it_unique(fch, sizeof fch, "gwfloodbig");
+    it_unique(cname, sizeof cname, "gwfloodc");
+    oocsi_client *c = it_connect_bg(cname);
+
+    static char handles[GOOD][64];
+    peer *good[GOOD];
+    for (int i = 0; i < GOOD; i++) {
+        it_unique(handles[i], sizeof handles[i], "gwgood");
+        good[i] = ws_client(g.port, handles[i]);
+        ws_subscribe(good[i], handles[i], ch);
+    }
+    long rss0 = gw_rss_kb(&g);
+    assert_true(rss0 > 0);
+
+    /* past the client limit: upgrades refused */
+    peer *extra_p[10];
+    int accepted = 0;
+    for (int i = 0; i < 10; i++) {
+        extra_p[i] = ws_open(g.port);
+        accepted += extra_p[i] != NULL;
+    }
+    assert_int_equal(accepted, 24 - GOOD);
+    for (int i = 0; i < 10; i++) {
+        peer_close(extra_p[i]);
+    }
+
+    /* offenders (retrying while the extras' slots free up) */
+    peer *big = NULL, *slow = NULL;
+    for (int64_t dl = it_now_ms() + TMO; !big && it_now_ms() < dl;) {
+        big = ws_open(g.port);
+        if (!big)
+            sleep_ms(20); /* waiting for the gateway to notice the closed extras */
+    }
+    assert_non_null(big);
+    for (int64_t dl = it_now_ms() + TMO; !slow && it_now_ms() < dl;) {
+        slow = ws_open_origin(g.port, NULL, 4096);
+        if (!slow)
+            sleep_ms(20);
+    }
+    assert_non_null(slow);
+
+    /* a frame over --max-frame: cut off */
+    char bh[64];
+    it_unique(bh, sizeof bh, "gwbig");
+    ws_send(big, "%s", bh);
+    size_t n = 1u << 20;
+    char *huge = malloc(n);
+    assert_non_null(huge);
+    memset(huge, 'a', n);
+    memcpy(huge, "sendjson x ", 11);
+    ws_send_op(big, 1, huge, n); /* may fail midway: the gateway closes */
+    free(huge);
+    assert_true(wait_closed(big, TMO));
+    peer_close(big);
+
+    /* a browser that does not read while its channel floods: cut off at the queue bound */
+    char sh[64];
+    it_unique(sh, sizeof sh, "gwslow");
+    ws_send(slow, "%s", sh);
+    ws_subscribe(slow, sh, fch);
+    char *blob = malloc(4096 + 64);
+    assert_non_null(blob);
+    snprintf(blob, 64, "{\"i\":0,\"pad\":\"");
+    size_t bl = strlen(blob);
+    memset(blob + bl, 'p', 4000);
+    strcpy(blob + bl + 4000, "\"}");
+    int sent = 0;
+    for (int i = 0; i < 3000 && oocsi_hub_wait_client(it_hub, sh, 0); i++) {
+        int rc = oocsi_send_json(c, fch, blob);
+        if (rc == OOCSI_ERR_QUEUE_FULL) {
+            sleep_ms(5); /* our own offline queue: let the loop drain it */
+            continue;
+        }
+        assert_int_equal(rc, OOCSI_OK);
+        sent++;
+    }
+    free(blob);
+    assert_true(oocsi_hub_wait_client_gone(it_hub, sh, 20000));
+    assert_true(wait_closed(slow, 20000));
+    peer_close(slow);
+
+    /* a flood of small frames from one browser: relayed or cut, never harmful */
+    peer *spam = NULL;
+    for (int64_t dl = it_now_ms() + TMO; !spam && it_now_ms() < dl;) {
+        spam = ws_open(g.port);
+        if (!spam)
+            sleep_ms(20);
+    }
+    assert_non_null(spam);
+    char sph[64];
+    it_unique(sph, sizeof sph, "gwspam");
+    ws_send(spam, "%s", sph);
+    for (int i = 0; i < 20000; i++) {
+        if (ws_send_op(spam, 1, "subscribe nowhere_at_all", 24) != 0) {
+            break;
+        }
+    }
+    peer_close(spam);
+
+    /* everyone else still works */
+    assert_int_equal(oocsi_send_json(c, ch, "{\"still\":\"here\"}"), OOCSI_OK);
+    for (int i = 0; i < GOOD; i++) {
+        cJSON *j = ws_json(good[i]);
+        assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(j, "data"), "still"), "here");
+        cJSON_Delete(j);
+        ws_send(good[i], "sendjson %s {\"back\":%d}", cname, i);
+    }
+    long rss1 = gw_rss_kb(&g);
+    print_message("gateway RSS: %ld kB before the flood, %ld kB after (%d big messages sent)\n", rss0, rss1, sent);
+    assert_true(rss1 < rss0 + 48 * 1024);
+    for (int i = 0; i < GOOD; i++) {
+        peer_close(good[i]);
+    }
+    gw_stop(&g);
+}
+
+/* ------------------------------------------------------------------ 4: upstream restart */
+
+static void test_upstream_restart(void **state)
+{
+    (void)state;
+    gw g;
+    gw_start(&g, NULL);
+    char h[64], ch[64], cname[64];
+    it_unique(h, sizeof h, "gwrst");
+    it_unique(ch, sizeof ch, "gwrstchan");
+    it_unique(cname, sizeof cname, "gwrstc");
+    peer *p = ws_client(g.port, h);
+    ws_subscribe(p, h, ch);
+    oocsi_client *c = it_connect_bg(cname);
+    it_inbox *in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
+
+    assert_int_equal(oocsi_hub_stop(it_hub), 0);
+    assert_int_equal(oocsi_hub_restart(it_hub), 0);
+    /* the gateway's client for the browser comes back with its subscription */
+    assert_true(oocsi_hub_wait_subscribed(it_hub, h, ch, 15000));
+    assert_true(oocsi_hub_wait_subscribed(it_hub, cname, ch, 15000));
+
+    assert_int_equal(oocsi_send_json(c, ch, "{\"after\":\"restart\"}"), OOCSI_OK);
+    cJSON *j = ws_json(p); /* same WebSocket: it was never closed */
+    assert_string_equal(jstr(cJSON_GetObjectItemCaseSensitive(j, "data"), "after"), "restart");
+    cJSON_Delete(j);
+    ws_send(p, "sendjson %s {\"from\":\"ws after restart\"}", ch);
+    assert_true(it_inbox_wait_str(in, "from", "ws after restart", TMO) >= 0);
+    gw_stop(&g); /* with the browser still connected */
+    peer_close(p);
+}
+
+/* ------------------------------------------------------------------ 5: TLS on both sides */
+
+#ifdef OOCSI_GATEWAY_TEST_TLS
+/* The gateway serves wss with --cert; upstream it fails over from a dead
+ * tcp endpoint to the hub's tls endpoint. The "browser" is liboocsi itself
+ * over wss (it speaks §19 too). */
+static void test_tls(void **state)
+{
+    (void)state;
+    it_certs certs;
+    assert_int_equal(it_certs_make(&certs), 0);
+    oocsi_hub_options ho;
+    oocsi_hub_options_init(&ho);
+    ho.tls_port = 0;
+    ho.cert_file = certs.cert_file;
+    ho.key_file = certs.key_file;
+    oocsi_hub *hub = oocsi_hub_start(&ho);
+    assert_non_null(hub);
+    char dead[64], tls[64], tcp[64], wss[96];
+    snprintf(dead, sizeof dead, "tcp://127.0.0.1:%d", it_free_port());
+    snprintf(tls, sizeof tls, "tls://localhost:%d", oocsi_hub_tls_port(hub));
+    snprintf(tcp, sizeof tcp, "tcp://127.0.0.1:%d", oocsi_hub_port(hub));
+    gw g;
+    const char *const extra[] = {"--upstream",    dead,    "--upstream",   tls, "--ca", certs.ca_file, "--cert",
+                                 certs.cert_file, "--key", certs.key_file, NULL};
+    gw_start(&g, extra);
+    snprintf(wss, sizeof wss, "wss://localhost:%d/ws", g.port);
+
+    char h[64], ch[64], cname[64];
+    it_unique(h, sizeof h, "gwtls");
+    it_unique(ch, sizeof ch, "gwtlschan");
+    it_unique(cname, sizeof cname, "gwtlsc");
+    oocsi_options *o = oocsi_options_new();
+    assert_int_equal(oocsi_options_set_handle(o, h), OOCSI_OK);
+    assert_int_equal(oocsi_options_add_endpoint(o, wss), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_tls_ca_file(o, certs.ca_file), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
+    oocsi_client *web = it_connect_opts(o);
+    it_loop_start(web);
+    assert_string_equal(oocsi_handle(web), h);
+    it_inbox *web_in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(web, ch, it_inbox_handler, web_in), OOCSI_OK);
+    assert_true(oocsi_hub_wait_subscribed(hub, h, ch, TMO));
+
+    o = oocsi_options_new();
+    assert_int_equal(oocsi_options_set_handle(o, cname), OOCSI_OK);
+    assert_int_equal(oocsi_options_add_endpoint(o, tcp), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
+    oocsi_client *c = it_connect_opts(o);
+    it_loop_start(c);
+    it_inbox *c_in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, c_in), OOCSI_OK);
+
+    assert_int_equal(oocsi_send_json(c, ch, "{\"to\":\"web\"}"), OOCSI_OK);
+    assert_true(it_inbox_wait_str(web_in, "to", "web", TMO) >= 0);
+    assert_int_equal(oocsi_send_json(web, ch, "{\"to\":\"c\"}"), OOCSI_OK);
+    assert_true(it_inbox_wait_str(c_in, "to", "c", TMO) >= 0);
+
+    it_close(web);
+    it_close(c);
+    gw_stop(&g);
+    oocsi_hub_free(hub);
+    it_certs_free(&certs);
+}
+#endif
+
+/* ------------------------------------------------------------------ 1: a real browser */
+
+static const char *find_chromium(void)
+{
+    const char *env = getenv("CHROMIUM");
+    if (env && *env && access(env, X_OK) == 0) {
+        return env;
+    }
+    static const char *const candidates[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
+                                             NULL};
+    for (int i = 0; candidates[i]; i++) {
+        if (access(candidates[i], X_OK) == 0) {
+            return candidates[i];
+        }
+    }
+    return NULL;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static pid_t start_browser(const char *exe, const char *profile, const char *url)
+{
+    char profile_arg[600];
+    snprintf(profile_arg, sizeof profile_arg, "--user-data-dir=%s", profile);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) {
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+        }
+        execl(exe, exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+              "--remote-debugging-port=0", profile_arg, url, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop_browser(pid_t pid)
+{
+    if (pid <= 0) {
+        return;
+    }
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 100; i++) {
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            return;
+        }
+        sleep_ms(50); /* waiting for a child process to exit */
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+typedef struct find_ctx {
+    it_inbox *in;
+    const char *key;
+    int n; /* has_echo: of.n; callresult: answer */
+} find_ctx;
+
+static int find_cond(void *p)
+{
+    find_ctx *f = p;
+    for (int i = 0; i < it_inbox_count(f->in); i++) {
+        const cJSON *d = it_inbox_at(f->in, i)->data;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, f->key);
+        if (!strcmp(f->key, "hello") && cJSON_IsString(v) && !strcmp(v->valuestring, "from the browser")) {
+            return 1;
+        }
+        if (!strcmp(f->key, "echo") && cJSON_IsTrue(v) &&
+            (int)jnum(cJSON_GetObjectItemCaseSensitive(d, "of"), "n") == f->n) {
+            return 1;
+        }
+        if (!strcmp(f->key, "callresult") && (int)jnum(v, "answer") == f->n) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void test_browser(void **state)
+{
+    (void)state;
+    const char *exe = find_chromium();
+    if (!exe) {
+        print_message("SKIP: Chromium not found (install the Debian package chromium, or set CHROMIUM=/path)\n");
+        skip();
+    }
+    gw g;
+    gw_start(&g, NULL);
+    char ch[64], calls[64], cname[64], url[512];
+    it_unique(ch, sizeof ch, "gwbrowser");
+    it_unique(calls, sizeof calls, "gwbrowsercalls");
+    it_unique(cname, sizeof cname, "gwbrowserc");
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/?channel=%s&call=add&callchannel=%s", g.port, ch, calls);
+
+    oocsi_client *c = it_connect_bg(cname);
+    it_inbox *in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
+    assert_int_equal(oocsi_register(c, calls, "add", responder_add, NULL), OOCSI_OK);
+
+    char profile[] = "/tmp/oocsi-chromium-XXXXXX";
+    assert_non_null(mkdtemp(profile));
+    pid_t pid = start_browser(exe, profile, url);
+    assert_true(pid > 0);
+
+    find_ctx hello = {in, "hello", 0};
+    int got_hello = it_wait_until(find_cond, &hello, 60000); /* Chromium may start slowly */
+    int got_echo = 0, got_call = 0;
+    if (got_hello) {
+        assert_int_equal(oocsi_send_json(c, ch, "{\"echo\":\"please\",\"n\":7}"), OOCSI_OK);
+        find_ctx echo = {in, "echo", 7};
+        got_echo = it_wait_until(find_cond, &echo, 30000);
+        find_ctx call = {in, "callresult", 42}; /* the page called add with x = 21 */
+        got_call = it_wait_until(find_cond, &call, 30000);
+    }
+    stop_browser(pid);
+    nftw(profile, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    gw_stop(&g);
+    if (!got_hello) {
+        fail_msg("no hello from the gateway's page in headless Chromium (browser -> C)");
+    }
+    if (!got_echo) {
+        fail_msg("the page did not echo the C client's message (C -> browser)");
+    }
+    if (!got_call) {
+        fail_msg("the page's call to the C responder was not answered");
+    }
+}
+
+#define GW_TEST(f) cmocka_unit_test_setup_teardown(f, it_test_setup, gw_teardown)
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        GW_TEST(test_browser), GW_TEST(test_protocol), GW_TEST(test_flood), GW_TEST(test_upstream_restart),
+#ifdef OOCSI_GATEWAY_TEST_TLS
+        GW_TEST(test_tls),
+#endif
+    };
+    return cmocka_run_group_tests_name("integration.gateway", tests, it_group_setup, it_group_teardown);
+}
