@@ -615,11 +615,48 @@ static void test_pending_calls_on_drop(void **state)
     assert_int_equal(it_states_wait_for(st, 0, OOCSI_STATE_CLOSED, 0), -1);
 }
 
+/* Deeply nested JSON from the server (100,000 levels): skipped without
+ * crashing or stalling, and the connection goes on delivering. */
+static void test_deeply_nested_json(void **state)
+{
+    (void)state;
+    enum { DEPTH = 100000 };
+    char h[64], ch[64];
+    it_unique(h, sizeof h, "nested");
+    it_unique(ch, sizeof ch, "nested_ch");
+    it_states *st = it_states_new();
+    it_inbox *in = it_inbox_new();
+    oocsi_options *o = it_options(h);
+    assert_int_equal(oocsi_options_set_state_handler(o, it_state_handler, st), OOCSI_OK);
+    oocsi_client *c = it_connect_opts(o);
+    it_loop_start(c);
+    assert_int_equal(it_states_settle(st), 1);
+    assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
+    char *line = malloc(2 * DEPTH + 64);
+    assert_non_null(line);
+    size_t n = (size_t)snprintf(line, 64, "{\"recipient\":\"%s\",\"a\":", ch);
+    memset(line + n, '[', DEPTH);
+    n += DEPTH;
+    memset(line + n, ']', DEPTH);
+    n += DEPTH;
+    memcpy(line + n, "}\n", 2);
+    n += 2;
+    assert_int_equal(oocsi_hub_send_raw(it_hub, h, line, n), 0);
+    free(line);
+    oocsi_client *peer = it_connect_bg(NULL);
+    assert_int_equal(oocsi_send_json(peer, ch, "{\"after\":\"nesting\"}"), OOCSI_OK);
+    assert_true(it_inbox_wait_str(in, "after", "nesting", IT_TIMEOUT) >= 0);
+    /* The nested line itself was not delivered, and nothing dropped the connection. */
+    assert_int_equal(it_inbox_count(in), 1);
+    assert_int_equal(it_states_count(st), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         FT_TEST(test_endpoint_flapping),  FT_TEST(test_slow_consumer),   FT_TEST(test_ping_flood),
         FT_TEST(test_default_line_limit), FT_TEST(test_private_channel), FT_TEST(test_pending_calls_on_drop),
+        FT_TEST(test_deeply_nested_json),
     };
     return cmocka_run_group_tests_name("integration.faults", tests, it_group_setup, it_group_teardown);
 }
