@@ -18,6 +18,7 @@
  */
 #define _XOPEN_SOURCE 700
 #include "support.h"
+#include "support_ws.h"
 #ifdef OOCSI_GATEWAY_TEST_TLS
 #include "support_certs.h"
 #endif
@@ -217,149 +218,21 @@ static long gw_rss_kb(const gw *g)
 
 /* ------------------------------------------------------------------ a minimal WebSocket client */
 
-typedef struct peer {
-    int fd;
-    char *buf;
-    size_t len, cap;
-    int eof;
-} peer;
-
-static peer *peer_open(int port, int rcvbuf)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return NULL;
-    }
-    if (rcvbuf > 0) {
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
-    }
-    struct timeval tv = {TMO / 1000, 0};
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        close(fd);
-        return NULL;
-    }
-    peer *p = calloc(1, sizeof *p);
-    assert_non_null(p);
-    p->fd = fd;
-    return p;
-}
+/* support_ws.h, not strict: the gateway may close a connection on purpose. */
+typedef it_ws_peer peer;
 
 static void peer_close(peer *p)
 {
-    if (p) {
-        close(p->fd);
-        free(p->buf);
-        free(p);
-    }
-}
-
-/* 0, or -1 when the gateway closed the connection meanwhile. */
-static int peer_write(peer *p, const void *b, size_t n)
-{
-    const char *s = b;
-    while (n) {
-        ssize_t w = send(p->fd, s, n, MSG_NOSIGNAL);
-        if (w <= 0) {
-            return -1;
-        }
-        s += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-/* Reads more: 1, 0 on timeout, -1 on EOF or error. */
-static int peer_fill(peer *p, int64_t deadline)
-{
-    if (p->eof) {
-        return -1;
-    }
-    int64_t left = deadline - it_now_ms();
-    if (left <= 0) {
-        return 0;
-    }
-    struct pollfd pfd = {p->fd, POLLIN, 0};
-    int r = poll(&pfd, 1, (int)left);
-    if (r <= 0) {
-        return r == 0 || errno == EINTR ? 0 : -1;
-    }
-    if (p->cap - p->len < 65536) {
-        p->cap = p->cap ? p->cap * 2 : 131072;
-        p->buf = realloc(p->buf, p->cap);
-        assert_non_null(p->buf);
-    }
-    ssize_t n = recv(p->fd, p->buf + p->len, p->cap - p->len - 1, 0);
-    if (n <= 0) {
-        p->eof = 1;
-        return -1;
-    }
-    p->len += (size_t)n;
-    return 1;
-}
-
-static void peer_consume(peer *p, size_t n)
-{
-    memmove(p->buf, p->buf + n, p->len - n);
-    p->len -= n;
-}
-
-static int has_accept(const char *b, size_t n)
-{
-    const char *key = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-    size_t kl = strlen(key);
-    for (size_t i = 0; i + kl <= n; i++) {
-        if (!memcmp(b + i, key, kl)) {
-            return 1;
-        }
-    }
-    return 0;
+    it_ws_peer_close(p);
 }
 
 /* The upgrade request at /ws (RFC 6455 sample key); NULL if refused. */
 static peer *ws_open_origin(int port, const char *origin, int rcvbuf)
 {
-    peer *p = peer_open(port, rcvbuf);
-    if (!p) {
-        return NULL;
-    }
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "GET /ws HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                     "%s%s%sSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                     port, origin ? "Origin: " : "", origin ? origin : "", origin ? "\r\n" : "");
-    if (peer_write(p, req, (size_t)n) != 0) {
-        peer_close(p);
-        return NULL;
-    }
-    int64_t dl = it_now_ms() + TMO;
-    char *end = NULL;
-    while (1) {
-        for (size_t i = 0; p->buf && i + 4 <= p->len; i++) {
-            if (!memcmp(p->buf + i, "\r\n\r\n", 4)) {
-                end = p->buf + i;
-                break;
-            }
-        }
-        if (end || peer_fill(p, dl) <= 0) {
-            break;
-        }
-    }
-    if (!end) {
-        peer_close(p);
-        return NULL;
-    }
-    size_t hl = (size_t)(end - p->buf) + 4;
-    int ok = !strncmp(p->buf, "HTTP/1.1 101", 12) && has_accept(p->buf, hl);
-    peer_consume(p, hl);
-    if (!ok) {
-        peer_close(p);
-        return NULL;
+    peer *p = it_ws_peer_connect(port, rcvbuf);
+    if (p && it_ws_handshake(p, port, "/ws", origin) != 0) {
+        it_ws_peer_close(p);
+        p = NULL;
     }
     return p;
 }
@@ -371,33 +244,7 @@ static peer *ws_open(int port)
 
 static int ws_send_op(peer *p, int opcode, const char *s, size_t n)
 {
-    unsigned char h[14];
-    size_t hl = 0;
-    h[hl++] = (unsigned char)(0x80 | opcode);
-    if (n < 126) {
-        h[hl++] = (unsigned char)(0x80 | n);
-    } else if (n < 65536) {
-        h[hl++] = 0x80 | 126;
-        h[hl++] = (unsigned char)(n >> 8);
-        h[hl++] = (unsigned char)n;
-    } else {
-        h[hl++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--) {
-            h[hl++] = (unsigned char)((uint64_t)n >> (8 * i));
-        }
-    }
-    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-    memcpy(h + hl, mask, 4);
-    hl += 4;
-    unsigned char *f = malloc(hl + n + 1);
-    assert_non_null(f);
-    memcpy(f, h, hl);
-    for (size_t i = 0; i < n; i++) {
-        f[hl + i] = (unsigned char)s[i] ^ mask[i & 3];
-    }
-    int r = peer_write(p, f, hl + n);
-    free(f);
-    return r;
+    return it_ws_send_op(p, opcode, s, n);
 }
 
 static void ws_send(peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -415,67 +262,12 @@ static void ws_send(peer *p, const char *fmt, ...)
 /* Next text message (malloc'd); NULL on timeout (*closed 0) or close/EOF (*closed 1). */
 static char *ws_recv(peer *p, int timeout_ms, int *closed)
 {
-    int64_t dl = it_now_ms() + timeout_ms;
-    char *msg = NULL;
-    size_t mlen = 0;
-    *closed = 0;
-    while (1) {
-        if (p->len >= 2) {
-            const unsigned char *b = (const unsigned char *)p->buf;
-            int fin = b[0] & 0x80, op = b[0] & 0x0F;
-            uint64_t n = b[1] & 0x7F;
-            size_t hl = 2;
-            if (n == 126 && p->len >= 4) {
-                n = ((uint64_t)b[2] << 8) | b[3];
-                hl = 4;
-            } else if (n == 127 && p->len >= 10) {
-                n = 0;
-                for (int i = 0; i < 8; i++) {
-                    n = (n << 8) | b[2 + i];
-                }
-                hl = 10;
-            } else if (n >= 126) {
-                hl = 0;
-            }
-            if (hl && p->len >= hl + n) {
-                if (op == 8) {
-                    free(msg);
-                    *closed = 1;
-                    return NULL;
-                }
-                if (op == 9) {
-                    ws_send_op(p, 10, p->buf + hl, (size_t)n);
-                } else if (op == 1 || op == 2 || op == 0) {
-                    msg = realloc(msg, mlen + n + 1);
-                    assert_non_null(msg);
-                    memcpy(msg + mlen, p->buf + hl, n);
-                    mlen += n;
-                    msg[mlen] = '\0';
-                }
-                peer_consume(p, hl + n);
-                if (fin && (op == 1 || op == 2 || op == 0)) {
-                    return msg;
-                }
-                continue;
-            }
-        }
-        int r = peer_fill(p, dl);
-        if (r <= 0) {
-            free(msg);
-            *closed = r < 0;
-            return NULL;
-        }
-    }
+    return it_ws_recv(p, timeout_ms, closed);
 }
 
 static void expect_frame(peer *p, const char *expected)
 {
-    int closed;
-    char *m = ws_recv(p, TMO, &closed);
-    if (!m || strcmp(m, expected) != 0) {
-        fail_msg("frame \"%s\", expected \"%s\"%s", m ? m : "(none)", expected, closed ? " (closed)" : "");
-    }
-    free(m);
+    it_ws_expect_frame(p, expected);
 }
 
 /* The connection closes within the timeout (messages before are skipped). */
@@ -497,36 +289,14 @@ static peer *ws_client(int port, const char *handle)
 {
     peer *p = ws_open(port);
     assert_non_null(p);
-    ws_send(p, "%s", handle);
-    char welcome[256];
-    snprintf(welcome, sizeof welcome, "{\"message\" : \"welcome %s\"}", handle);
-    expect_frame(p, welcome);
+    it_ws_hello(p, handle);
     return p;
 }
 
 /* Next message frame as JSON, answering "ping" with "."; NULL on timeout. */
 static cJSON *ws_json_within(peer *p, int timeout_ms)
 {
-    int64_t dl = it_now_ms() + timeout_ms;
-    while (1) {
-        int closed;
-        int left = (int)(dl - it_now_ms());
-        char *m = left > 0 ? ws_recv(p, left, &closed) : NULL;
-        if (!m) {
-            return NULL;
-        }
-        if (!strcmp(m, "ping")) {
-            free(m);
-            ws_send(p, ".");
-            continue;
-        }
-        cJSON *j = cJSON_Parse(m);
-        if (!j) {
-            fail_msg("not JSON: %s", m);
-        }
-        free(m);
-        return j;
-    }
+    return it_ws_json_within(p, timeout_ms);
 }
 
 static cJSON *ws_json(peer *p)

@@ -34,6 +34,7 @@
 
 #include "hub.h"
 #include "support_certs.h"
+#include "support_ws.h"
 
 #define TMO 5000
 
@@ -63,46 +64,26 @@ static int64_t now_ms(void)
 
 /* ------------------------------------------------------------------ a byte stream: TCP or TLS */
 
-typedef struct peer {
-    int fd;
-    SSL *ssl;
-    char *buf;
-    size_t len, cap;
-    int eof;
-} peer;
+/* support_ws.h in strict mode: every write must succeed. */
+typedef it_ws_peer peer;
 
 static peer *peer_open(int port, int tls)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) {
+    peer *p = it_ws_peer_connect(port, 0);
+    if (!p) {
         return NULL;
     }
-    struct timeval tv = {TMO / 1000, 0}; /* bounds a blocking SSL_read of a partial record */
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        close(fd);
-        return NULL;
-    }
-    peer *p = calloc(1, sizeof *p);
-    assert_non_null(p);
-    p->fd = fd;
+    p->strict = 1;
     if (tls) {
-        p->ssl = SSL_new(client_ctx);
-        assert_non_null(p->ssl);
-        SSL_set_fd(p->ssl, fd);
-        SSL_set_tlsext_host_name(p->ssl, "localhost");
-        SSL_set1_host(p->ssl, "localhost");
-        if (SSL_connect(p->ssl) != 1) {
+        SSL *ssl = SSL_new(client_ctx);
+        assert_non_null(ssl);
+        p->ssl = ssl;
+        SSL_set_fd(ssl, p->fd);
+        SSL_set_tlsext_host_name(ssl, "localhost");
+        SSL_set1_host(ssl, "localhost");
+        if (SSL_connect(ssl) != 1) {
             ERR_print_errors_fp(stderr);
-            SSL_free(p->ssl);
-            close(fd);
-            free(p);
+            it_ws_peer_close(p);
             return NULL;
         }
     }
@@ -111,32 +92,12 @@ static peer *peer_open(int port, int tls)
 
 static void peer_close(peer *p)
 {
-    if (!p) {
-        return;
-    }
-    if (p->ssl) {
-        SSL_free(p->ssl);
-    }
-    close(p->fd);
-    free(p->buf);
-    free(p);
+    it_ws_peer_close(p);
 }
 
 static void peer_write(peer *p, const void *b, size_t n)
 {
-    if (p->ssl) {
-        size_t w = 0;
-        assert_int_equal(SSL_write_ex(p->ssl, b, n, &w), 1);
-        assert_int_equal(w, n);
-        return;
-    }
-    const char *s = b;
-    while (n) {
-        ssize_t w = send(p->fd, s, n, MSG_NOSIGNAL);
-        assert_true(w > 0);
-        s += w;
-        n -= (size_t)w;
-    }
+    assert_int_equal(it_ws_peer_write(p, b, n), 0);
 }
 
 static void peer_printf(peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -154,50 +115,12 @@ static void peer_printf(peer *p, const char *fmt, ...)
 /* Reads more bytes: 1, 0 on timeout, -1 on EOF or error. */
 static int peer_fill(peer *p, int64_t deadline)
 {
-    if (p->eof) {
-        return -1;
-    }
-    if (!(p->ssl && SSL_pending(p->ssl) > 0)) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0) {
-            return 0;
-        }
-        struct pollfd pfd = {p->fd, POLLIN, 0};
-        int r = poll(&pfd, 1, (int)left);
-        if (r == 0) {
-            return 0;
-        }
-        if (r < 0) {
-            return errno == EINTR ? 0 : -1;
-        }
-    }
-    if (p->cap - p->len < 65536) {
-        p->cap = p->cap ? p->cap * 2 : 131072;
-        p->buf = realloc(p->buf, p->cap);
-        assert_non_null(p->buf);
-    }
-    ssize_t n;
-    if (p->ssl) {
-        size_t got = 0;
-        n = SSL_read_ex(p->ssl, p->buf + p->len, p->cap - p->len - 1, &got) == 1 ? (ssize_t)got : -1;
-        if (n < 0) {
-            ERR_clear_error();
-        }
-    } else {
-        n = recv(p->fd, p->buf + p->len, p->cap - p->len - 1, 0);
-    }
-    if (n <= 0) {
-        p->eof = 1;
-        return -1;
-    }
-    p->len += (size_t)n;
-    return 1;
+    return it_ws_peer_fill(p, deadline);
 }
 
 static void peer_consume(peer *p, size_t n)
 {
-    memmove(p->buf, p->buf + n, p->len - n);
-    p->len -= n;
+    it_ws_peer_consume(p, n);
 }
 
 /* Next line without LF (malloc'd), NULL on timeout or EOF. */
@@ -274,129 +197,28 @@ static peer *ws_open(int port, int tls, const char *path)
 {
     peer *p = peer_open(port, tls);
     assert_non_null(p);
-    peer_printf(p,
-                "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-                path, port);
-    int64_t dl = now_ms() + TMO;
-    char *end;
-    while (!(end = find_crlf2(p->buf, p->len))) {
-        if (peer_fill(p, dl) <= 0) {
-            peer_close(p);
-            return NULL;
-        }
-    }
-    size_t hl = (size_t)(end - p->buf) + 4;
-    char *head = strndup(p->buf, hl);
-    peer_consume(p, hl);
-    int ok = !strncmp(head, "HTTP/1.1 101", 12) && strstr(head, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
-    free(head);
-    if (!ok) {
+    if (it_ws_handshake(p, port, path, NULL) != 0) {
         peer_close(p);
         return NULL;
     }
     return p;
 }
 
-static void ws_send_op(peer *p, int opcode, const char *s, size_t n)
-{
-    unsigned char h[14];
-    size_t hl = 0;
-    h[hl++] = (unsigned char)(0x80 | opcode);
-    if (n < 126) {
-        h[hl++] = (unsigned char)(0x80 | n);
-    } else if (n < 65536) {
-        h[hl++] = 0x80 | 126;
-        h[hl++] = (unsigned char)(n >> 8);
-        h[hl++] = (unsigned char)n;
-    } else {
-        h[hl++] = 0x80 | 127;
-        for (int i = 7; i >= 0; i--) {
-            h[hl++] = (unsigned char)((uint64_t)n >> (8 * i));
-        }
-    }
-    const unsigned char mask[4] = {0x12, 0x34, 0x56, 0x78};
-    memcpy(h + hl, mask, 4);
-    hl += 4;
-    unsigned char *f = malloc(hl + n + 1);
-    memcpy(f, h, hl);
-    for (size_t i = 0; i < n; i++) {
-        f[hl + i] = (unsigned char)s[i] ^ mask[i & 3];
-    }
-    peer_write(p, f, hl + n);
-    free(f);
-}
-
 static void ws_send(peer *p, const char *text)
 {
-    ws_send_op(p, 1, text, strlen(text));
+    it_ws_send_op(p, 1, text, strlen(text));
 }
 
 /* Next text message (malloc'd). NULL on timeout (*closed = 0) or when the
  * connection was closed: close frame or EOF (*closed = 1). */
 static char *ws_recv(peer *p, int timeout_ms, int *closed)
 {
-    int64_t dl = now_ms() + timeout_ms;
-    char *msg = NULL;
-    size_t mlen = 0;
-    *closed = 0;
-    while (1) {
-        if (p->len >= 2) {
-            const unsigned char *b = (const unsigned char *)p->buf;
-            int fin = b[0] & 0x80, op = b[0] & 0x0F;
-            uint64_t n = b[1] & 0x7F;
-            size_t hl = 2;
-            if (n == 126 && p->len >= 4) {
-                n = ((uint64_t)b[2] << 8) | b[3];
-                hl = 4;
-            } else if (n == 127 && p->len >= 10) {
-                n = 0;
-                for (int i = 0; i < 8; i++) {
-                    n = (n << 8) | b[2 + i];
-                }
-                hl = 10;
-            } else if (n >= 126) {
-                hl = 0; /* header incomplete */
-            }
-            assert_false(b[1] & 0x80); /* server frames are not masked */
-            if (hl && p->len >= hl + n) {
-                if (op == 8) {
-                    free(msg);
-                    *closed = 1;
-                    return NULL;
-                }
-                if (op == 9) { /* ping: pong */
-                    ws_send_op(p, 10, p->buf + hl, (size_t)n);
-                } else if (op == 1 || op == 2 || op == 0) {
-                    msg = realloc(msg, mlen + n + 1);
-                    memcpy(msg + mlen, p->buf + hl, n);
-                    mlen += n;
-                    msg[mlen] = '\0';
-                }
-                peer_consume(p, hl + n);
-                if (fin && (op == 1 || op == 2 || op == 0)) {
-                    return msg;
-                }
-                continue;
-            }
-        }
-        int r = peer_fill(p, dl);
-        if (r <= 0) {
-            free(msg);
-            *closed = r < 0;
-            return NULL;
-        }
-    }
+    return it_ws_recv(p, timeout_ms, closed);
 }
 
 static void expect_frame(peer *p, const char *expected)
 {
-    int closed;
-    char *m = ws_recv(p, TMO, &closed);
-    if (!m || strcmp(m, expected) != 0) {
-        fail_msg("frame \"%s\", expected \"%s\"%s", m ? m : "(none)", expected, closed ? " (closed)" : "");
-    }
-    free(m);
+    it_ws_expect_frame(p, expected);
 }
 
 static void expect_closed(peer *p)
@@ -413,32 +235,16 @@ static peer *ws_client(int port, int tls, const char *handle)
 {
     peer *p = ws_open(port, tls, "/ws");
     assert_non_null(p);
-    ws_send(p, handle);
-    char welcome[256];
-    snprintf(welcome, sizeof welcome, "{\"message\" : \"welcome %s\"}", handle);
-    expect_frame(p, welcome);
+    it_ws_hello(p, handle);
     return p;
 }
 
 /* Next message frame as JSON (answers "ping" frames with "."). */
 static cJSON *ws_json(peer *p)
 {
-    while (1) {
-        int closed;
-        char *m = ws_recv(p, TMO, &closed);
-        assert_non_null(m);
-        if (!strcmp(m, "ping")) {
-            free(m);
-            ws_send(p, ".");
-            continue;
-        }
-        cJSON *j = cJSON_Parse(m);
-        if (!j) {
-            fail_msg("not JSON: %s", m);
-        }
-        free(m);
-        return j;
-    }
+    cJSON *j = it_ws_json_within(p, TMO);
+    assert_non_null(j);
+    return j;
 }
 
 /* The welcome frame's handle for a hello that the hub renames. */
