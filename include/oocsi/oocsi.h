@@ -288,8 +288,10 @@ OOCSI_API int oocsi_variable_max(oocsi_variable *v, double max);
 /** Moving mean over window values (window >= 1); sigma > 0 limits jumps. */
 OOCSI_API int oocsi_variable_smooth(oocsi_variable *v, int window, double sigma);
 OOCSI_API int oocsi_variable_set_string(oocsi_variable *v, const char *value);
-/** The last string value, or NULL. Valid until the variable changes: copy it
- *  when other threads may update the variable. */
+/** The last string value, or NULL. Borrowed and valid until the variable
+ *  changes, which the loop may do at any time: use it only on the loop's
+ *  thread (inside a callback) or when no loop runs; elsewhere use
+ *  oocsi_variable_dup_string(). */
 OOCSI_API const char *oocsi_variable_get_string(const oocsi_variable *v);
 /** A copy of the last string value (free with oocsi_free()), or NULL. Use
  *  this instead of oocsi_variable_get_string() when another thread (the loop)
