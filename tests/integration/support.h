@@ -133,6 +133,16 @@ int it_wait_hub_client(oocsi_hub *h, const char *handle, int timeout_ms);
  *  Only for observation windows ("nothing happens for a while"). */
 void it_pump_for(int ms);
 
+/* ------------------------------------------------------- child processes */
+
+/** Waits (poll on a pidfd: woken by the exit itself) up to timeout_ms for
+ *  child pid to exit and reaps it. 1 with *status (may be NULL) as from
+ *  waitpid, or 0 on timeout (the child is left running). */
+int it_wait_child(int pid, int timeout_ms, int *status);
+/** SIGTERM, it_wait_child(timeout_ms), then SIGKILL and reap if it had not
+ *  exited. 1 if it exited on SIGTERM (status in *status), 0 if killed. */
+int it_stop_child(int pid, int timeout_ms, int *status);
+
 /* --------------------------------------------------------- message inbox */
 
 typedef struct it_msg {

@@ -13,7 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1011,4 +1014,47 @@ int it_states_settle(it_states *s)
     if (i != 0)
         fail_msg("the first state event is not CONNECTED (index %d)", i);
     return 1;
+}
+
+/* ---------------------------------------------------------- child processes */
+
+int it_wait_child(int pid, int timeout_ms, int *status)
+{
+    int st = 0;
+    if (waitpid(pid, &st, WNOHANG) == pid) {
+        if (status)
+            *status = st;
+        return 1;
+    }
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0)
+        return 0;
+    int64_t deadline = it_now_ms() + timeout_ms;
+    int exited = 0;
+    for (;;) {
+        int64_t left = deadline - it_now_ms();
+        struct pollfd p = {fd, POLLIN, 0};
+        if (left > 0 && poll(&p, 1, (int)left) < 0 && errno == EINTR)
+            continue;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            exited = 1;
+            break;
+        }
+        if (left <= 0)
+            break;
+    }
+    close(fd);
+    if (exited && status)
+        *status = st;
+    return exited;
+}
+
+int it_stop_child(int pid, int timeout_ms, int *status)
+{
+    kill(pid, SIGTERM);
+    if (it_wait_child(pid, timeout_ms, status))
+        return 1;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return 0;
 }

@@ -64,17 +64,8 @@ static pid_t start_browser(const char *exe, const char *profile, const char *url
 
 static void stop_browser(pid_t pid)
 {
-    if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 100; i++) { /* up to 5 s, then force */
-        if (waitpid(pid, NULL, WNOHANG) == pid)
-            return;
-        struct timespec ts = {0, 50 * 1000 * 1000};
-        nanosleep(&ts, NULL); /* waiting for a child to exit, not synchronising a test */
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    if (pid > 0)
+        it_stop_child(pid, 5000, NULL);
 }
 
 static int has_echo_of(const it_msg *m, void *ctx)

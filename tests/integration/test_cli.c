@@ -238,18 +238,12 @@ static int proc_wait_exit(proc *p, int timeout_ms)
         proc_pump(p, (int)left);
     }
     /* Both pipes are closed: the child is exiting. Reap it (bounded). */
-    for (;;) {
-        int st;
-        pid_t r = waitpid(p->pid, &st, WNOHANG);
-        if (r == p->pid) {
-            p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-            return p->status;
-        }
-        if (it_now_ms() > deadline)
-            fail_msg("oocsi closed its output but did not exit within %d ms", timeout_ms);
-        struct timespec ts = {0, 2 * 1000 * 1000};
-        nanosleep(&ts, NULL);
-    }
+    int st = 0;
+    int64_t left = deadline - it_now_ms();
+    if (!it_wait_child(p->pid, left > 0 ? (int)left : 0, &st))
+        fail_msg("oocsi closed its output but did not exit within %d ms", timeout_ms);
+    p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return p->status;
 }
 
 /* Runs the child to completion and asserts its exit code. */

@@ -166,9 +166,11 @@ static void slow_handler(oocsi_client *c, const oocsi_message *msg, void *user)
     int is_marker = oocsi_message_get_string(msg, "end") != NULL;
     if (!is_marker)
         (void)oocsi_message_get_int(msg, "i", &i);
-    /* Simulated work: the slow handler IS the scenario, not a synchronisation. */
-    struct timespec ts = {0, 2 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    /* Simulated work (the slow handler is the scenario): a fixed amount of
+     * computation, a couple of milliseconds on this machine. */
+    volatile uint64_t work = (uint64_t)i;
+    for (int k = 0; k < 400000; k++)
+        work = work * 6364136223846793005u + 1442695040888963407u;
     pthread_mutex_lock(&s->lock);
     if (is_marker) {
         s->marker++;

@@ -54,10 +54,13 @@ typedef struct gw {
     int port;
 } gw;
 
-static void sleep_ms(int ms)
+typedef struct delivered_ctx {
+    unsigned long long before;
+} delivered_ctx;
+
+static int hub_delivered_more(void *p)
 {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
+    return oocsi_hub_delivered(it_hub) > ((delivered_ctx *)p)->before;
 }
 
 /* Gateways still running when a test fails: killed by the teardown. */
@@ -177,15 +180,8 @@ static void gw_stop(gw *g)
     if (g->pid <= 0) {
         return;
     }
-    kill(g->pid, SIGTERM);
     int status = 0;
-    pid_t r = 0;
-    for (int i = 0; i < 300 && (r = waitpid(g->pid, &status, WNOHANG)) == 0; i++) {
-        sleep_ms(50); /* waiting for a child process to exit */
-    }
-    if (r == 0) {
-        kill(g->pid, SIGKILL);
-        waitpid(g->pid, &status, 0);
+    if (!it_stop_child(g->pid, 15000, &status)) {
         gw_untrack(g->pid);
         g->pid = 0;
         fail_msg("the gateway did not exit on SIGTERM");
@@ -503,15 +499,11 @@ static void test_flood(void **state)
     /* offenders (retrying while the extras' slots free up) */
     peer *big = NULL, *slow = NULL;
     for (int64_t dl = it_now_ms() + TMO; !big && it_now_ms() < dl;) {
-        big = ws_open(g.port);
-        if (!big)
-            sleep_ms(20); /* waiting for the gateway to notice the closed extras */
+        big = ws_open(g.port); /* refused until the gateway has seen the extras close */
     }
     assert_non_null(big);
     for (int64_t dl = it_now_ms() + TMO; !slow && it_now_ms() < dl;) {
         slow = ws_open_origin(g.port, NULL, 4096);
-        if (!slow)
-            sleep_ms(20);
     }
     assert_non_null(slow);
 
@@ -544,7 +536,10 @@ static void test_flood(void **state)
     for (int i = 0; i < 3000 && oocsi_hub_wait_client(it_hub, sh, 0); i++) {
         int rc = oocsi_send_json(c, fch, blob);
         if (rc == OOCSI_ERR_QUEUE_FULL) {
-            sleep_ms(5); /* our own offline queue: let the loop drain it */
+            /* our own outgoing buffer is full: wait for the hub to take more */
+            unsigned long long before = oocsi_hub_delivered(it_hub);
+            delivered_ctx dc = {before};
+            (void)it_wait_until(hub_delivered_more, &dc, TMO);
             continue;
         }
         assert_int_equal(rc, OOCSI_OK);
@@ -559,8 +554,6 @@ static void test_flood(void **state)
     peer *spam = NULL;
     for (int64_t dl = it_now_ms() + TMO; !spam && it_now_ms() < dl;) {
         spam = ws_open(g.port);
-        if (!spam)
-            sleep_ms(20);
     }
     assert_non_null(spam);
     char sph[64];
@@ -736,18 +729,9 @@ static pid_t start_browser(const char *exe, const char *profile, const char *url
 
 static void stop_browser(pid_t pid)
 {
-    if (pid <= 0) {
-        return;
+    if (pid > 0) {
+        it_stop_child(pid, 5000, NULL);
     }
-    kill(pid, SIGTERM);
-    for (int i = 0; i < 100; i++) {
-        if (waitpid(pid, NULL, WNOHANG) == pid) {
-            return;
-        }
-        sleep_ms(50); /* waiting for a child process to exit */
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
 }
 
 typedef struct find_ctx {
