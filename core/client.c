@@ -1,7 +1,9 @@
 /*
  * The messaging core: connection state machine, endpoint failover,
- * keep-alive, reconnect with backoff, the outgoing and offline queues,
- * subscriptions with the ping barrier, queries, calls and dispatch.
+ * keep-alive, reconnect with backoff, the outgoing and offline queues, I/O,
+ * timers, the loop, connect and close. The notification queue and dispatch
+ * are in dispatch.c; the public send, subscription, query and call entry
+ * points are in api.c.
  *
  * Locking: one mutex per client protects everything here. Transport and codec
  * calls are made with it held. User callbacks run without it, only on the
@@ -106,54 +108,21 @@ static void wake(oocsi_client *c)
 }
 
 /* Wakes the loop owner if it is another thread. */
-static void poke(oocsi_client *c)
+void oocsi__poke(oocsi_client *c)
 {
     if (c->loop_busy && !pthread_equal(c->loop_owner, pthread_self()))
         wake(c);
 }
 
-/* --------------------------------------------------------- notifications */
-
-static void note_push(oocsi_client *c, oocsi__note *n)
-{
-    n->next = NULL;
-    if (c->notes_tail)
-        c->notes_tail->next = n;
-    else
-        c->notes_head = n;
-    c->notes_tail = n;
-}
-
-static void note_free(oocsi__note *n)
-{
-    free(n->sender);
-    free(n->recipient);
-    cJSON_Delete(n->data);
-    free(n);
-}
-
-static void note_state(oocsi_client *c, oocsi_state st, int err)
-{
-    if (!c->opts.state_fn)
-        return;
-    oocsi__note *n = calloc(1, sizeof(*n));
-    if (!n)
-        return;
-    n->kind = NOTE_STATE;
-    n->state = st;
-    n->err = err;
-    note_push(c, n);
-}
-
 /* ---------------------------------------------------------------- output */
 
-static int codec_has(oocsi_client *c, unsigned cap)
+int oocsi__codec_has(oocsi_client *c, unsigned cap)
 {
     return c->codec && (c->codec->caps & cap);
 }
 
 /* Encodes one command as a frame + LF into the output buffer. */
-static int emit(oocsi_client *c, oocsi_command_type type, const char *arg, const char *payload, size_t plen)
+int oocsi__emit(oocsi_client *c, oocsi_command_type type, const char *arg, const char *payload, size_t plen)
 {
     oocsi_command cmd = {type, arg, payload, plen};
     size_t before = c->out.len;
@@ -185,7 +154,7 @@ static void connection_lost(oocsi_client *c, int err, const char *why);
 
 /* Writes what the transport takes now. Returns 0 or an error (connection
  * already handled as lost). */
-static int flush_out(oocsi_client *c)
+int oocsi__flush_out(oocsi_client *c)
 {
     if (!c->tp || !c->tps || c->st == CS_CONNECTING)
         return 0;
@@ -232,14 +201,14 @@ static int flush_out(oocsi_client *c)
 }
 
 /* Puts a message on the wire (ONLINE) keeping it until written. Takes it. */
-static int emit_message(oocsi_client *c, oocsi__qitem *it)
+int oocsi__emit_message(oocsi_client *c, oocsi__qitem *it)
 {
     oocsi__inflight *f = malloc(sizeof(*f));
     if (!f) {
         oocsi__qitem_free(it);
         return OOCSI_ERR_NOMEM;
     }
-    int rc = emit(c, OOCSI_CMD_SEND, it->arg, it->payload, it->payload_len);
+    int rc = oocsi__emit(c, OOCSI_CMD_SEND, it->arg, it->payload, it->payload_len);
     if (rc != OOCSI_OK) {
         free(f);
         oocsi__qitem_free(it);
@@ -263,17 +232,17 @@ static int emit_message(oocsi_client *c, oocsi__qitem *it)
 /* Emits a frame whose answer proves the server processed every frame before
  * it: "ping" where the protocol answers it in order, else a direct message
  * to ourselves (servers deliver to the sender's own handle, in order). */
-static int emit_barrier(oocsi_client *c)
+int oocsi__emit_barrier(oocsi_client *c)
 {
-    if (codec_has(c, OOCSI_CODEC_PING_BARRIER))
-        return emit(c, OOCSI_CMD_PING, NULL, NULL, 0);
+    if (oocsi__codec_has(c, OOCSI_CODEC_PING_BARRIER))
+        return oocsi__emit(c, OOCSI_CMD_PING, NULL, NULL, 0);
     static const char payload[] = "{\"" BARRIER_KEY "\":1}";
     if (!c->handle)
         return OOCSI_ERR_UNSUPPORTED;
-    return emit(c, OOCSI_CMD_SEND, c->handle, payload, sizeof(payload) - 1);
+    return oocsi__emit(c, OOCSI_CMD_SEND, c->handle, payload, sizeof(payload) - 1);
 }
 
-static void ping_push(oocsi_client *c, int kind, oocsi__waiter *w)
+void oocsi__ping_push(oocsi_client *c, int kind, oocsi__waiter *w)
 {
     oocsi__pingw *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -384,19 +353,8 @@ static void end_call(oocsi_client *c, oocsi__call *k, int err)
             n->kind = NOTE_CALL;
             n->call_fn = k->fn;
             n->call_user = k->user;
-            note_push(c, n);
+            oocsi__note_push(c, n);
         }
-    }
-}
-
-/* Runs a call-result note's callback (lock not held). */
-static void run_call_note(oocsi_client *c, oocsi__note *n)
-{
-    if (n->data) {
-        oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp, n->data};
-        n->call_fn(c, &m, n->call_user);
-    } else {
-        n->call_fn(c, NULL, n->call_user);
     }
 }
 
@@ -422,7 +380,7 @@ static void give_up(oocsi_client *c, int err)
     oocsi__queue_clear(&c->offline);
     pings_fail_all(c, OOCSI_ERR_CLOSED);
     fail_calls_closed(c);
-    note_state(c, OOCSI_STATE_CLOSED, err);
+    oocsi__note_state(c, OOCSI_STATE_CLOSED, err);
     pthread_cond_broadcast(&c->cv);
 }
 
@@ -571,7 +529,7 @@ static void connection_lost(oocsi_client *c, int err, const char *why)
         err = OOCSI_ERR_IO;
     oocsi__log(c, OOCSI_LOG_WARN, "connection to %s lost: %s (%s)", c->eps[c->ep_index].url, why, oocsi_strerror(err));
     set_error(c, "connection lost: %s", why);
-    note_state(c, OOCSI_STATE_OFFLINE, err);
+    oocsi__note_state(c, OOCSI_STATE_OFFLINE, err);
     c->failed_passes = 0;
     if (c->opts.max_reconnect == 0) {
         oocsi__log(c, OOCSI_LOG_ERROR, "reconnection is off; client closed");
@@ -590,14 +548,14 @@ static void go_online(oocsi_client *c)
     oocsi__qitem *it;
     while ((it = oocsi__queue_pop(&c->offline)) != NULL) {
         if (it->type == OOCSI_CMD_SEND) {
-            if (emit_message(c, it) != OOCSI_OK)
+            if (oocsi__emit_message(c, it) != OOCSI_OK)
                 oocsi__log(c, OOCSI_LOG_WARN, "could not send a queued message");
         } else {
-            emit(c, (oocsi_command_type)it->type, it->arg, it->payload, it->payload_len);
+            oocsi__emit(c, (oocsi_command_type)it->type, it->arg, it->payload, it->payload_len);
             oocsi__qitem_free(it);
         }
     }
-    flush_out(c);
+    oocsi__flush_out(c);
     pthread_cond_broadcast(&c->cv);
 }
 
@@ -617,18 +575,18 @@ static void on_welcome(oocsi_client *c, const char *name)
     oocsi__log(c, OOCSI_LOG_INFO, "connected to %s", c->eps[c->ep_index].url);
     int any = 0;
     for (oocsi__sub *s = c->subs; s; s = s->next) {
-        if (emit(c, OOCSI_CMD_SUBSCRIBE, s->channel, NULL, 0) == OOCSI_OK) {
+        if (oocsi__emit(c, OOCSI_CMD_SUBSCRIBE, s->channel, NULL, 0) == OOCSI_OK) {
             s->wire = 1;
             any = 1;
         }
     }
     if (c->initial)
         c->initial_result = OOCSI_OK;
-    note_state(c, OOCSI_STATE_CONNECTED, OOCSI_OK);
-    if (any && emit_barrier(c) == OOCSI_OK) {
+    oocsi__note_state(c, OOCSI_STATE_CONNECTED, OOCSI_OK);
+    if (any && oocsi__emit_barrier(c) == OOCSI_OK) {
         c->st = CS_RESUB;
-        ping_push(c, PW_RESUB, NULL);
-        flush_out(c);
+        oocsi__ping_push(c, PW_RESUB, NULL);
+        oocsi__flush_out(c);
     } else {
         go_online(c);
     }
@@ -667,7 +625,7 @@ static void on_pong(oocsi_client *c);
 
 static void on_message(oocsi_client *c, oocsi_event *ev)
 {
-    if (!codec_has(c, OOCSI_CODEC_PING_BARRIER) && c->handle && strcmp(ev->sender, c->handle) == 0 &&
+    if (!oocsi__codec_has(c, OOCSI_CODEC_PING_BARRIER) && c->handle && strcmp(ev->sender, c->handle) == 0 &&
         strcmp(ev->recipient, c->handle) == 0 && cJSON_GetObjectItemCaseSensitive(ev->data, BARRIER_KEY)) {
         on_pong(c); /* our own barrier came back */
         return;
@@ -701,7 +659,7 @@ static void on_message(oocsi_client *c, oocsi_event *ev)
                         n->data = ev->data;
                         ev->sender = ev->recipient = NULL;
                         ev->data = NULL;
-                        note_push(c, n);
+                        oocsi__note_push(c, n);
                     }
                 }
                 free(k);
@@ -719,7 +677,7 @@ static void on_message(oocsi_client *c, oocsi_event *ev)
     n->data = ev->data;
     ev->sender = ev->recipient = NULL;
     ev->data = NULL;
-    note_push(c, n);
+    oocsi__note_push(c, n);
 }
 
 static void on_pong(oocsi_client *c)
@@ -778,7 +736,7 @@ static int handle_event(oocsi_client *c, oocsi_event *ev)
         }
         break;
     case OOCSI_EVENT_PING:
-        emit(c, OOCSI_CMD_PONG, NULL, NULL, 0);
+        oocsi__emit(c, OOCSI_CMD_PONG, NULL, NULL, 0);
         break;
     case OOCSI_EVENT_PONG:
         on_pong(c);
@@ -943,7 +901,7 @@ static void service(oocsi_client *c, int events)
             return;
         c->st = CS_HANDSHAKE;
         c->last_rx = oocsi__now_ms();
-        int hrc = emit(c, OOCSI_CMD_HELLO, c->requested, NULL, 0);
+        int hrc = oocsi__emit(c, OOCSI_CMD_HELLO, c->requested, NULL, 0);
         if (hrc != OOCSI_OK) {
             /* e.g. a password handle on a protocol without passwords */
             oocsi__log(c, OOCSI_LOG_WARN, "%s: cannot say hello as %s: %s", c->eps[c->ep_index].url, c->handle,
@@ -955,7 +913,7 @@ static void service(oocsi_client *c, int events)
     if (c->tps && (events & (OOCSI_EV_READABLE | OOCSI_EV_ERROR) || c->tp->wait))
         read_input(c);
     if (c->tps)
-        flush_out(c);
+        oocsi__flush_out(c);
 }
 
 /* ---------------------------------------------------------------- timers */
@@ -984,7 +942,7 @@ static void run_timers(oocsi_client *c)
          * slow handler) the ping simply goes out late, and data that was
          * waiting unread does not count as silence. */
         int64_t grace = c->opts.keepalive_timeout_ms - c->opts.keepalive_idle_ms;
-        if (!codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
+        if (!oocsi__codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
             /* The transport keeps such connections alive (e.g. WebSocket
              * ping/pong) and reports a silent peer itself. */
         } else if (c->ka_ping_sent && now - c->ka_ping_at >= grace) {
@@ -992,9 +950,9 @@ static void run_timers(oocsi_client *c)
         } else if (idle >= c->opts.keepalive_idle_ms && !c->ka_ping_sent) {
             c->ka_ping_sent = 1;
             c->ka_ping_at = now;
-            if (emit(c, OOCSI_CMD_PING, NULL, NULL, 0) == OOCSI_OK)
-                ping_push(c, PW_KEEPALIVE, NULL);
-            flush_out(c);
+            if (oocsi__emit(c, OOCSI_CMD_PING, NULL, NULL, 0) == OOCSI_OK)
+                oocsi__ping_push(c, PW_KEEPALIVE, NULL);
+            oocsi__flush_out(c);
         }
         break;
     }
@@ -1137,149 +1095,13 @@ static void step_io(oocsi_client *c, int timeout_ms)
     }
     run_timers(c);
     if (c->tps && c->out_off < c->out.len)
-        flush_out(c);
+        oocsi__flush_out(c);
     pthread_cond_broadcast(&c->cv);
-}
-
-/* --------------------------------------------------------------- dispatch */
-
-typedef struct target {
-    int kind;
-    oocsi_handler fn;
-    oocsi_responder rfn;
-    void *user;
-} target;
-
-static void deliver_message(oocsi_client *c, oocsi__note *n)
-{
-    oocsi_message m;
-    m.sender = n->sender ? n->sender : "";
-    m.recipient = n->recipient ? n->recipient : "";
-    m.timestamp = n->timestamp;
-    m.data = n->data;
-
-    target small[8];
-    target *ts = small;
-    int nt = 0, cap = 8;
-
-    const cJSON *mh = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_HANDLE");
-    int is_call = cJSON_IsString(mh) && mh->valuestring;
-    /* Collect targets under the lock; variables are updated right here. */
-    if (is_call) {
-        for (oocsi__sub *s = c->subs; s && !nt; s = s->next)
-            for (oocsi__listener *l = s->listeners; l; l = l->next)
-                if (l->kind == SUB_RESPONDER && strcmp(l->call_name, mh->valuestring) == 0) {
-                    ts[0].kind = SUB_RESPONDER;
-                    ts[0].rfn = l->rfn;
-                    ts[0].user = l->user;
-                    nt = 1;
-                    break;
-                }
-    }
-    if (!nt) {
-        if (c->handle && strcmp(m.recipient, c->handle) == 0 && c->opts.direct_fn) {
-            ts[nt].kind = SUB_HANDLER;
-            ts[nt].fn = c->opts.direct_fn;
-            ts[nt].user = c->opts.direct_user;
-            nt++;
-        }
-        for (oocsi__sub *s = c->subs; s; s = s->next) {
-            if (strcmp(s->channel, m.recipient) != 0)
-                continue;
-            for (oocsi__listener *l = s->listeners; l; l = l->next) {
-                if (l->kind == SUB_VARIABLE) {
-                    oocsi__variable_on_message(l->var, &m);
-                } else if (l->kind == SUB_HANDLER) {
-                    if (nt == cap) {
-                        target *bigger = malloc(sizeof(target) * (size_t)cap * 2);
-                        if (!bigger)
-                            break;
-                        memcpy(bigger, ts, sizeof(target) * (size_t)nt);
-                        if (ts != small)
-                            free(ts);
-                        ts = bigger;
-                        cap *= 2;
-                    }
-                    ts[nt].kind = SUB_HANDLER;
-                    ts[nt].fn = l->fn;
-                    ts[nt].user = l->user;
-                    nt++;
-                }
-            }
-            break;
-        }
-    }
-    c->in_callback++;
-    pthread_mutex_unlock(&c->mu);
-    for (int i = 0; i < nt; i++) {
-        if (ts[i].kind == SUB_HANDLER) {
-            ts[i].fn(c, &m, ts[i].user);
-        } else {
-            cJSON *resp = cJSON_Duplicate(n->data, 1);
-            if (!resp)
-                break;
-            cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_HANDLE");
-            const cJSON *mid = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_ID");
-            ts[i].rfn(c, &m, resp, ts[i].user);
-            if (cJSON_IsObject(resp)) {
-                cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_HANDLE");
-                cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_ID");
-                if (cJSON_IsString(mid))
-                    cJSON_AddStringToObject(resp, "_MESSAGE_ID", mid->valuestring);
-                if (m.sender[0])
-                    oocsi_send(c, m.sender, resp);
-            }
-            cJSON_Delete(resp);
-        }
-    }
-    pthread_mutex_lock(&c->mu);
-    c->in_callback--;
-    if (ts != small)
-        free(ts);
-}
-
-/* Runs queued callbacks (owner thread only, not nested). Lock held. */
-static void dispatch_notes(oocsi_client *c)
-{
-    if (c->in_callback)
-        return;
-    while (c->notes_head) {
-        oocsi__note *n = c->notes_head;
-        c->notes_head = n->next;
-        if (!c->notes_head)
-            c->notes_tail = NULL;
-        switch (n->kind) {
-        case NOTE_MESSAGE:
-            deliver_message(c, n);
-            break;
-        case NOTE_STATE: {
-            oocsi_state_fn fn = c->opts.state_fn;
-            void *user = c->opts.state_user;
-            if (fn) {
-                c->in_callback++;
-                pthread_mutex_unlock(&c->mu);
-                fn(c, n->state, n->err, user);
-                pthread_mutex_lock(&c->mu);
-                c->in_callback--;
-            }
-            break;
-        }
-        case NOTE_CALL: {
-            c->in_callback++;
-            pthread_mutex_unlock(&c->mu);
-            run_call_note(c, n);
-            pthread_mutex_lock(&c->mu);
-            c->in_callback--;
-            break;
-        }
-        }
-        note_free(n);
-    }
 }
 
 /* ------------------------------------------------------------------ waits */
 
-static void detach_waiter(oocsi_client *c, oocsi__waiter *w)
+void oocsi__detach_waiter(oocsi_client *c, oocsi__waiter *w)
 {
     for (oocsi__pingw *p = c->pings_head; p; p = p->next)
         if (p->w == w)
@@ -1294,7 +1116,7 @@ static void detach_waiter(oocsi_client *c, oocsi__waiter *w)
         }
 }
 
-static int is_owner(oocsi_client *c)
+int oocsi__is_owner(oocsi_client *c)
 {
     return c->loop_busy && pthread_equal(c->loop_owner, pthread_self());
 }
@@ -1304,11 +1126,11 @@ int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
     while (!w->done) {
         int64_t now = oocsi__now_ms();
         if (now >= deadline) {
-            detach_waiter(c, w);
+            oocsi__detach_waiter(c, w);
             return OOCSI_ERR_TIMEOUT;
         }
         if (c->st == CS_CLOSED || c->close_requested) {
-            detach_waiter(c, w);
+            oocsi__detach_waiter(c, w);
             return OOCSI_ERR_CLOSED;
         }
         int slice = (int)(deadline - now);
@@ -1335,7 +1157,7 @@ int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
 
 static void client_free(oocsi_client *c);
 
-static int validate_name(const char *s)
+int oocsi__validate_name(const char *s)
 {
     if (!s || !*s)
         return OOCSI_ERR_INVAL;
@@ -1459,7 +1281,7 @@ static void client_free(oocsi_client *c)
     while (c->notes_head) {
         oocsi__note *nn = c->notes_head;
         c->notes_head = nn->next;
-        note_free(nn);
+        oocsi__note_free(nn);
     }
     for (int i = 0; i < c->n_eps; i++)
         oocsi__url_free(&c->eps[i]);
@@ -1490,11 +1312,11 @@ void oocsi_close(oocsi_client *c)
         oocsi_loop_stop(c);
     pthread_mutex_lock(&c->mu);
     c->close_requested = 1;
-    if ((c->st == CS_ONLINE || c->st == CS_RESUB) && c->tps && codec_has(c, OOCSI_CODEC_QUIT)) {
+    if ((c->st == CS_ONLINE || c->st == CS_RESUB) && c->tps && oocsi__codec_has(c, OOCSI_CODEC_QUIT)) {
         /* Say quit and wait briefly for bye/EOF so the server frees the name.
          * (Without a quit command, closing the connection is the goodbye.) */
-        emit(c, OOCSI_CMD_QUIT, NULL, NULL, 0);
-        flush_out(c);
+        oocsi__emit(c, OOCSI_CMD_QUIT, NULL, NULL, 0);
+        oocsi__flush_out(c);
         int64_t deadline = oocsi__now_ms() + 1000;
         c->loop_busy = 1;
         c->loop_owner = pthread_self();
@@ -1506,7 +1328,7 @@ void oocsi_close(oocsi_client *c)
     } else if ((c->st == CS_ONLINE || c->st == CS_RESUB) && c->tps) {
         /* No quit in this protocol: hand over what is still queued, then
          * closing the connection is the goodbye. */
-        flush_out(c);
+        oocsi__flush_out(c);
         int64_t deadline = oocsi__now_ms() + 1000;
         c->loop_busy = 1;
         c->loop_owner = pthread_self();
@@ -1529,8 +1351,8 @@ void oocsi_close(oocsi_client *c)
         oocsi__note *n = notes;
         notes = n->next;
         if (n->kind == NOTE_CALL && n->call_fn)
-            run_call_note(c, n);
-        note_free(n);
+            oocsi__run_call_note(c, n);
+        oocsi__note_free(n);
     }
     while (calls) {
         oocsi__call *k = calls;
@@ -1589,7 +1411,7 @@ int oocsi_loop(oocsi_client *c, int timeout_ms)
         pthread_mutex_unlock(&c->mu);
         return OOCSI_ERR_INVAL;
     }
-    if (is_owner(c)) {
+    if (oocsi__is_owner(c)) {
         /* Called from inside a callback: do I/O only. */
         step_io(c, timeout_ms);
         pthread_mutex_unlock(&c->mu);
@@ -1606,11 +1428,11 @@ int oocsi_loop(oocsi_client *c, int timeout_ms)
     }
     c->loop_busy = 1;
     c->loop_owner = pthread_self();
-    dispatch_notes(c);
+    oocsi__dispatch_notes(c);
     int64_t left = deadline - oocsi__now_ms();
     if (c->st != CS_CLOSED || c->tps)
         step_io(c, left > 0 ? (int)left : 0);
-    dispatch_notes(c);
+    oocsi__dispatch_notes(c);
     int rc = c->st == CS_CLOSED ? OOCSI_ERR_CLOSED : OOCSI_OK;
     c->loop_busy = 0;
     pthread_cond_broadcast(&c->cv);
@@ -1627,12 +1449,12 @@ static void *loop_thread(void *arg)
     c->loop_busy = 1;
     c->loop_owner = pthread_self();
     while (!c->thread_stop) {
-        dispatch_notes(c);
+        oocsi__dispatch_notes(c);
         if (c->thread_stop)
             break;
         step_io(c, 1000);
     }
-    dispatch_notes(c);
+    oocsi__dispatch_notes(c);
     c->loop_busy = 0;
     pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
@@ -1717,444 +1539,4 @@ int oocsi_next_timeout_ms(const oocsi_client *c)
     }
     pthread_mutex_unlock(&m->mu);
     return r;
-}
-
-/* ------------------------------------------------------------- sending */
-
-int oocsi__render(const cJSON *data, char **out, size_t *len)
-{
-    if (!cJSON_IsObject(data))
-        return OOCSI_ERR_INVAL;
-    int err = OOCSI_OK;
-    *out = oocsi_json_ascii(data, len, &err);
-    if (!*out)
-        return err ? err : OOCSI_ERR_NOMEM;
-    return OOCSI_OK;
-}
-
-int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *payload, size_t len)
-{
-    if (c->st == CS_CLOSED || c->close_requested)
-        return OOCSI_ERR_CLOSED;
-    oocsi__qitem *it = oocsi__qitem_new(OOCSI_CMD_SEND, recipient, payload, len);
-    if (!it)
-        return OOCSI_ERR_NOMEM;
-    if (c->st != CS_ONLINE) {
-        int rc = oocsi__queue_push(&c->offline, it);
-        if (rc != OOCSI_OK) {
-            oocsi__qitem_free(it);
-            oocsi__log(c, OOCSI_LOG_WARN, "offline queue full (%zu messages); message to %s not queued",
-                       c->offline.count, recipient);
-        }
-        return rc;
-    }
-    if (c->out.len - c->out_off > c->opts.queue_max_bytes) {
-        /* The server does not read (stalled peer): bound our memory. */
-        oocsi__qitem_free(it);
-        oocsi__log(c, OOCSI_LOG_WARN, "outgoing buffer full (%zu bytes unsent); message to %s not sent",
-                   c->out.len - c->out_off, recipient);
-        return OOCSI_ERR_QUEUE_FULL;
-    }
-    int rc = emit_message(c, it);
-    if (rc != OOCSI_OK)
-        return rc;
-    flush_out(c);
-    if (c->out_off < c->out.len)
-        poke(c);
-    return OOCSI_OK;
-}
-
-static int send_text(oocsi_client *c, const char *recipient, const char *payload, size_t len)
-{
-    pthread_mutex_lock(&c->mu);
-    int rc = oocsi__send_locked(c, recipient, payload, len);
-    pthread_mutex_unlock(&c->mu);
-    return rc;
-}
-
-int oocsi_send(oocsi_client *c, const char *recipient, const cJSON *data)
-{
-    if (!c || validate_name(recipient) != OOCSI_OK || !cJSON_IsObject(data))
-        return OOCSI_ERR_INVAL;
-    char *text;
-    size_t len;
-    int rc = oocsi__render(data, &text, &len);
-    if (rc != OOCSI_OK)
-        return rc;
-    rc = send_text(c, recipient, text, len);
-    free(text);
-    return rc;
-}
-
-int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_object)
-{
-    if (!c || validate_name(recipient) != OOCSI_OK || !json_object)
-        return OOCSI_ERR_INVAL;
-    cJSON *obj = cJSON_ParseWithOpts(json_object, NULL, 1);
-    if (!obj)
-        return OOCSI_ERR_INVAL;
-    int rc = cJSON_IsObject(obj) ? oocsi_send(c, recipient, obj) : OOCSI_ERR_INVAL;
-    cJSON_Delete(obj);
-    return rc;
-}
-
-/* --------------------------------------------------------- subscriptions */
-
-static oocsi__sub *find_sub(oocsi_client *c, const char *channel)
-{
-    for (oocsi__sub *s = c->subs; s; s = s->next)
-        if (strcmp(s->channel, channel) == 0)
-            return s;
-    return NULL;
-}
-
-int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l, oocsi__waiter *w)
-{
-    oocsi__sub *s = find_sub(c, channel);
-    if (!s) {
-        s = calloc(1, sizeof(*s));
-        if (!s)
-            return OOCSI_ERR_NOMEM;
-        s->channel = strdup(channel);
-        if (!s->channel) {
-            free(s);
-            return OOCSI_ERR_NOMEM;
-        }
-        /* Append to keep subscription order stable. */
-        oocsi__sub **pp = &c->subs;
-        while (*pp)
-            pp = &(*pp)->next;
-        *pp = s;
-    }
-    l->next = NULL;
-    oocsi__listener **lp = &s->listeners;
-    while (*lp)
-        lp = &(*lp)->next;
-    *lp = l;
-    if (c->st != CS_ONLINE && c->st != CS_RESUB)
-        return OOCSI_OK; /* recorded: subscribed on (re)connect */
-    if (!s->wire) {
-        if (emit(c, OOCSI_CMD_SUBSCRIBE, channel, NULL, 0) != OOCSI_OK)
-            return OOCSI_ERR_NOMEM;
-        s->wire = 1;
-    }
-    /* Even when the channel is already on the wire, its barrier may still be
-     * pending (another thread's subscribe, or a resubscription): a ping of our
-     * own is answered only after it. */
-    int barrier = 0;
-    if (w && emit_barrier(c) == OOCSI_OK) {
-        ping_push(c, PW_BARRIER, w);
-        barrier = 1;
-    }
-    flush_out(c);
-    poke(c);
-    return barrier;
-}
-
-void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *), void *ctx)
-{
-    for (oocsi__sub **sp = &c->subs; *sp; sp = &(*sp)->next) {
-        oocsi__sub *s = *sp;
-        if (strcmp(s->channel, channel) != 0)
-            continue;
-        for (oocsi__listener **lp = &s->listeners; *lp;) {
-            oocsi__listener *l = *lp;
-            if (pred(l, ctx)) {
-                *lp = l->next;
-                free(l->call_name);
-                free(l);
-            } else {
-                lp = &l->next;
-            }
-        }
-        if (!s->listeners) {
-            if (s->wire && c->tps && (c->st == CS_ONLINE || c->st == CS_RESUB)) {
-                emit(c, OOCSI_CMD_UNSUBSCRIBE, s->channel, NULL, 0);
-                flush_out(c);
-                poke(c);
-            }
-            *sp = s->next;
-            free(s->channel);
-            free(s);
-        }
-        return;
-    }
-}
-
-/* Adds a listener and waits for the barrier when one was sent. Lock held. */
-int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listener *l)
-{
-    oocsi__waiter w;
-    memset(&w, 0, sizeof(w));
-    int rc = oocsi__add_listener(c, channel, l, &w);
-    if (rc < 0) {
-        free(l->call_name);
-        free(l);
-        return rc;
-    }
-    if (rc == 0)
-        return OOCSI_OK;
-    if (c->in_callback && is_owner(c)) {
-        /* Inside a callback on the loop thread: do not block the dispatch;
-         * the subscription is on the wire and confirmed shortly. */
-        detach_waiter(c, &w);
-        return OOCSI_OK;
-    }
-    rc = oocsi__wait(c, &w, oocsi__now_ms() + c->opts.connect_timeout_ms);
-    return rc;
-}
-
-static int same_handler(oocsi__listener *l, void *ctx)
-{
-    oocsi__listener *k = ctx;
-    return l->kind == SUB_HANDLER && l->fn == k->fn && l->user == k->user;
-}
-
-int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
-{
-    if (!c || validate_name(channel) != OOCSI_OK || !fn)
-        return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&c->mu);
-    if (c->st == CS_CLOSED || c->close_requested) {
-        pthread_mutex_unlock(&c->mu);
-        return OOCSI_ERR_CLOSED;
-    }
-    oocsi__sub *s = find_sub(c, channel);
-    if (s) {
-        oocsi__listener probe = {0};
-        probe.fn = fn;
-        probe.user = user;
-        for (oocsi__listener *l = s->listeners; l; l = l->next)
-            if (same_handler(l, &probe)) {
-                pthread_mutex_unlock(&c->mu);
-                return OOCSI_OK;
-            }
-    }
-    oocsi__listener *l = calloc(1, sizeof(*l));
-    if (!l) {
-        pthread_mutex_unlock(&c->mu);
-        return OOCSI_ERR_NOMEM;
-    }
-    l->kind = SUB_HANDLER;
-    l->fn = fn;
-    l->user = user;
-    int rc = oocsi__subscribe_locked(c, channel, l);
-    pthread_mutex_unlock(&c->mu);
-    return rc;
-}
-
-static int is_handler(oocsi__listener *l, void *ctx)
-{
-    (void)ctx;
-    return l->kind == SUB_HANDLER;
-}
-
-int oocsi_unsubscribe(oocsi_client *c, const char *channel)
-{
-    if (!c || validate_name(channel) != OOCSI_OK)
-        return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&c->mu);
-    oocsi__remove_listeners(c, channel, is_handler, NULL);
-    pthread_mutex_unlock(&c->mu);
-    return OOCSI_OK;
-}
-
-/* ---------------------------------------------------------------- queries */
-
-static int query(oocsi_client *c, oocsi_command_type type, const char *arg, int timeout_ms, char **out)
-{
-    if (!c || !out || timeout_ms <= 0)
-        return OOCSI_ERR_INVAL;
-    *out = NULL;
-    pthread_mutex_lock(&c->mu);
-    if (c->st != CS_ONLINE && c->st != CS_RESUB) {
-        int rc = c->st == CS_CLOSED ? OOCSI_ERR_CLOSED : OOCSI_ERR_CLOSED;
-        pthread_mutex_unlock(&c->mu);
-        return rc;
-    }
-    if (!codec_has(c, OOCSI_CODEC_QUERIES) || !codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
-        pthread_mutex_unlock(&c->mu);
-        return OOCSI_ERR_UNSUPPORTED;
-    }
-    oocsi__waiter w;
-    memset(&w, 0, sizeof(w));
-    int rc = emit(c, type, arg, NULL, 0);
-    if (rc == OOCSI_OK)
-        rc = emit(c, OOCSI_CMD_PING, NULL, NULL, 0);
-    if (rc != OOCSI_OK) {
-        pthread_mutex_unlock(&c->mu);
-        return rc;
-    }
-    ping_push(c, PW_QUERY, &w);
-    flush_out(c);
-    poke(c);
-    rc = oocsi__wait(c, &w, oocsi__now_ms() + timeout_ms);
-    pthread_mutex_unlock(&c->mu);
-    if (rc == OOCSI_OK) {
-        *out = strdup(w.text.data ? w.text.data : "");
-        if (!*out)
-            rc = OOCSI_ERR_NOMEM;
-    }
-    oocsi_buf_free(&w.text);
-    return rc;
-}
-
-int oocsi_channels(oocsi_client *c, int timeout_ms, char **out)
-{
-    return query(c, OOCSI_CMD_CHANNELS, NULL, timeout_ms, out);
-}
-
-int oocsi_channel_subscribers(oocsi_client *c, const char *channel, int timeout_ms, char **out)
-{
-    if (validate_name(channel) != OOCSI_OK)
-        return OOCSI_ERR_INVAL;
-    return query(c, OOCSI_CMD_SUBSCRIBERS, channel, timeout_ms, out);
-}
-
-int oocsi_clients(oocsi_client *c, int timeout_ms, char **out)
-{
-    return query(c, OOCSI_CMD_CLIENTS, NULL, timeout_ms, out);
-}
-
-/* ------------------------------------------------------------------ calls */
-
-static int same_responder(oocsi__listener *l, void *ctx)
-{
-    return l->kind == SUB_RESPONDER && strcmp(l->call_name, (const char *)ctx) == 0;
-}
-
-int oocsi_register(oocsi_client *c, const char *channel, const char *call_name, oocsi_responder fn, void *user)
-{
-    if (!c || validate_name(channel) != OOCSI_OK || !call_name || !*call_name || !fn)
-        return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&c->mu);
-    if (c->st == CS_CLOSED || c->close_requested) {
-        pthread_mutex_unlock(&c->mu);
-        return OOCSI_ERR_CLOSED;
-    }
-    oocsi__sub *s = find_sub(c, channel);
-    if (s)
-        for (oocsi__listener *l = s->listeners; l; l = l->next)
-            if (same_responder(l, (void *)call_name)) {
-                l->rfn = fn;
-                l->user = user;
-                pthread_mutex_unlock(&c->mu);
-                return OOCSI_OK;
-            }
-    oocsi__listener *l = calloc(1, sizeof(*l));
-    char *name = strdup(call_name);
-    if (!l || !name) {
-        free(l);
-        free(name);
-        pthread_mutex_unlock(&c->mu);
-        return OOCSI_ERR_NOMEM;
-    }
-    l->kind = SUB_RESPONDER;
-    l->rfn = fn;
-    l->user = user;
-    l->call_name = name;
-    int rc = oocsi__subscribe_locked(c, channel, l);
-    pthread_mutex_unlock(&c->mu);
-    return rc;
-}
-
-int oocsi_unregister(oocsi_client *c, const char *channel, const char *call_name)
-{
-    if (!c || validate_name(channel) != OOCSI_OK || !call_name)
-        return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&c->mu);
-    oocsi__remove_listeners(c, channel, same_responder, (void *)call_name);
-    pthread_mutex_unlock(&c->mu);
-    return OOCSI_OK;
-}
-
-static void make_id(oocsi_client *c, char out[40])
-{
-    uint64_t a = oocsi__rng_next(&c->rng), b = oocsi__rng_next(&c->rng);
-    /* A version-4 UUID in text form. */
-    snprintf(out, 40, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffffu,
-             (unsigned)a & 0xfffu, (unsigned)((b >> 48) & 0x3fffu) | 0x8000u,
-             (unsigned long long)(b & 0xffffffffffffULL));
-}
-
-static int start_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
-                      oocsi_call_fn fn, void *user, oocsi__waiter *w)
-{
-    if (!c || validate_name(channel) != OOCSI_OK || !call_name || !*call_name || timeout_ms <= 0)
-        return OOCSI_ERR_INVAL;
-    if (data && !cJSON_IsObject(data))
-        return OOCSI_ERR_INVAL;
-    cJSON *req = data ? cJSON_Duplicate(data, 1) : cJSON_CreateObject();
-    if (!req)
-        return OOCSI_ERR_NOMEM;
-    oocsi__call *k = calloc(1, sizeof(*k));
-    if (!k) {
-        cJSON_Delete(req);
-        return OOCSI_ERR_NOMEM;
-    }
-    pthread_mutex_lock(&c->mu);
-    make_id(c, k->id);
-    pthread_mutex_unlock(&c->mu);
-    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_HANDLE");
-    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_ID");
-    int rc = OOCSI_OK;
-    if (!cJSON_AddStringToObject(req, "_MESSAGE_HANDLE", call_name) ||
-        !cJSON_AddStringToObject(req, "_MESSAGE_ID", k->id))
-        rc = OOCSI_ERR_NOMEM;
-    char *text = NULL;
-    size_t len = 0;
-    if (rc == OOCSI_OK)
-        rc = oocsi__render(req, &text, &len);
-    cJSON_Delete(req);
-    if (rc != OOCSI_OK) {
-        free(k);
-        return rc;
-    }
-    k->deadline = oocsi__now_ms() + timeout_ms;
-    k->fn = fn;
-    k->user = user;
-    k->w = w;
-    pthread_mutex_lock(&c->mu);
-    rc = oocsi__send_locked(c, channel, text, len);
-    free(text);
-    if (rc != OOCSI_OK) {
-        free(k);
-        pthread_mutex_unlock(&c->mu);
-        return rc;
-    }
-    k->next = c->calls;
-    c->calls = k;
-    poke(c);
-    if (!w)
-        pthread_mutex_unlock(&c->mu);
-    return OOCSI_OK; /* with w: returns locked */
-}
-
-int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
-               oocsi_call_fn fn, void *user)
-{
-    if (!fn)
-        return OOCSI_ERR_INVAL;
-    return start_call(c, channel, call_name, data, timeout_ms, fn, user, NULL);
-}
-
-int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
-                        cJSON **response)
-{
-    if (!response)
-        return OOCSI_ERR_INVAL;
-    *response = NULL;
-    oocsi__waiter w;
-    memset(&w, 0, sizeof(w));
-    int64_t deadline = oocsi__now_ms() + timeout_ms;
-    int rc = start_call(c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
-    if (rc != OOCSI_OK)
-        return rc;
-    rc = oocsi__wait(c, &w, deadline);
-    pthread_mutex_unlock(&c->mu);
-    if (rc == OOCSI_OK)
-        *response = w.response;
-    else
-        cJSON_Delete(w.response);
-    return rc;
 }

@@ -222,6 +222,35 @@ void oocsi__log(oocsi_client *c, oocsi_log_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/* Wakes the loop owner if it is another thread. Lock held. */
+void oocsi__poke(oocsi_client *c);
+/* Output (client.c), lock held: codec capability test, command encoding,
+ * flushing, message and ping-barrier emission, barrier waiter queueing. */
+int oocsi__codec_has(oocsi_client *c, unsigned cap);
+int oocsi__emit(oocsi_client *c, oocsi_command_type type, const char *arg, const char *payload, size_t plen);
+int oocsi__flush_out(oocsi_client *c);
+int oocsi__emit_message(oocsi_client *c, oocsi__qitem *it);
+int oocsi__emit_barrier(oocsi_client *c);
+void oocsi__ping_push(oocsi_client *c, int kind, oocsi__waiter *w);
+/* Waits (driving the loop when needed) until w->done or timeout. Lock held on
+ * entry and exit. */
+int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
+/* Waiter bookkeeping (lock held). */
+void oocsi__detach_waiter(oocsi_client *c, oocsi__waiter *w);
+int oocsi__is_owner(oocsi_client *c);
+/* Checks a handle or channel name. */
+int oocsi__validate_name(const char *s);
+
+/* dispatch.c: the notification queue and its dispatch. Lock held. */
+void oocsi__note_push(oocsi_client *c, oocsi__note *n);
+void oocsi__note_free(oocsi__note *n);
+void oocsi__note_state(oocsi_client *c, oocsi_state st, int err);
+/* Runs a call-result note's callback (lock not held). */
+void oocsi__run_call_note(oocsi_client *c, oocsi__note *n);
+/* Runs queued callbacks (owner thread only, not nested). */
+void oocsi__dispatch_notes(oocsi_client *c);
+
+/* api.c */
 /* Adds a listener to channel (creating the subscription); sends subscribe when
  * new on the wire. Lock held. Returns OOCSI_OK, or 1 when a wire subscribe
  * was sent and a barrier waiter w (if non-NULL) was queued. */
@@ -231,9 +260,6 @@ int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l
 int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listener *l);
 /* Removes listeners matching pred; unsubscribes when none is left. Lock held. */
 void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *), void *ctx);
-/* Waits (driving the loop when needed) until w->done or timeout. Lock held on
- * entry and exit. */
-int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
 /* Sends a message (lock held). payload is compact ASCII JSON. */
 int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *payload, size_t len);
 /* Serialises data (must be an object) for the wire. */

@@ -1,0 +1,450 @@
+/*
+ * Public API entry points: sending, subscriptions, register/unregister,
+ * queries and calls. They take the client lock and hand work to the engine
+ * (client.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+/* ------------------------------------------------------------- sending */
+
+int oocsi__render(const cJSON *data, char **out, size_t *len)
+{
+    if (!cJSON_IsObject(data))
+        return OOCSI_ERR_INVAL;
+    int err = OOCSI_OK;
+    *out = oocsi_json_ascii(data, len, &err);
+    if (!*out)
+        return err ? err : OOCSI_ERR_NOMEM;
+    return OOCSI_OK;
+}
+
+int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *payload, size_t len)
+{
+    if (c->st == CS_CLOSED || c->close_requested)
+        return OOCSI_ERR_CLOSED;
+    oocsi__qitem *it = oocsi__qitem_new(OOCSI_CMD_SEND, recipient, payload, len);
+    if (!it)
+        return OOCSI_ERR_NOMEM;
+    if (c->st != CS_ONLINE) {
+        int rc = oocsi__queue_push(&c->offline, it);
+        if (rc != OOCSI_OK) {
+            oocsi__qitem_free(it);
+            oocsi__log(c, OOCSI_LOG_WARN, "offline queue full (%zu messages); message to %s not queued",
+                       c->offline.count, recipient);
+        }
+        return rc;
+    }
+    if (c->out.len - c->out_off > c->opts.queue_max_bytes) {
+        /* The server does not read (stalled peer): bound our memory. */
+        oocsi__qitem_free(it);
+        oocsi__log(c, OOCSI_LOG_WARN, "outgoing buffer full (%zu bytes unsent); message to %s not sent",
+                   c->out.len - c->out_off, recipient);
+        return OOCSI_ERR_QUEUE_FULL;
+    }
+    int rc = oocsi__emit_message(c, it);
+    if (rc != OOCSI_OK)
+        return rc;
+    oocsi__flush_out(c);
+    if (c->out_off < c->out.len)
+        oocsi__poke(c);
+    return OOCSI_OK;
+}
+
+static int send_text(oocsi_client *c, const char *recipient, const char *payload, size_t len)
+{
+    pthread_mutex_lock(&c->mu);
+    int rc = oocsi__send_locked(c, recipient, payload, len);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int oocsi_send(oocsi_client *c, const char *recipient, const cJSON *data)
+{
+    if (!c || oocsi__validate_name(recipient) != OOCSI_OK || !cJSON_IsObject(data))
+        return OOCSI_ERR_INVAL;
+    char *text;
+    size_t len;
+    int rc = oocsi__render(data, &text, &len);
+    if (rc != OOCSI_OK)
+        return rc;
+    rc = send_text(c, recipient, text, len);
+    free(text);
+    return rc;
+}
+
+int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_object)
+{
+    if (!c || oocsi__validate_name(recipient) != OOCSI_OK || !json_object)
+        return OOCSI_ERR_INVAL;
+    cJSON *obj = cJSON_ParseWithOpts(json_object, NULL, 1);
+    if (!obj)
+        return OOCSI_ERR_INVAL;
+    int rc = cJSON_IsObject(obj) ? oocsi_send(c, recipient, obj) : OOCSI_ERR_INVAL;
+    cJSON_Delete(obj);
+    return rc;
+}
+
+/* --------------------------------------------------------- subscriptions */
+
+static oocsi__sub *find_sub(oocsi_client *c, const char *channel)
+{
+    for (oocsi__sub *s = c->subs; s; s = s->next)
+        if (strcmp(s->channel, channel) == 0)
+            return s;
+    return NULL;
+}
+
+int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l, oocsi__waiter *w)
+{
+    oocsi__sub *s = find_sub(c, channel);
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s)
+            return OOCSI_ERR_NOMEM;
+        s->channel = strdup(channel);
+        if (!s->channel) {
+            free(s);
+            return OOCSI_ERR_NOMEM;
+        }
+        /* Append to keep subscription order stable. */
+        oocsi__sub **pp = &c->subs;
+        while (*pp)
+            pp = &(*pp)->next;
+        *pp = s;
+    }
+    l->next = NULL;
+    oocsi__listener **lp = &s->listeners;
+    while (*lp)
+        lp = &(*lp)->next;
+    *lp = l;
+    if (c->st != CS_ONLINE && c->st != CS_RESUB)
+        return OOCSI_OK; /* recorded: subscribed on (re)connect */
+    if (!s->wire) {
+        if (oocsi__emit(c, OOCSI_CMD_SUBSCRIBE, channel, NULL, 0) != OOCSI_OK)
+            return OOCSI_ERR_NOMEM;
+        s->wire = 1;
+    }
+    /* Even when the channel is already on the wire, its barrier may still be
+     * pending (another thread's subscribe, or a resubscription): a ping of our
+     * own is answered only after it. */
+    int barrier = 0;
+    if (w && oocsi__emit_barrier(c) == OOCSI_OK) {
+        oocsi__ping_push(c, PW_BARRIER, w);
+        barrier = 1;
+    }
+    oocsi__flush_out(c);
+    oocsi__poke(c);
+    return barrier;
+}
+
+void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *), void *ctx)
+{
+    for (oocsi__sub **sp = &c->subs; *sp; sp = &(*sp)->next) {
+        oocsi__sub *s = *sp;
+        if (strcmp(s->channel, channel) != 0)
+            continue;
+        for (oocsi__listener **lp = &s->listeners; *lp;) {
+            oocsi__listener *l = *lp;
+            if (pred(l, ctx)) {
+                *lp = l->next;
+                free(l->call_name);
+                free(l);
+            } else {
+                lp = &l->next;
+            }
+        }
+        if (!s->listeners) {
+            if (s->wire && c->tps && (c->st == CS_ONLINE || c->st == CS_RESUB)) {
+                oocsi__emit(c, OOCSI_CMD_UNSUBSCRIBE, s->channel, NULL, 0);
+                oocsi__flush_out(c);
+                oocsi__poke(c);
+            }
+            *sp = s->next;
+            free(s->channel);
+            free(s);
+        }
+        return;
+    }
+}
+
+/* Adds a listener and waits for the barrier when one was sent. Lock held. */
+int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listener *l)
+{
+    oocsi__waiter w;
+    memset(&w, 0, sizeof(w));
+    int rc = oocsi__add_listener(c, channel, l, &w);
+    if (rc < 0) {
+        free(l->call_name);
+        free(l);
+        return rc;
+    }
+    if (rc == 0)
+        return OOCSI_OK;
+    if (c->in_callback && oocsi__is_owner(c)) {
+        /* Inside a callback on the loop thread: do not block the dispatch;
+         * the subscription is on the wire and confirmed shortly. */
+        oocsi__detach_waiter(c, &w);
+        return OOCSI_OK;
+    }
+    rc = oocsi__wait(c, &w, oocsi__now_ms() + c->opts.connect_timeout_ms);
+    return rc;
+}
+
+static int same_handler(oocsi__listener *l, void *ctx)
+{
+    oocsi__listener *k = ctx;
+    return l->kind == SUB_HANDLER && l->fn == k->fn && l->user == k->user;
+}
+
+int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
+{
+    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !fn)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    if (c->st == CS_CLOSED || c->close_requested) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_CLOSED;
+    }
+    oocsi__sub *s = find_sub(c, channel);
+    if (s) {
+        oocsi__listener probe = {0};
+        probe.fn = fn;
+        probe.user = user;
+        for (oocsi__listener *l = s->listeners; l; l = l->next)
+            if (same_handler(l, &probe)) {
+                pthread_mutex_unlock(&c->mu);
+                return OOCSI_OK;
+            }
+    }
+    oocsi__listener *l = calloc(1, sizeof(*l));
+    if (!l) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_NOMEM;
+    }
+    l->kind = SUB_HANDLER;
+    l->fn = fn;
+    l->user = user;
+    int rc = oocsi__subscribe_locked(c, channel, l);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+static int is_handler(oocsi__listener *l, void *ctx)
+{
+    (void)ctx;
+    return l->kind == SUB_HANDLER;
+}
+
+int oocsi_unsubscribe(oocsi_client *c, const char *channel)
+{
+    if (!c || oocsi__validate_name(channel) != OOCSI_OK)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    oocsi__remove_listeners(c, channel, is_handler, NULL);
+    pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK;
+}
+
+/* ---------------------------------------------------------------- queries */
+
+static int query(oocsi_client *c, oocsi_command_type type, const char *arg, int timeout_ms, char **out)
+{
+    if (!c || !out || timeout_ms <= 0)
+        return OOCSI_ERR_INVAL;
+    *out = NULL;
+    pthread_mutex_lock(&c->mu);
+    if (c->st != CS_ONLINE && c->st != CS_RESUB) {
+        int rc = c->st == CS_CLOSED ? OOCSI_ERR_CLOSED : OOCSI_ERR_CLOSED;
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    if (!oocsi__codec_has(c, OOCSI_CODEC_QUERIES) || !oocsi__codec_has(c, OOCSI_CODEC_PING_BARRIER)) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_UNSUPPORTED;
+    }
+    oocsi__waiter w;
+    memset(&w, 0, sizeof(w));
+    int rc = oocsi__emit(c, type, arg, NULL, 0);
+    if (rc == OOCSI_OK)
+        rc = oocsi__emit(c, OOCSI_CMD_PING, NULL, NULL, 0);
+    if (rc != OOCSI_OK) {
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    oocsi__ping_push(c, PW_QUERY, &w);
+    oocsi__flush_out(c);
+    oocsi__poke(c);
+    rc = oocsi__wait(c, &w, oocsi__now_ms() + timeout_ms);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == OOCSI_OK) {
+        *out = strdup(w.text.data ? w.text.data : "");
+        if (!*out)
+            rc = OOCSI_ERR_NOMEM;
+    }
+    oocsi_buf_free(&w.text);
+    return rc;
+}
+
+int oocsi_channels(oocsi_client *c, int timeout_ms, char **out)
+{
+    return query(c, OOCSI_CMD_CHANNELS, NULL, timeout_ms, out);
+}
+
+int oocsi_channel_subscribers(oocsi_client *c, const char *channel, int timeout_ms, char **out)
+{
+    if (oocsi__validate_name(channel) != OOCSI_OK)
+        return OOCSI_ERR_INVAL;
+    return query(c, OOCSI_CMD_SUBSCRIBERS, channel, timeout_ms, out);
+}
+
+int oocsi_clients(oocsi_client *c, int timeout_ms, char **out)
+{
+    return query(c, OOCSI_CMD_CLIENTS, NULL, timeout_ms, out);
+}
+
+/* ------------------------------------------------------------------ calls */
+
+static int same_responder(oocsi__listener *l, void *ctx)
+{
+    return l->kind == SUB_RESPONDER && strcmp(l->call_name, (const char *)ctx) == 0;
+}
+
+int oocsi_register(oocsi_client *c, const char *channel, const char *call_name, oocsi_responder fn, void *user)
+{
+    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !call_name || !*call_name || !fn)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    if (c->st == CS_CLOSED || c->close_requested) {
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_CLOSED;
+    }
+    oocsi__sub *s = find_sub(c, channel);
+    if (s)
+        for (oocsi__listener *l = s->listeners; l; l = l->next)
+            if (same_responder(l, (void *)call_name)) {
+                l->rfn = fn;
+                l->user = user;
+                pthread_mutex_unlock(&c->mu);
+                return OOCSI_OK;
+            }
+    oocsi__listener *l = calloc(1, sizeof(*l));
+    char *name = strdup(call_name);
+    if (!l || !name) {
+        free(l);
+        free(name);
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_ERR_NOMEM;
+    }
+    l->kind = SUB_RESPONDER;
+    l->rfn = fn;
+    l->user = user;
+    l->call_name = name;
+    int rc = oocsi__subscribe_locked(c, channel, l);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int oocsi_unregister(oocsi_client *c, const char *channel, const char *call_name)
+{
+    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !call_name)
+        return OOCSI_ERR_INVAL;
+    pthread_mutex_lock(&c->mu);
+    oocsi__remove_listeners(c, channel, same_responder, (void *)call_name);
+    pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK;
+}
+
+static void make_id(oocsi_client *c, char out[40])
+{
+    uint64_t a = oocsi__rng_next(&c->rng), b = oocsi__rng_next(&c->rng);
+    /* A version-4 UUID in text form. */
+    snprintf(out, 40, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffffu,
+             (unsigned)a & 0xfffu, (unsigned)((b >> 48) & 0x3fffu) | 0x8000u,
+             (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+static int start_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+                      oocsi_call_fn fn, void *user, oocsi__waiter *w)
+{
+    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !call_name || !*call_name || timeout_ms <= 0)
+        return OOCSI_ERR_INVAL;
+    if (data && !cJSON_IsObject(data))
+        return OOCSI_ERR_INVAL;
+    cJSON *req = data ? cJSON_Duplicate(data, 1) : cJSON_CreateObject();
+    if (!req)
+        return OOCSI_ERR_NOMEM;
+    oocsi__call *k = calloc(1, sizeof(*k));
+    if (!k) {
+        cJSON_Delete(req);
+        return OOCSI_ERR_NOMEM;
+    }
+    pthread_mutex_lock(&c->mu);
+    make_id(c, k->id);
+    pthread_mutex_unlock(&c->mu);
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_HANDLE");
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_ID");
+    int rc = OOCSI_OK;
+    if (!cJSON_AddStringToObject(req, "_MESSAGE_HANDLE", call_name) ||
+        !cJSON_AddStringToObject(req, "_MESSAGE_ID", k->id))
+        rc = OOCSI_ERR_NOMEM;
+    char *text = NULL;
+    size_t len = 0;
+    if (rc == OOCSI_OK)
+        rc = oocsi__render(req, &text, &len);
+    cJSON_Delete(req);
+    if (rc != OOCSI_OK) {
+        free(k);
+        return rc;
+    }
+    k->deadline = oocsi__now_ms() + timeout_ms;
+    k->fn = fn;
+    k->user = user;
+    k->w = w;
+    pthread_mutex_lock(&c->mu);
+    rc = oocsi__send_locked(c, channel, text, len);
+    free(text);
+    if (rc != OOCSI_OK) {
+        free(k);
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    k->next = c->calls;
+    c->calls = k;
+    oocsi__poke(c);
+    if (!w)
+        pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK; /* with w: returns locked */
+}
+
+int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+               oocsi_call_fn fn, void *user)
+{
+    if (!fn)
+        return OOCSI_ERR_INVAL;
+    return start_call(c, channel, call_name, data, timeout_ms, fn, user, NULL);
+}
+
+int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+                        cJSON **response)
+{
+    if (!response)
+        return OOCSI_ERR_INVAL;
+    *response = NULL;
+    oocsi__waiter w;
+    memset(&w, 0, sizeof(w));
+    int64_t deadline = oocsi__now_ms() + timeout_ms;
+    int rc = start_call(c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
+    if (rc != OOCSI_OK)
+        return rc;
+    rc = oocsi__wait(c, &w, deadline);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == OOCSI_OK)
+        *response = w.response;
+    else
+        cJSON_Delete(w.response);
+    return rc;
+}

@@ -1,0 +1,189 @@
+/*
+ * Notification queue and dispatch: notes queued under the lock by the engine
+ * (messages, state changes, call results) and run on the loop owner thread
+ * with the lock released.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "client_internal.h"
+
+/* --------------------------------------------------------- notifications */
+
+void oocsi__note_push(oocsi_client *c, oocsi__note *n)
+{
+    n->next = NULL;
+    if (c->notes_tail)
+        c->notes_tail->next = n;
+    else
+        c->notes_head = n;
+    c->notes_tail = n;
+}
+
+void oocsi__note_free(oocsi__note *n)
+{
+    free(n->sender);
+    free(n->recipient);
+    cJSON_Delete(n->data);
+    free(n);
+}
+
+void oocsi__note_state(oocsi_client *c, oocsi_state st, int err)
+{
+    if (!c->opts.state_fn)
+        return;
+    oocsi__note *n = calloc(1, sizeof(*n));
+    if (!n)
+        return;
+    n->kind = NOTE_STATE;
+    n->state = st;
+    n->err = err;
+    oocsi__note_push(c, n);
+}
+
+/* Runs a call-result note's callback (lock not held). */
+void oocsi__run_call_note(oocsi_client *c, oocsi__note *n)
+{
+    if (n->data) {
+        oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp, n->data};
+        n->call_fn(c, &m, n->call_user);
+    } else {
+        n->call_fn(c, NULL, n->call_user);
+    }
+}
+
+/* --------------------------------------------------------------- dispatch */
+
+typedef struct target {
+    int kind;
+    oocsi_handler fn;
+    oocsi_responder rfn;
+    void *user;
+} target;
+
+static void deliver_message(oocsi_client *c, oocsi__note *n)
+{
+    oocsi_message m;
+    m.sender = n->sender ? n->sender : "";
+    m.recipient = n->recipient ? n->recipient : "";
+    m.timestamp = n->timestamp;
+    m.data = n->data;
+
+    target small[8];
+    target *ts = small;
+    int nt = 0, cap = 8;
+
+    const cJSON *mh = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_HANDLE");
+    int is_call = cJSON_IsString(mh) && mh->valuestring;
+    /* Collect targets under the lock; variables are updated right here. */
+    if (is_call) {
+        for (oocsi__sub *s = c->subs; s && !nt; s = s->next)
+            for (oocsi__listener *l = s->listeners; l; l = l->next)
+                if (l->kind == SUB_RESPONDER && strcmp(l->call_name, mh->valuestring) == 0) {
+                    ts[0].kind = SUB_RESPONDER;
+                    ts[0].rfn = l->rfn;
+                    ts[0].user = l->user;
+                    nt = 1;
+                    break;
+                }
+    }
+    if (!nt) {
+        if (c->handle && strcmp(m.recipient, c->handle) == 0 && c->opts.direct_fn) {
+            ts[nt].kind = SUB_HANDLER;
+            ts[nt].fn = c->opts.direct_fn;
+            ts[nt].user = c->opts.direct_user;
+            nt++;
+        }
+        for (oocsi__sub *s = c->subs; s; s = s->next) {
+            if (strcmp(s->channel, m.recipient) != 0)
+                continue;
+            for (oocsi__listener *l = s->listeners; l; l = l->next) {
+                if (l->kind == SUB_VARIABLE) {
+                    oocsi__variable_on_message(l->var, &m);
+                } else if (l->kind == SUB_HANDLER) {
+                    if (nt == cap) {
+                        target *bigger = malloc(sizeof(target) * (size_t)cap * 2);
+                        if (!bigger)
+                            break;
+                        memcpy(bigger, ts, sizeof(target) * (size_t)nt);
+                        if (ts != small)
+                            free(ts);
+                        ts = bigger;
+                        cap *= 2;
+                    }
+                    ts[nt].kind = SUB_HANDLER;
+                    ts[nt].fn = l->fn;
+                    ts[nt].user = l->user;
+                    nt++;
+                }
+            }
+            break;
+        }
+    }
+    c->in_callback++;
+    pthread_mutex_unlock(&c->mu);
+    for (int i = 0; i < nt; i++) {
+        if (ts[i].kind == SUB_HANDLER) {
+            ts[i].fn(c, &m, ts[i].user);
+        } else {
+            cJSON *resp = cJSON_Duplicate(n->data, 1);
+            if (!resp)
+                break;
+            cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_HANDLE");
+            const cJSON *mid = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_ID");
+            ts[i].rfn(c, &m, resp, ts[i].user);
+            if (cJSON_IsObject(resp)) {
+                cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_HANDLE");
+                cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_ID");
+                if (cJSON_IsString(mid))
+                    cJSON_AddStringToObject(resp, "_MESSAGE_ID", mid->valuestring);
+                if (m.sender[0])
+                    oocsi_send(c, m.sender, resp);
+            }
+            cJSON_Delete(resp);
+        }
+    }
+    pthread_mutex_lock(&c->mu);
+    c->in_callback--;
+    if (ts != small)
+        free(ts);
+}
+
+/* Runs queued callbacks (owner thread only, not nested). Lock held. */
+void oocsi__dispatch_notes(oocsi_client *c)
+{
+    if (c->in_callback)
+        return;
+    while (c->notes_head) {
+        oocsi__note *n = c->notes_head;
+        c->notes_head = n->next;
+        if (!c->notes_head)
+            c->notes_tail = NULL;
+        switch (n->kind) {
+        case NOTE_MESSAGE:
+            deliver_message(c, n);
+            break;
+        case NOTE_STATE: {
+            oocsi_state_fn fn = c->opts.state_fn;
+            void *user = c->opts.state_user;
+            if (fn) {
+                c->in_callback++;
+                pthread_mutex_unlock(&c->mu);
+                fn(c, n->state, n->err, user);
+                pthread_mutex_lock(&c->mu);
+                c->in_callback--;
+            }
+            break;
+        }
+        case NOTE_CALL: {
+            c->in_callback++;
+            pthread_mutex_unlock(&c->mu);
+            oocsi__run_call_note(c, n);
+            pthread_mutex_lock(&c->mu);
+            c->in_callback--;
+            break;
+        }
+        }
+        oocsi__note_free(n);
+    }
+}
