@@ -3,6 +3,7 @@
  * queries and calls. They take the client lock and hand work to the engine
  * (client.c).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,46 @@ int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_obj
         return OOCSI_ERR_INVAL;
     int rc = cJSON_IsObject(obj) ? oocsi_send(c, recipient, obj) : OOCSI_ERR_INVAL;
     cJSON_Delete(obj);
+    return rc;
+}
+
+int oocsi_send_jsonf(oocsi_client *c, const char *recipient, const char *fmt, ...)
+{
+    if (!c || !recipient || !fmt)
+        return OOCSI_ERR_INVAL;
+    va_list ap;
+    va_start(ap, fmt);
+    char small[512];
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return OOCSI_ERR_INVAL;
+    if ((size_t)n < sizeof small)
+        return oocsi_send_json(c, recipient, small);
+    char *text = malloc((size_t)n + 1);
+    if (!text)
+        return OOCSI_ERR_NOMEM;
+    va_start(ap, fmt);
+    vsnprintf(text, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = oocsi_send_json(c, recipient, text);
+    free(text);
+    return rc;
+}
+
+int oocsi_connect_to(oocsi_client **out, const char *handle, const char *server)
+{
+    if (!out)
+        return OOCSI_ERR_INVAL;
+    oocsi_options *o = oocsi_options_new();
+    if (!o)
+        return OOCSI_ERR_NOMEM;
+    int rc = oocsi_options_set_handle(o, handle);
+    if (rc == OOCSI_OK && server)
+        rc = oocsi_options_add_endpoint(o, server);
+    if (rc == OOCSI_OK)
+        rc = oocsi_connect(out, o);
+    oocsi_options_free(o);
     return rc;
 }
 

@@ -1499,6 +1499,36 @@ int oocsi_loop_stop(oocsi_client *c)
     return OOCSI_OK;
 }
 
+int oocsi_stop(oocsi_client *c)
+{
+    if (!c)
+        return OOCSI_ERR_INVAL;
+    /* Only async-signal-safe operations: an atomic store and write(2). */
+    atomic_store(&c->run_stop, 1);
+    if (c->wake_w >= 0) {
+        char b = 1;
+        ssize_t n = write(c->wake_w, &b, 1);
+        (void)n;
+    }
+    return OOCSI_OK;
+}
+
+int oocsi_run(oocsi_client *c)
+{
+    if (!c)
+        return OOCSI_ERR_INVAL;
+    /* A stop that came before run (a signal right after connecting) counts. */
+    while (!atomic_load(&c->run_stop)) {
+        /* A bounded wait: transports that wait on their own (WebSocket) do
+         * not see the wake pipe, so the flag is checked at least this often. */
+        int rc = oocsi_loop(c, 200);
+        if (rc != OOCSI_OK)
+            return rc;
+    }
+    atomic_store(&c->run_stop, 0);
+    return OOCSI_OK;
+}
+
 int oocsi_fd(const oocsi_client *c)
 {
     if (!c)

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "oocsi/codec.h"
@@ -201,6 +202,7 @@ struct oocsi_client {
     pthread_t thread;
     int wake_r, wake_w;
     int wake_pending;
+    atomic_int run_stop; /* oocsi_stop(): set from any thread or a signal handler */
 
     unsigned call_counter;
     int last_attempt_err;

@@ -87,3 +87,27 @@ int oocsi_message_get_bool(const oocsi_message *m, const char *key, int *out)
     }
     return OOCSI_ERR_UNSUPPORTED;
 }
+
+int64_t oocsi_message_get_int_or(const oocsi_message *m, const char *key, int64_t dflt)
+{
+    int64_t v;
+    return oocsi_message_get_int(m, key, &v) == OOCSI_OK ? v : dflt;
+}
+
+double oocsi_message_get_double_or(const oocsi_message *m, const char *key, double dflt)
+{
+    double v;
+    return oocsi_message_get_double(m, key, &v) == OOCSI_OK ? v : dflt;
+}
+
+const char *oocsi_message_get_string_or(const oocsi_message *m, const char *key, const char *dflt)
+{
+    const char *v = oocsi_message_get_string(m, key);
+    return v ? v : dflt;
+}
+
+int oocsi_message_get_bool_or(const oocsi_message *m, const char *key, int dflt)
+{
+    int v;
+    return oocsi_message_get_bool(m, key, &v) == OOCSI_OK ? v : dflt;
+}

@@ -174,6 +174,16 @@ OOCSI_API int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_me
  * opts is copied; the caller may free it afterwards.
  */
 OOCSI_API int oocsi_connect(oocsi_client **out, const oocsi_options *opts);
+/**
+ * One-call connect, the short way for scripts and examples: like
+ * oocsi_connect() with default options, the given handle (NULL or "": a
+ * generated one; '#' becomes a random digit; "name:password" allowed) and
+ * server: NULL for tcp://localhost:4444, a URL ("ws://host:9000/ws"), a bare
+ * "host" or "host:port" (tcp). Use an oocsi_options object for anything
+ * more (several endpoints, TLS files, a logger, a direct handler).
+ * An invalid handle or server gives OOCSI_ERR_INVAL before any connection.
+ */
+OOCSI_API int oocsi_connect_to(oocsi_client **out, const char *handle, const char *server);
 /** NULL-safe: says quit, stops the loop thread, frees everything. */
 OOCSI_API void oocsi_close(oocsi_client *c);
 /** The handle the server welcomed (without password). Valid until close. */
@@ -199,6 +209,16 @@ OOCSI_API int oocsi_loop_start(oocsi_client *c);
  *  (OOCSI_ERR_INVAL). */
 OOCSI_API int oocsi_loop_stop(oocsi_client *c);
 
+/** Runs the loop on the calling thread until oocsi_stop() is called or the
+ *  client gives up reconnecting. Returns OOCSI_OK after oocsi_stop(),
+ *  OOCSI_ERR_CLOSED when the client gave up, OOCSI_ERR_INVAL while the
+ *  background thread runs (or from inside a callback). */
+OOCSI_API int oocsi_run(oocsi_client *c);
+/** Makes oocsi_run() return soon. Safe from any thread, from callbacks and
+ *  from a signal handler (it only sets a flag and writes one byte to a pipe),
+ *  so a SIGINT handler can end a program cleanly. */
+OOCSI_API int oocsi_stop(oocsi_client *c);
+
 /** Pollable fd of the connection, or -1 while none is open. */
 OOCSI_API int oocsi_fd(const oocsi_client *c);
 /** 1 if the caller's poll should also wait for POLLOUT. */
@@ -215,6 +235,14 @@ OOCSI_API int oocsi_next_timeout_ms(const oocsi_client *c);
 OOCSI_API int oocsi_send(oocsi_client *c, const char *recipient, const cJSON *data);
 /** As oocsi_send(), data given as the text of a JSON object. */
 OOCSI_API int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_object);
+/** As oocsi_send_json(), the JSON text built printf-style:
+ *  oocsi_send_jsonf(c, "lamp", "{\"brightness\":%d}", b). The text must be
+ *  a JSON object (OOCSI_ERR_INVAL otherwise); %s arguments are not escaped. */
+OOCSI_API int oocsi_send_jsonf(oocsi_client *c, const char *recipient, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 /** Adds fn to channel and returns once the server has the subscription
  *  (bounded by the connect timeout: OOCSI_ERR_TIMEOUT). While offline the
  *  subscription is recorded and made on reconnect (returns OOCSI_OK). The same
@@ -240,6 +268,12 @@ OOCSI_API int oocsi_message_get_double(const oocsi_message *m, const char *key, 
 OOCSI_API const char *oocsi_message_get_string(const oocsi_message *m, const char *key);
 /** JSON true/false (numbers: non-zero is true). */
 OOCSI_API int oocsi_message_get_bool(const oocsi_message *m, const char *key, int *out);
+/** Typed getters with a default: the value under key, or dflt when the key
+ *  is absent, of another type, or m/key is NULL (get_string: borrowed). */
+OOCSI_API int64_t oocsi_message_get_int_or(const oocsi_message *m, const char *key, int64_t dflt);
+OOCSI_API double oocsi_message_get_double_or(const oocsi_message *m, const char *key, double dflt);
+OOCSI_API const char *oocsi_message_get_string_or(const oocsi_message *m, const char *key, const char *dflt);
+OOCSI_API int oocsi_message_get_bool_or(const oocsi_message *m, const char *key, int dflt);
 /** Frees memory the library returned (NULL-safe). */
 OOCSI_API void oocsi_free(void *p);
 
