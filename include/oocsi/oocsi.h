@@ -248,9 +248,22 @@ OOCSI_API int oocsi_send_jsonf(oocsi_client *c, const char *recipient, const cha
  *  subscription is recorded and made on reconnect (returns OOCSI_OK). The same
  *  (fn, user) twice is one handler. */
 OOCSI_API int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user);
-/** Removes every handler of channel and leaves it (unless a variable or a
- *  responder still uses it). Unknown channel: OOCSI_OK. */
+/** Removes every handler that oocsi_subscribe() added to channel and leaves
+ *  it, unless something attached (a variable, oocsi_attach) or a responder
+ *  still uses it. Unknown channel: OOCSI_OK. */
 OOCSI_API int oocsi_unsubscribe(oocsi_client *c, const char *channel);
+
+/** Removes one handler (fn, user) from channel, whether added by
+ *  oocsi_subscribe() or oocsi_attach(), and leaves the channel when nothing
+ *  else listens on it. When it returns, fn is not running on the loop thread
+ *  and will not be called again for this channel (called from inside fn
+ *  itself, the current call of course continues). Do not call it while
+ *  holding a lock that fn takes. Unknown handler: OOCSI_OK. */
+OOCSI_API int oocsi_unsubscribe_handler(oocsi_client *c, const char *channel, oocsi_handler fn, void *user);
+/** As oocsi_subscribe(), for objects layered on a client (variables, devices,
+ *  your own helpers): the handler stays when the application calls
+ *  oocsi_unsubscribe(channel); only oocsi_unsubscribe_handler() removes it. */
+OOCSI_API int oocsi_attach(oocsi_client *c, const char *channel, oocsi_handler fn, void *user);
 
 OOCSI_API const char *oocsi_message_sender(const oocsi_message *m);
 OOCSI_API const char *oocsi_message_recipient(const oocsi_message *m);

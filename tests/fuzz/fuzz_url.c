@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util.h"
+#include "url.h"
 
 #define FUZZ_CHECK(cond)                                                                                               \
     do {                                                                                                               \

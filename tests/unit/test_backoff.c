@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "util.h"
+#include "backoff.h"
 
 #define SAMPLES 2000
 

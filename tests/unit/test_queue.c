@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "oocsi/codec.h"
-#include "util.h"
+#include "queue.h"
 
 static oocsi__qitem *item(const char *arg, const char *payload)
 {

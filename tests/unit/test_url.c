@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "util.h"
+#include "url.h"
 
 struct good {
     const char *in;

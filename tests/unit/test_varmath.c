@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "util.h"
+#include "varmath.h"
 
 /* Exact comparison (all §12.4 numbers are exactly representable). */
 #define assert_dbl_exact(got, want)                                                                                    \

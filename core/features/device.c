@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_internal.h"
+#include "oocsi/codec.h"
+#include "oocsi/oocsi.h"
 
 struct oocsi_device {
     oocsi_client *c;
@@ -236,9 +237,9 @@ char *oocsi_device_to_json(const oocsi_device *d)
     cJSON *root = build(d);
     if (!root)
         return NULL;
-    char *text = NULL;
     size_t len;
-    oocsi__render(root, &text, &len);
+    int err = OOCSI_OK;
+    char *text = oocsi_json_ascii(root, &len, &err);
     cJSON_Delete(root);
     return text;
 }

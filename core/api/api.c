@@ -8,52 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_internal.h"
+#include "engine/engine.h"
 
 /* ------------------------------------------------------------- sending */
-
-int oocsi__render(const cJSON *data, char **out, size_t *len)
-{
-    if (!cJSON_IsObject(data))
-        return OOCSI_ERR_INVAL;
-    int err = OOCSI_OK;
-    *out = oocsi_json_ascii(data, len, &err);
-    if (!*out)
-        return err ? err : OOCSI_ERR_NOMEM;
-    return OOCSI_OK;
-}
-
-int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *payload, size_t len)
-{
-    if (c->st == CS_CLOSED || c->close_requested)
-        return OOCSI_ERR_CLOSED;
-    oocsi__qitem *it = oocsi__qitem_new(OOCSI_CMD_SEND, recipient, payload, len);
-    if (!it)
-        return OOCSI_ERR_NOMEM;
-    if (c->st != CS_ONLINE) {
-        int rc = oocsi__queue_push(&c->offline, it);
-        if (rc != OOCSI_OK) {
-            oocsi__qitem_free(it);
-            oocsi__log(c, OOCSI_LOG_WARN, "offline queue full (%zu messages); message to %s not queued",
-                       c->offline.count, recipient);
-        }
-        return rc;
-    }
-    if (c->out.len - c->out_off > c->opts.queue_max_bytes) {
-        /* The server does not read (stalled peer): bound our memory. */
-        oocsi__qitem_free(it);
-        oocsi__log(c, OOCSI_LOG_WARN, "outgoing buffer full (%zu bytes unsent); message to %s not sent",
-                   c->out.len - c->out_off, recipient);
-        return OOCSI_ERR_QUEUE_FULL;
-    }
-    int rc = oocsi__emit_message(c, it);
-    if (rc != OOCSI_OK)
-        return rc;
-    oocsi__flush_out(c);
-    if (c->out_off < c->out.len)
-        oocsi__poke(c);
-    return OOCSI_OK;
-}
 
 static int send_text(oocsi_client *c, const char *recipient, const char *payload, size_t len)
 {
@@ -131,117 +88,7 @@ int oocsi_connect_to(oocsi_client **out, const char *handle, const char *server)
 
 /* --------------------------------------------------------- subscriptions */
 
-static oocsi__sub *find_sub(oocsi_client *c, const char *channel)
-{
-    for (oocsi__sub *s = c->subs; s; s = s->next)
-        if (strcmp(s->channel, channel) == 0)
-            return s;
-    return NULL;
-}
-
-int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l, oocsi__waiter *w)
-{
-    oocsi__sub *s = find_sub(c, channel);
-    if (!s) {
-        s = calloc(1, sizeof(*s));
-        if (!s)
-            return OOCSI_ERR_NOMEM;
-        s->channel = strdup(channel);
-        if (!s->channel) {
-            free(s);
-            return OOCSI_ERR_NOMEM;
-        }
-        /* Append to keep subscription order stable. */
-        oocsi__sub **pp = &c->subs;
-        while (*pp)
-            pp = &(*pp)->next;
-        *pp = s;
-    }
-    l->next = NULL;
-    oocsi__listener **lp = &s->listeners;
-    while (*lp)
-        lp = &(*lp)->next;
-    *lp = l;
-    if (c->st != CS_ONLINE && c->st != CS_RESUB)
-        return OOCSI_OK; /* recorded: subscribed on (re)connect */
-    if (!s->wire) {
-        if (oocsi__emit(c, OOCSI_CMD_SUBSCRIBE, channel, NULL, 0) != OOCSI_OK)
-            return OOCSI_ERR_NOMEM;
-        s->wire = 1;
-    }
-    /* Even when the channel is already on the wire, its barrier may still be
-     * pending (another thread's subscribe, or a resubscription): a ping of our
-     * own is answered only after it. */
-    int barrier = 0;
-    if (w && oocsi__emit_barrier(c) == OOCSI_OK) {
-        oocsi__ping_push(c, PW_BARRIER, w);
-        barrier = 1;
-    }
-    oocsi__flush_out(c);
-    oocsi__poke(c);
-    return barrier;
-}
-
-void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *), void *ctx)
-{
-    for (oocsi__sub **sp = &c->subs; *sp; sp = &(*sp)->next) {
-        oocsi__sub *s = *sp;
-        if (strcmp(s->channel, channel) != 0)
-            continue;
-        for (oocsi__listener **lp = &s->listeners; *lp;) {
-            oocsi__listener *l = *lp;
-            if (pred(l, ctx)) {
-                *lp = l->next;
-                free(l->call_name);
-                free(l);
-            } else {
-                lp = &l->next;
-            }
-        }
-        if (!s->listeners) {
-            if (s->wire && c->tps && (c->st == CS_ONLINE || c->st == CS_RESUB)) {
-                oocsi__emit(c, OOCSI_CMD_UNSUBSCRIBE, s->channel, NULL, 0);
-                oocsi__flush_out(c);
-                oocsi__poke(c);
-            }
-            *sp = s->next;
-            free(s->channel);
-            free(s);
-        }
-        return;
-    }
-}
-
-/* Adds a listener and waits for the barrier when one was sent. Lock held. */
-int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listener *l)
-{
-    oocsi__waiter w;
-    memset(&w, 0, sizeof(w));
-    int rc = oocsi__add_listener(c, channel, l, &w);
-    if (rc < 0) {
-        free(l->call_name);
-        free(l);
-        return rc;
-    }
-    if (rc == 0)
-        return OOCSI_OK;
-    if (c->in_callback && oocsi__is_owner(c)) {
-        /* Inside a callback on the loop thread: do not block the dispatch;
-         * the subscription is on the wire and confirmed shortly. */
-        oocsi__detach_waiter(c, &w);
-        return OOCSI_OK;
-    }
-    rc = oocsi__wait(c, &w, oocsi__now_ms() + c->opts.connect_timeout_ms);
-    return rc;
-}
-
-static int same_handler(oocsi__listener *l, void *ctx)
-{
-    oocsi__listener *k = ctx;
-    return l->kind == SUB_HANDLER && l->fn == k->fn && l->user == k->user;
-}
-
-int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
+static int add_handler(oocsi_client *c, const char *channel, int kind, oocsi_handler fn, void *user)
 {
     if (!c || oocsi__validate_name(channel) != OOCSI_OK || !fn)
         return OOCSI_ERR_INVAL;
@@ -250,28 +97,33 @@ int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void
         pthread_mutex_unlock(&c->mu);
         return OOCSI_ERR_CLOSED;
     }
-    oocsi__sub *s = find_sub(c, channel);
-    if (s) {
-        oocsi__listener probe = {0};
-        probe.fn = fn;
-        probe.user = user;
-        for (oocsi__listener *l = s->listeners; l; l = l->next)
-            if (same_handler(l, &probe)) {
-                pthread_mutex_unlock(&c->mu);
-                return OOCSI_OK;
-            }
-    }
+    oocsi__sub *s = oocsi__find_sub(c, channel);
+    for (oocsi__listener *l = s ? s->listeners : NULL; l; l = l->next)
+        if (l->kind == kind && l->fn == fn && l->user == user) {
+            pthread_mutex_unlock(&c->mu);
+            return OOCSI_OK;
+        }
     oocsi__listener *l = calloc(1, sizeof(*l));
     if (!l) {
         pthread_mutex_unlock(&c->mu);
         return OOCSI_ERR_NOMEM;
     }
-    l->kind = SUB_HANDLER;
+    l->kind = kind;
     l->fn = fn;
     l->user = user;
     int rc = oocsi__subscribe_locked(c, channel, l);
     pthread_mutex_unlock(&c->mu);
     return rc;
+}
+
+int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
+{
+    return add_handler(c, channel, SUB_HANDLER, fn, user);
+}
+
+int oocsi_attach(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
+{
+    return add_handler(c, channel, SUB_PINNED, fn, user);
 }
 
 static int is_handler(oocsi__listener *l, void *ctx)
@@ -286,6 +138,26 @@ int oocsi_unsubscribe(oocsi_client *c, const char *channel)
         return OOCSI_ERR_INVAL;
     pthread_mutex_lock(&c->mu);
     oocsi__remove_listeners(c, channel, is_handler, NULL);
+    pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK;
+}
+
+static int is_this_handler(oocsi__listener *l, void *ctx)
+{
+    const oocsi__listener *k = ctx;
+    return (l->kind == SUB_HANDLER || l->kind == SUB_PINNED) && l->fn == k->fn && l->user == k->user;
+}
+
+int oocsi_unsubscribe_handler(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
+{
+    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !fn)
+        return OOCSI_ERR_INVAL;
+    oocsi__listener probe = {0};
+    probe.fn = fn;
+    probe.user = user;
+    pthread_mutex_lock(&c->mu);
+    oocsi__remove_listeners(c, channel, is_this_handler, &probe);
+    oocsi__wait_callbacks(c);
     pthread_mutex_unlock(&c->mu);
     return OOCSI_OK;
 }
@@ -363,7 +235,7 @@ int oocsi_register(oocsi_client *c, const char *channel, const char *call_name, 
         pthread_mutex_unlock(&c->mu);
         return OOCSI_ERR_CLOSED;
     }
-    oocsi__sub *s = find_sub(c, channel);
+    oocsi__sub *s = oocsi__find_sub(c, channel);
     if (s)
         for (oocsi__listener *l = s->listeners; l; l = l->next)
             if (same_responder(l, (void *)call_name)) {

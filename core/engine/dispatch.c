@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_internal.h"
+#include "engine.h"
 
 /* --------------------------------------------------------- notifications */
 
@@ -61,6 +61,39 @@ typedef struct target {
     void *user;
 } target;
 
+void oocsi__callback_begin(oocsi_client *c)
+{
+    c->in_callback++;
+    c->cb_begun++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void oocsi__callback_end(oocsi_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->in_callback--;
+    c->cb_ended++;
+    if (c->cb_waiters)
+        pthread_cond_broadcast(&c->cv);
+}
+
+/* A responder's answer goes back to the caller (lock not held). */
+static void send_reply(oocsi_client *c, const char *to, const cJSON *resp)
+{
+    char *text;
+    size_t len;
+    if (oocsi__render(resp, &text, &len) != OOCSI_OK) {
+        pthread_mutex_lock(&c->mu);
+        oocsi__log(c, OOCSI_LOG_WARN, "cannot send the response to %s: it does not render as JSON", to);
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    oocsi__send_locked(c, to, text, len);
+    pthread_mutex_unlock(&c->mu);
+    free(text);
+}
+
 static void deliver_message(oocsi_client *c, oocsi__note *n)
 {
     oocsi_message m;
@@ -75,7 +108,7 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
 
     const cJSON *mh = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_HANDLE");
     int is_call = cJSON_IsString(mh) && mh->valuestring;
-    /* Collect targets under the lock; variables are updated right here. */
+    /* Collect targets under the lock, call them without it. */
     if (is_call) {
         for (oocsi__sub *s = c->subs; s && !nt; s = s->next)
             for (oocsi__listener *l = s->listeners; l; l = l->next)
@@ -98,9 +131,7 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
             if (strcmp(s->channel, m.recipient) != 0)
                 continue;
             for (oocsi__listener *l = s->listeners; l; l = l->next) {
-                if (l->kind == SUB_VARIABLE) {
-                    oocsi__variable_on_message(l->var, &m);
-                } else if (l->kind == SUB_HANDLER) {
+                if (l->kind == SUB_HANDLER || l->kind == SUB_PINNED) {
                     if (nt == cap) {
                         target *bigger = malloc(sizeof(target) * (size_t)cap * 2);
                         if (!bigger)
@@ -120,8 +151,7 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
             break;
         }
     }
-    c->in_callback++;
-    pthread_mutex_unlock(&c->mu);
+    oocsi__callback_begin(c);
     for (int i = 0; i < nt; i++) {
         if (ts[i].kind == SUB_HANDLER) {
             ts[i].fn(c, &m, ts[i].user);
@@ -138,13 +168,12 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
                 if (cJSON_IsString(mid))
                     cJSON_AddStringToObject(resp, "_MESSAGE_ID", mid->valuestring);
                 if (m.sender[0])
-                    oocsi_send(c, m.sender, resp);
+                    send_reply(c, m.sender, resp);
             }
             cJSON_Delete(resp);
         }
     }
-    pthread_mutex_lock(&c->mu);
-    c->in_callback--;
+    oocsi__callback_end(c);
     if (ts != small)
         free(ts);
 }
@@ -167,22 +196,17 @@ void oocsi__dispatch_notes(oocsi_client *c)
             oocsi_state_fn fn = c->opts.state_fn;
             void *user = c->opts.state_user;
             if (fn) {
-                c->in_callback++;
-                pthread_mutex_unlock(&c->mu);
+                oocsi__callback_begin(c);
                 fn(c, n->state, n->err, user);
-                pthread_mutex_lock(&c->mu);
-                c->in_callback--;
+                oocsi__callback_end(c);
             }
             break;
         }
-        case NOTE_CALL: {
-            c->in_callback++;
-            pthread_mutex_unlock(&c->mu);
+        case NOTE_CALL:
+            oocsi__callback_begin(c);
             oocsi__run_call_note(c, n);
-            pthread_mutex_lock(&c->mu);
-            c->in_callback--;
+            oocsi__callback_end(c);
             break;
-        }
         }
         oocsi__note_free(n);
     }

@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "client_internal.h"
+#include "engine/engine.h"
 
 const char *oocsi_message_sender(const oocsi_message *m)
 {

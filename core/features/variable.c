@@ -1,21 +1,65 @@
 /*
  * Synchronised variables: one key of the messages on one channel.
- * The arithmetic lives in util.c (oocsi__varmath); this file wires it to a
- * client. A variable's state is protected by its client's lock.
+ *
+ * Built on the public API alone: a variable attaches a handler to its channel
+ * (oocsi_attach, so the application's oocsi_unsubscribe leaves it in place)
+ * and publishes with oocsi_send. The arithmetic (bounds, smoothing) is in
+ * varmath.c. Each variable has its own lock: the loop thread updates it while
+ * any thread may read or set it.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_internal.h"
+#include "oocsi/oocsi.h"
+#include "varmath.h"
 
 struct oocsi_variable {
     oocsi_client *c;
+    pthread_mutex_t mu;
     char *channel;
     char *key;
     oocsi__varmath m;
     char *str;
 };
+
+/* The lock of a variable the caller holds as const (readers lock too). */
+static pthread_mutex_t *lock_of(const oocsi_variable *v)
+{
+    return &((oocsi_variable *)v)->mu;
+}
+
+static void on_message(oocsi_client *c, const oocsi_message *msg, void *user)
+{
+    oocsi_variable *v = user;
+    (void)c;
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(oocsi_message_data(msg), v->key);
+    if (cJSON_IsNumber(it) || cJSON_IsBool(it)) {
+        double d = cJSON_IsNumber(it) ? it->valuedouble : (cJSON_IsTrue(it) ? 1.0 : 0.0);
+        pthread_mutex_lock(lock_of(v));
+        oocsi__varmath_apply(&v->m, d);
+        pthread_mutex_unlock(lock_of(v));
+    } else if (cJSON_IsString(it)) {
+        char *s = strdup(it->valuestring);
+        if (s) {
+            pthread_mutex_lock(lock_of(v));
+            free(v->str);
+            v->str = s;
+            pthread_mutex_unlock(lock_of(v));
+        }
+    }
+}
+
+static void variable_destroy(oocsi_variable *v)
+{
+    oocsi__varmath_free(&v->m);
+    pthread_mutex_destroy(&v->mu);
+    free(v->str);
+    free(v->channel);
+    free(v->key);
+    free(v);
+}
 
 oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const char *key)
 {
@@ -25,72 +69,34 @@ oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const c
         if ((unsigned char)*p <= 0x20)
             return NULL;
     oocsi_variable *v = calloc(1, sizeof(*v));
-    oocsi__listener *l = calloc(1, sizeof(*l));
-    if (!v || !l)
-        goto fail;
+    if (!v)
+        return NULL;
+    pthread_mutex_init(&v->mu, NULL);
+    oocsi__varmath_init(&v->m);
     v->c = c;
     v->channel = strdup(channel);
     v->key = strdup(key);
-    if (!v->channel || !v->key)
-        goto fail;
-    oocsi__varmath_init(&v->m);
-    l->kind = SUB_VARIABLE;
-    l->var = v;
-    pthread_mutex_lock(&c->mu);
-    int rc = oocsi__subscribe_locked(c, channel, l);
-    pthread_mutex_unlock(&c->mu);
+    if (!v->channel || !v->key) {
+        variable_destroy(v);
+        return NULL;
+    }
+    /* A subscription not yet confirmed (timeout) is still recorded. */
+    int rc = oocsi_attach(c, channel, on_message, v);
     if (rc != OOCSI_OK && rc != OOCSI_ERR_TIMEOUT) {
-        /* The listener was freed on failure. */
-        free(v->channel);
-        free(v->key);
-        free(v);
+        oocsi_unsubscribe_handler(c, channel, on_message, v);
+        variable_destroy(v);
         return NULL;
     }
     return v;
-fail:
-    if (v) {
-        free(v->channel);
-        free(v->key);
-    }
-    free(v);
-    free(l);
-    return NULL;
-}
-
-static int is_this_var(oocsi__listener *l, void *ctx)
-{
-    return l->kind == SUB_VARIABLE && l->var == ctx;
 }
 
 void oocsi_variable_free(oocsi_variable *v)
 {
     if (!v)
         return;
-    pthread_mutex_lock(&v->c->mu);
-    oocsi__remove_listeners(v->c, v->channel, is_this_var, v);
-    pthread_mutex_unlock(&v->c->mu);
-    oocsi__varmath_free(&v->m);
-    free(v->str);
-    free(v->channel);
-    free(v->key);
-    free(v);
-}
-
-/* Called by dispatch with the client's lock held. */
-void oocsi__variable_on_message(oocsi_variable *v, const oocsi_message *m)
-{
-    const cJSON *it = cJSON_GetObjectItemCaseSensitive(m->data, v->key);
-    if (cJSON_IsNumber(it)) {
-        oocsi__varmath_apply(&v->m, it->valuedouble);
-    } else if (cJSON_IsBool(it)) {
-        oocsi__varmath_apply(&v->m, cJSON_IsTrue(it) ? 1.0 : 0.0);
-    } else if (cJSON_IsString(it)) {
-        char *s = strdup(it->valuestring);
-        if (s) {
-            free(v->str);
-            v->str = s;
-        }
-    }
+    /* After this returns the loop thread no longer runs on_message for v. */
+    oocsi_unsubscribe_handler(v->c, v->channel, on_message, v);
+    variable_destroy(v);
 }
 
 static int publish(oocsi_variable *v, cJSON *item)
@@ -102,14 +108,8 @@ static int publish(oocsi_variable *v, cJSON *item)
         return OOCSI_ERR_NOMEM;
     }
     cJSON_AddItemToObject(obj, v->key, item);
-    char *text;
-    size_t len;
-    int rc = oocsi__render(obj, &text, &len);
+    int rc = oocsi_send(v->c, v->channel, obj);
     cJSON_Delete(obj);
-    if (rc != OOCSI_OK)
-        return rc;
-    rc = oocsi__send_locked(v->c, v->channel, text, len);
-    free(text);
     return rc;
 }
 
@@ -117,11 +117,11 @@ int oocsi_variable_set(oocsi_variable *v, double value)
 {
     if (!v || !isfinite(value))
         return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&v->c->mu);
+    pthread_mutex_lock(lock_of(v));
     oocsi__varmath_apply(&v->m, value);
     /* The raw value goes out: every receiver applies its own bounds. */
     int rc = publish(v, cJSON_CreateNumber(value));
-    pthread_mutex_unlock(&v->c->mu);
+    pthread_mutex_unlock(lock_of(v));
     return rc;
 }
 
@@ -129,9 +129,9 @@ double oocsi_variable_get(const oocsi_variable *v)
 {
     if (!v)
         return NAN;
-    pthread_mutex_lock(&v->c->mu);
+    pthread_mutex_lock(lock_of(v));
     double d = oocsi__varmath_get(&v->m);
-    pthread_mutex_unlock(&v->c->mu);
+    pthread_mutex_unlock(lock_of(v));
     return d;
 }
 
@@ -144,9 +144,9 @@ int oocsi_variable_min(oocsi_variable *v, double min)
 {
     if (!v || isnan(min))
         return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&v->c->mu);
+    pthread_mutex_lock(lock_of(v));
     oocsi__varmath_set_min(&v->m, min);
-    pthread_mutex_unlock(&v->c->mu);
+    pthread_mutex_unlock(lock_of(v));
     return OOCSI_OK;
 }
 
@@ -154,9 +154,9 @@ int oocsi_variable_max(oocsi_variable *v, double max)
 {
     if (!v || isnan(max))
         return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&v->c->mu);
+    pthread_mutex_lock(lock_of(v));
     oocsi__varmath_set_max(&v->m, max);
-    pthread_mutex_unlock(&v->c->mu);
+    pthread_mutex_unlock(lock_of(v));
     return OOCSI_OK;
 }
 
@@ -164,9 +164,9 @@ int oocsi_variable_smooth(oocsi_variable *v, int window, double sigma)
 {
     if (!v || window < 1 || isnan(sigma))
         return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&v->c->mu);
+    pthread_mutex_lock(lock_of(v));
     int rc = oocsi__varmath_set_smooth(&v->m, window, sigma);
-    pthread_mutex_unlock(&v->c->mu);
+    pthread_mutex_unlock(lock_of(v));
     return rc;
 }
 
@@ -177,11 +177,11 @@ int oocsi_variable_set_string(oocsi_variable *v, const char *value)
     char *s = strdup(value);
     if (!s)
         return OOCSI_ERR_NOMEM;
-    pthread_mutex_lock(&v->c->mu);
+    pthread_mutex_lock(lock_of(v));
     free(v->str);
     v->str = s;
     int rc = publish(v, cJSON_CreateString(value));
-    pthread_mutex_unlock(&v->c->mu);
+    pthread_mutex_unlock(lock_of(v));
     return rc;
 }
 
@@ -189,9 +189,9 @@ const char *oocsi_variable_get_string(const oocsi_variable *v)
 {
     if (!v)
         return NULL;
-    pthread_mutex_lock(&v->c->mu);
+    pthread_mutex_lock(lock_of(v));
     const char *s = v->str;
-    pthread_mutex_unlock(&v->c->mu);
+    pthread_mutex_unlock(lock_of(v));
     return s;
 }
 
@@ -199,8 +199,8 @@ char *oocsi_variable_dup_string(const oocsi_variable *v)
 {
     if (!v)
         return NULL;
-    pthread_mutex_lock(&v->c->mu);
+    pthread_mutex_lock(lock_of(v));
     char *s = v->str ? strdup(v->str) : NULL;
-    pthread_mutex_unlock(&v->c->mu);
+    pthread_mutex_unlock(lock_of(v));
     return s;
 }

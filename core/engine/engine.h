@@ -1,8 +1,11 @@
 /*
- * Internal structures of the messaging core. Not installed.
+ * The engine's internal structures and functions, shared by the engine's
+ * files (client, connection, input, output, loop, subs, dispatch) and by the
+ * public API layer above it (core/api). Not installed. The layer above the
+ * API (core/features) must not include this header.
  */
-#ifndef OOCSI_CLIENT_INTERNAL_H
-#define OOCSI_CLIENT_INTERNAL_H
+#ifndef OOCSI_ENGINE_ENGINE_H
+#define OOCSI_ENGINE_ENGINE_H
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -12,7 +15,11 @@
 #include "oocsi/codec.h"
 #include "oocsi/oocsi.h"
 #include "oocsi/transport.h"
-#include "util.h"
+#include "backoff.h"
+#include "handles.h"
+#include "queue.h"
+#include "rng.h"
+#include "url.h"
 
 /* ---------------------------------------------------------------- options */
 
@@ -51,7 +58,9 @@ struct oocsi_message {
 
 /* ---------------------------------------------------------- subscriptions */
 
-enum { SUB_HANDLER = 0, SUB_VARIABLE = 1, SUB_RESPONDER = 2 };
+/* SUB_HANDLER: oocsi_subscribe; SUB_PINNED: oocsi_attach (kept by
+ * oocsi_unsubscribe); SUB_RESPONDER: oocsi_register. */
+enum { SUB_HANDLER = 0, SUB_PINNED = 1, SUB_RESPONDER = 2 };
 
 typedef struct oocsi__listener {
     struct oocsi__listener *next;
@@ -59,8 +68,7 @@ typedef struct oocsi__listener {
     oocsi_handler fn;
     oocsi_responder rfn;
     void *user;
-    char *call_name;     /* SUB_RESPONDER */
-    oocsi_variable *var; /* SUB_VARIABLE */
+    char *call_name; /* SUB_RESPONDER */
 } oocsi__listener;
 
 typedef struct oocsi__sub {
@@ -197,6 +205,10 @@ struct oocsi_client {
     int loop_busy;
     pthread_t loop_owner;
     int in_callback; /* depth of user callbacks on the owner thread */
+    /* Callbacks begun and ended on the owner thread, so that a handler's
+     * removal from another thread can wait for a call in progress. */
+    uint64_t cb_begun, cb_ended;
+    int cb_waiters;
     int thread_running;
     int thread_stop;
     pthread_t thread;
@@ -217,31 +229,72 @@ struct oocsi_client {
     oocsi_transport_config tconf;
 };
 
-/* client.c */
+#define BARRIER_KEY "_OOCSI_BARRIER"
+#define INITIAL_PENDING 1
+
+/* client.c: life, logging, errors */
 int64_t oocsi__now_ms(void);
+void oocsi__deadline_to_timespec(int64_t deadline_ms, struct timespec *ts);
 void oocsi__log(oocsi_client *c, oocsi_log_level lvl, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-/* Wakes the loop owner if it is another thread. Lock held. */
-void oocsi__poke(oocsi_client *c);
-/* Output (client.c), lock held: codec capability test, command encoding,
- * flushing, message and ping-barrier emission, barrier waiter queueing. */
+void oocsi__set_error(oocsi_client *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Checks a handle or channel name. */
+int oocsi__validate_name(const char *s);
+
+/* client.c: the engine keeps a deep copy of the options */
+int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src);
+void oocsi__options_clear(oocsi_options *o);
+
+/* output.c, lock held: codec capability test, command encoding, flushing,
+ * message and ping-barrier emission, barrier waiter queueing, sending. */
 int oocsi__codec_has(oocsi_client *c, unsigned cap);
 int oocsi__emit(oocsi_client *c, oocsi_command_type type, const char *arg, const char *payload, size_t plen);
 int oocsi__flush_out(oocsi_client *c);
 int oocsi__emit_message(oocsi_client *c, oocsi__qitem *it);
 int oocsi__emit_barrier(oocsi_client *c);
 void oocsi__ping_push(oocsi_client *c, int kind, oocsi__waiter *w);
+void oocsi__pings_fail_all(oocsi_client *c, int err);
+void oocsi__requeue_unsent(oocsi_client *c);
+/* Serialises data (must be an object) for the wire. */
+int oocsi__render(const cJSON *data, char **out, size_t *len);
+/* Sends a message (lock held). payload is compact ASCII JSON. */
+int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *payload, size_t len);
+
+/* connection.c, lock held: the state machine */
+void oocsi__close_transport(oocsi_client *c);
+void oocsi__end_call(oocsi_client *c, oocsi__call *k, int err);
+void oocsi__give_up(oocsi_client *c, int err);
+void oocsi__schedule_retry(oocsi_client *c, int err);
+void oocsi__start_pass(oocsi_client *c);
+void oocsi__attempt_failed(oocsi_client *c, int err);
+void oocsi__connection_lost(oocsi_client *c, int err, const char *why);
+void oocsi__go_online(oocsi_client *c);
+void oocsi__on_welcome(oocsi_client *c, const char *name);
+
+/* input.c, lock held */
+void oocsi__remember_done(oocsi_client *c, const char *id);
+/* Drives the transport after poll (events: OOCSI_EV_*). */
+void oocsi__service(oocsi_client *c, int events);
+
+/* loop.c */
+/* Wakes the loop owner if it is another thread. Lock held. */
+void oocsi__poke(oocsi_client *c);
+/* One round of I/O and timers, waiting at most timeout_ms. Lock held on entry
+ * and exit (released while waiting). Never runs user callbacks. */
+void oocsi__step_io(oocsi_client *c, int timeout_ms);
 /* Waits (driving the loop when needed) until w->done or timeout. Lock held on
  * entry and exit. */
 int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
 /* Waiter bookkeeping (lock held). */
 void oocsi__detach_waiter(oocsi_client *c, oocsi__waiter *w);
 int oocsi__is_owner(oocsi_client *c);
-/* Checks a handle or channel name. */
-int oocsi__validate_name(const char *s);
 
 /* dispatch.c: the notification queue and its dispatch. Lock held. */
 void oocsi__note_push(oocsi_client *c, oocsi__note *n);
@@ -251,23 +304,24 @@ void oocsi__note_state(oocsi_client *c, oocsi_state st, int err);
 void oocsi__run_call_note(oocsi_client *c, oocsi__note *n);
 /* Runs queued callbacks (owner thread only, not nested). */
 void oocsi__dispatch_notes(oocsi_client *c);
+/* Brackets a user callback on the owner thread: releases the lock on begin,
+ * takes it again on end, and wakes threads waiting for it to end. */
+void oocsi__callback_begin(oocsi_client *c);
+void oocsi__callback_end(oocsi_client *c);
 
-/* api.c */
+/* subs.c, lock held */
+oocsi__sub *oocsi__find_sub(oocsi_client *c, const char *channel);
 /* Adds a listener to channel (creating the subscription); sends subscribe when
- * new on the wire. Lock held. Returns OOCSI_OK, or 1 when a wire subscribe
- * was sent and a barrier waiter w (if non-NULL) was queued. */
+ * new on the wire. Returns OOCSI_OK, or 1 when a wire subscribe was sent and
+ * a barrier waiter w (if non-NULL) was queued. */
 int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l, oocsi__waiter *w);
 /* Adds a listener, and when a subscribe went on the wire waits for its
- * barrier (unless inside a callback). Takes l. Lock held. */
+ * barrier (unless inside a callback). Takes l. */
 int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listener *l);
-/* Removes listeners matching pred; unsubscribes when none is left. Lock held. */
+/* Removes listeners matching pred; unsubscribes when none is left. */
 void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *), void *ctx);
-/* Sends a message (lock held). payload is compact ASCII JSON. */
-int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *payload, size_t len);
-/* Serialises data (must be an object) for the wire. */
-int oocsi__render(const cJSON *data, char **out, size_t *len);
-
-/* variable.c */
-void oocsi__variable_on_message(oocsi_variable *v, const oocsi_message *m);
+/* Waits until a user callback running on another (owner) thread has
+ * returned, so that a removed handler is not running any more. */
+void oocsi__wait_callbacks(oocsi_client *c);
 
 #endif

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "client_internal.h"
+#include "engine.h"
 
 #define MAX_REGISTERED 32
 

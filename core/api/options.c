@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client_internal.h"
+#include "engine/engine.h"
 
 oocsi_options *oocsi_options_new(void)
 {
@@ -25,22 +25,11 @@ oocsi_options *oocsi_options_new(void)
     return o;
 }
 
-static void options_clear(oocsi_options *o)
-{
-    free(o->handle);
-    for (int i = 0; i < o->n_endpoints; i++)
-        free(o->endpoints[i]);
-    free(o->endpoints);
-    free(o->tls_ca_file);
-    free(o->tls_cert_file);
-    free(o->tls_key_file);
-}
-
 void oocsi_options_free(oocsi_options *opts)
 {
     if (!opts)
         return;
-    options_clear(opts);
+    oocsi__options_clear(opts);
     free(opts);
 }
 
@@ -200,41 +189,4 @@ int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, si
     opts->queue_max_count = max_messages;
     opts->queue_max_bytes = max_bytes;
     return OOCSI_OK;
-}
-
-/* Deep copy for the client (declared in client.c's use). */
-int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src);
-int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src)
-{
-    *dst = *src;
-    dst->handle = NULL;
-    dst->endpoints = NULL;
-    dst->n_endpoints = 0;
-    dst->tls_ca_file = NULL;
-    dst->tls_cert_file = NULL;
-    dst->tls_key_file = NULL;
-    if (set_str(&dst->handle, src->handle) || set_str(&dst->tls_ca_file, src->tls_ca_file) ||
-        set_str(&dst->tls_cert_file, src->tls_cert_file) || set_str(&dst->tls_key_file, src->tls_key_file))
-        goto fail;
-    if (src->n_endpoints) {
-        dst->endpoints = calloc((size_t)src->n_endpoints, sizeof(char *));
-        if (!dst->endpoints)
-            goto fail;
-        for (int i = 0; i < src->n_endpoints; i++) {
-            dst->endpoints[i] = strdup(src->endpoints[i]);
-            if (!dst->endpoints[i])
-                goto fail;
-            dst->n_endpoints = i + 1;
-        }
-    }
-    return OOCSI_OK;
-fail:
-    options_clear(dst);
-    return OOCSI_ERR_NOMEM;
-}
-
-void oocsi__options_clear(oocsi_options *o);
-void oocsi__options_clear(oocsi_options *o)
-{
-    options_clear(o);
 }

@@ -1,0 +1,341 @@
+/*
+ * Input: reading from the transport, splitting lines (stream transports) or
+ * taking whole frames (framed ones), decoding events and acting on them:
+ * welcome, refusal, ping/pong, query answers, call responses and messages
+ * (queued as notifications for dispatch).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine.h"
+
+#define READ_CHUNK 65536
+#define READ_BUDGET (4u * 1024 * 1024) /* bytes read per loop step before yielding */
+
+void oocsi__remember_done(oocsi_client *c, const char *id)
+{
+    memcpy(c->done_ids[c->done_next % 64], id, 40);
+    c->done_next++;
+}
+
+static int was_done(const oocsi_client *c, const char *id)
+{
+    for (unsigned i = 0; i < 64; i++)
+        if (c->done_ids[i][0] && strcmp(c->done_ids[i], id) == 0)
+            return 1;
+    return 0;
+}
+
+static oocsi__call *take_call(oocsi_client *c, const char *id)
+{
+    for (oocsi__call **pp = &c->calls; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->id, id) == 0) {
+            oocsi__call *k = *pp;
+            *pp = k->next;
+            return k;
+        }
+    }
+    return NULL;
+}
+
+static void on_pong(oocsi_client *c);
+
+static void on_message(oocsi_client *c, oocsi_event *ev)
+{
+    if (!oocsi__codec_has(c, OOCSI_CODEC_PING_BARRIER) && c->handle && strcmp(ev->sender, c->handle) == 0 &&
+        strcmp(ev->recipient, c->handle) == 0 && cJSON_GetObjectItemCaseSensitive(ev->data, BARRIER_KEY)) {
+        on_pong(c); /* our own barrier came back */
+        return;
+    }
+    const cJSON *mid = cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_ID");
+    if (cJSON_IsString(mid) && !cJSON_GetObjectItemCaseSensitive(ev->data, "_MESSAGE_HANDLE")) {
+        if (was_done(c, mid->valuestring)) {
+            oocsi__log(c, OOCSI_LOG_DEBUG, "dropping a late or duplicate response from %s", ev->sender);
+            return;
+        }
+        {
+            oocsi__call *k = take_call(c, mid->valuestring);
+            if (k) {
+                oocsi__remember_done(c, k->id);
+                cJSON_DeleteItemFromObjectCaseSensitive(ev->data, "_MESSAGE_ID");
+                if (k->w) {
+                    k->w->response = ev->data;
+                    ev->data = NULL;
+                    k->w->done = 1;
+                    k->w->result = OOCSI_OK;
+                    pthread_cond_broadcast(&c->cv);
+                } else {
+                    oocsi__note *n = calloc(1, sizeof(*n));
+                    if (n) {
+                        n->kind = NOTE_CALL;
+                        n->call_fn = k->fn;
+                        n->call_user = k->user;
+                        n->sender = ev->sender;
+                        n->recipient = ev->recipient;
+                        n->timestamp = ev->timestamp;
+                        n->data = ev->data;
+                        ev->sender = ev->recipient = NULL;
+                        ev->data = NULL;
+                        oocsi__note_push(c, n);
+                    }
+                }
+                free(k);
+                return;
+            }
+        }
+    }
+    oocsi__note *n = calloc(1, sizeof(*n));
+    if (!n)
+        return;
+    n->kind = NOTE_MESSAGE;
+    n->sender = ev->sender;
+    n->recipient = ev->recipient;
+    n->timestamp = ev->timestamp;
+    n->data = ev->data;
+    ev->sender = ev->recipient = NULL;
+    ev->data = NULL;
+    oocsi__note_push(c, n);
+}
+
+static void on_pong(oocsi_client *c)
+{
+    oocsi__pingw *p = c->pings_head;
+    if (!p)
+        return;
+    c->pings_head = p->next;
+    if (!c->pings_head)
+        c->pings_tail = NULL;
+    if (p->w) {
+        p->w->done = 1;
+        p->w->result = OOCSI_OK;
+    }
+    int kind = p->kind;
+    free(p);
+    if (kind == PW_RESUB && c->st == CS_RESUB)
+        oocsi__go_online(c);
+    pthread_cond_broadcast(&c->cv);
+}
+
+/* Handles one decoded event. Returns 0 to go on, -1 when the connection
+ * ended. */
+static int handle_event(oocsi_client *c, oocsi_event *ev)
+{
+    switch (ev->type) {
+    case OOCSI_EVENT_NONE:
+        break;
+    case OOCSI_EVENT_WELCOME:
+        if (c->st == CS_HANDSHAKE)
+            oocsi__on_welcome(c, ev->text ? ev->text : "");
+        break;
+    case OOCSI_EVENT_REJECTED:
+        if (c->st == CS_HANDSHAKE) {
+            oocsi__log(c, c->initial ? OOCSI_LOG_ERROR : OOCSI_LOG_WARN, "server refused handle: %s",
+                       ev->text ? ev->text : "");
+            oocsi__set_error(c, "server: %s", ev->text ? ev->text : "");
+            int err = ev->err ? ev->err : OOCSI_ERR_PROTOCOL;
+            if (!c->initial && err == OOCSI_ERR_AUTH) {
+                oocsi__give_up(c, OOCSI_ERR_AUTH);
+                return -1;
+            }
+            if (c->initial) {
+                oocsi__close_transport(c);
+                c->initial_result = err;
+                c->st = CS_IDLE;
+                return -1;
+            }
+            /* Reconnecting: the server may still hold our old connection's
+             * name; retry with backoff. */
+            oocsi__close_transport(c);
+            c->last_attempt_err = err;
+            c->ep_tried = c->n_eps;
+            oocsi__schedule_retry(c, err);
+            return -1;
+        }
+        break;
+    case OOCSI_EVENT_PING:
+        oocsi__emit(c, OOCSI_CMD_PONG, NULL, NULL, 0);
+        break;
+    case OOCSI_EVENT_PONG:
+        on_pong(c);
+        break;
+    case OOCSI_EVENT_BYE:
+        oocsi__log(c, c->close_requested ? OOCSI_LOG_DEBUG : OOCSI_LOG_INFO, "server said bye");
+        break;
+    case OOCSI_EVENT_TEXT:
+        if (c->pings_head && c->pings_head->kind == PW_QUERY && c->pings_head->w) {
+            oocsi__waiter *w = c->pings_head->w;
+            if (w->text.len == 0 && ev->text)
+                oocsi_buf_append_str(&w->text, ev->text);
+        } else {
+            oocsi__log(c, OOCSI_LOG_DEBUG, "ignoring line: %.80s", ev->text ? ev->text : "");
+        }
+        break;
+    case OOCSI_EVENT_MESSAGE:
+        if (c->st == CS_ONLINE || c->st == CS_RESUB)
+            on_message(c, ev);
+        break;
+    case OOCSI_EVENT_INVALID:
+        oocsi__log(c, OOCSI_LOG_DEBUG, "skipping a line the codec cannot read: %.80s", ev->text ? ev->text : "");
+        break;
+    }
+    return 0;
+}
+
+static int handle_frame(oocsi_client *c, const char *frame, size_t len)
+{
+    oocsi_event ev;
+    memset(&ev, 0, sizeof(ev));
+    int rc = c->codec->decode(c->cs, frame, len, &ev);
+    if (rc != OOCSI_OK) {
+        oocsi_event_clear(&ev);
+        oocsi__log(c, OOCSI_LOG_WARN, "decoding failed: %s", oocsi_strerror(rc));
+        return 0;
+    }
+    int r = handle_event(c, &ev);
+    oocsi_event_clear(&ev);
+    return r;
+}
+
+static int in_reserve(oocsi_client *c, size_t extra)
+{
+    if (c->in_cap - c->in_len >= extra)
+        return 0;
+    size_t need = c->in_len + extra;
+    size_t cap = c->in_cap ? c->in_cap : READ_CHUNK;
+    while (cap < need)
+        cap *= 2;
+    char *n = realloc(c->in, cap);
+    if (!n)
+        return -1;
+    c->in = n;
+    c->in_cap = cap;
+    return 0;
+}
+
+/* Splits complete lines out of the input buffer. */
+static int process_lines(oocsi_client *c)
+{
+    size_t start = 0;
+    while (c->tps) {
+        char *nl = memchr(c->in + c->in_scan, '\n', c->in_len - c->in_scan);
+        if (!nl) {
+            c->in_scan = c->in_len;
+            break;
+        }
+        size_t end = (size_t)(nl - c->in);
+        if (end - start > c->opts.max_line) {
+            oocsi__log(c, OOCSI_LOG_ERROR, "server sent a line longer than %zu bytes; resetting the connection",
+                       c->opts.max_line);
+            oocsi__connection_lost(c, OOCSI_ERR_PROTOCOL, "line too long");
+            return -1;
+        }
+        c->in_scan = end + 1;
+        if (handle_frame(c, c->in + start, end - start) < 0)
+            return -1;
+        start = end + 1;
+        if (!c->tps)
+            return -1;
+    }
+    if (start > 0 && c->tps) {
+        memmove(c->in, c->in + start, c->in_len - start);
+        c->in_len -= start;
+        c->in_scan -= start;
+    }
+    if (c->tps && c->in_len > c->opts.max_line) {
+        oocsi__log(c, OOCSI_LOG_ERROR, "server sent a line longer than %zu bytes; resetting the connection",
+                   c->opts.max_line);
+        oocsi__connection_lost(c, OOCSI_ERR_PROTOCOL, "line too long");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads what is available. */
+static void read_input(oocsi_client *c)
+{
+    size_t budget = READ_BUDGET;
+    int framed = (c->tp->flags & OOCSI_TRANSPORT_FRAMED) != 0;
+    while (c->tps && budget > 0) {
+        ssize_t n;
+        if (framed) {
+            size_t want = c->tp->pending_frame ? c->tp->pending_frame(c->tps) : c->opts.max_line + 1;
+            if (c->tp->pending_frame && want == 0)
+                break;
+            if (want > c->opts.max_line + 1)
+                want = c->opts.max_line + 1;
+            if (in_reserve(c, want) < 0) {
+                oocsi__connection_lost(c, OOCSI_ERR_NOMEM, "out of memory");
+                return;
+            }
+            n = c->tp->read(c->tps, c->in, want);
+            if (n > 0) {
+                c->last_rx = oocsi__now_ms();
+                c->ka_ping_sent = 0;
+                if ((size_t)n > c->opts.max_line) {
+                    oocsi__connection_lost(c, OOCSI_ERR_PROTOCOL, "frame too long");
+                    return;
+                }
+                if (handle_frame(c, c->in, (size_t)n) < 0)
+                    return;
+                budget -= budget < (size_t)n ? budget : (size_t)n;
+                continue;
+            }
+        } else {
+            if (in_reserve(c, READ_CHUNK) < 0) {
+                oocsi__connection_lost(c, OOCSI_ERR_NOMEM, "out of memory");
+                return;
+            }
+            n = c->tp->read(c->tps, c->in + c->in_len, c->in_cap - c->in_len);
+            if (n > 0) {
+                c->last_rx = oocsi__now_ms();
+                c->ka_ping_sent = 0;
+                c->in_len += (size_t)n;
+                if (process_lines(c) < 0)
+                    return;
+                budget -= budget < (size_t)n ? budget : (size_t)n;
+                continue;
+            }
+        }
+        if (n == 0)
+            return;
+        oocsi__connection_lost(c, (int)n, n == OOCSI_ERR_CLOSED ? "server closed the connection" : "read failed");
+        return;
+    }
+}
+
+/* Drives the transport after poll. */
+void oocsi__service(oocsi_client *c, int events)
+{
+    if (!c->tps)
+        return;
+    int r = c->tp->process(c->tps, events);
+    if (r < 0) {
+        oocsi__connection_lost(c, r, "transport error");
+        return;
+    }
+    if (c->st == CS_CONNECTING) {
+        if (r == 0)
+            return;
+        c->st = CS_HANDSHAKE;
+        c->last_rx = oocsi__now_ms();
+        int hrc = oocsi__emit(c, OOCSI_CMD_HELLO, c->requested, NULL, 0);
+        if (hrc != OOCSI_OK) {
+            /* e.g. a password handle on a protocol without passwords */
+            oocsi__log(c, OOCSI_LOG_WARN, "%s: cannot say hello as %s: %s", c->eps[c->ep_index].url, c->handle,
+                       oocsi_strerror(hrc));
+            oocsi__attempt_failed(c, hrc);
+            return;
+        }
+    }
+    if (c->tps && (events & (OOCSI_EV_READABLE | OOCSI_EV_ERROR) || c->tp->wait))
+        read_input(c);
+    if (c->tps)
+        oocsi__flush_out(c);
+}
