@@ -1,5 +1,6 @@
 /*
- * oocsi_options: setters with validation, and the deep copy the client keeps.
+ * oocsi_options: the setters with their validation, and oocsi_connect_to(),
+ * which builds default options from a handle and a server and connects.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -189,4 +190,20 @@ int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, si
     opts->queue_max_count = max_messages;
     opts->queue_max_bytes = max_bytes;
     return OOCSI_OK;
+}
+
+int oocsi_connect_to(oocsi_client **out, const char *handle, const char *server)
+{
+    if (!out)
+        return OOCSI_ERR_INVAL;
+    oocsi_options *o = oocsi_options_new();
+    if (!o)
+        return OOCSI_ERR_NOMEM;
+    int rc = oocsi_options_set_handle(o, handle);
+    if (rc == OOCSI_OK && server)
+        rc = oocsi_options_add_endpoint(o, server);
+    if (rc == OOCSI_OK)
+        rc = oocsi_connect(out, o);
+    oocsi_options_free(o);
+    return rc;
 }

@@ -47,6 +47,24 @@ static oocsi__call *take_call(oocsi_client *c, const char *id)
 
 static void on_pong(oocsi_client *c);
 
+/* Queues a notification that takes over the event's sender, recipient and
+ * data. Returns it (to add call fields), or NULL when out of memory. */
+static oocsi__note *note_from_event(oocsi_client *c, int kind, oocsi_event *ev)
+{
+    oocsi__note *n = calloc(1, sizeof(*n));
+    if (!n)
+        return NULL;
+    n->kind = kind;
+    n->sender = ev->sender;
+    n->recipient = ev->recipient;
+    n->timestamp = ev->timestamp;
+    n->data = ev->data;
+    ev->sender = ev->recipient = NULL;
+    ev->data = NULL;
+    oocsi__note_push(c, n);
+    return n;
+}
+
 static void on_message(oocsi_client *c, oocsi_event *ev)
 {
     if (!oocsi__codec_has(c, OOCSI_CODEC_PING_BARRIER) && c->handle && strcmp(ev->sender, c->handle) == 0 &&
@@ -72,18 +90,10 @@ static void on_message(oocsi_client *c, oocsi_event *ev)
                     k->w->result = OOCSI_OK;
                     pthread_cond_broadcast(&c->cv);
                 } else {
-                    oocsi__note *n = calloc(1, sizeof(*n));
+                    oocsi__note *n = note_from_event(c, NOTE_CALL, ev);
                     if (n) {
-                        n->kind = NOTE_CALL;
                         n->call_fn = k->fn;
                         n->call_user = k->user;
-                        n->sender = ev->sender;
-                        n->recipient = ev->recipient;
-                        n->timestamp = ev->timestamp;
-                        n->data = ev->data;
-                        ev->sender = ev->recipient = NULL;
-                        ev->data = NULL;
-                        oocsi__note_push(c, n);
                     }
                 }
                 free(k);
@@ -91,17 +101,7 @@ static void on_message(oocsi_client *c, oocsi_event *ev)
             }
         }
     }
-    oocsi__note *n = calloc(1, sizeof(*n));
-    if (!n)
-        return;
-    n->kind = NOTE_MESSAGE;
-    n->sender = ev->sender;
-    n->recipient = ev->recipient;
-    n->timestamp = ev->timestamp;
-    n->data = ev->data;
-    ev->sender = ev->recipient = NULL;
-    ev->data = NULL;
-    oocsi__note_push(c, n);
+    note_from_event(c, NOTE_MESSAGE, ev);
 }
 
 static void on_pong(oocsi_client *c)

@@ -41,36 +41,41 @@ void oocsi__rng_seed_with(oocsi__rng *r, uint64_t seed)
     }
 }
 
+/* Reads up to size bytes from src, retrying on EINTR; returns how many. */
+typedef ssize_t (*byte_source)(int fd, void *buf, size_t n);
+
+static size_t fill(byte_source src, int fd, unsigned char *buf, size_t size)
+{
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = src(fd, buf + got, size - got);
+        if (n > 0)
+            got += (size_t)n;
+        else if (!(n < 0 && errno == EINTR))
+            break;
+    }
+    return got;
+}
+
+#ifdef OOCSI_HAVE_GETRANDOM
+static ssize_t from_getrandom(int fd, void *buf, size_t n)
+{
+    (void)fd;
+    return getrandom(buf, n, GRND_NONBLOCK);
+}
+#endif
+
 static int read_os_random(uint64_t *out)
 {
     unsigned char buf[sizeof(uint64_t)];
     size_t got = 0;
 #ifdef OOCSI_HAVE_GETRANDOM
-    while (got < sizeof buf) {
-        ssize_t n = getrandom(buf + got, sizeof buf - got, GRND_NONBLOCK);
-        if (n > 0) {
-            got += (size_t)n;
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else {
-            break;
-        }
-    }
+    got = fill(from_getrandom, -1, buf, sizeof buf);
 #endif
     if (got < sizeof buf) {
         int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
-            got = 0;
-            while (got < sizeof buf) {
-                ssize_t n = read(fd, buf + got, sizeof buf - got);
-                if (n > 0) {
-                    got += (size_t)n;
-                } else if (n < 0 && errno == EINTR) {
-                    continue;
-                } else {
-                    break;
-                }
-            }
+            got = fill(read, fd, buf, sizeof buf);
             close(fd);
         }
     }

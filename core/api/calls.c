@@ -1,0 +1,102 @@
+/*
+ * Call and response, the caller's side: a request carries the call name
+ * (_MESSAGE_HANDLE) and a fresh id (_MESSAGE_ID); the answer with that id ends
+ * the call (the engine matches it in input.c). The responder's side is
+ * dispatch.c.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+
+static void make_id(oocsi_client *c, char out[40])
+{
+    uint64_t a = oocsi__rng_next(&c->rng), b = oocsi__rng_next(&c->rng);
+    /* A version-4 UUID in text form. */
+    snprintf(out, 40, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffffu,
+             (unsigned)a & 0xfffu, (unsigned)((b >> 48) & 0x3fffu) | 0x8000u,
+             (unsigned long long)(b & 0xffffffffffffULL));
+}
+
+static int start_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+                      oocsi_call_fn fn, void *user, oocsi__waiter *w)
+{
+    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !call_name || !*call_name || timeout_ms <= 0)
+        return OOCSI_ERR_INVAL;
+    if (data && !cJSON_IsObject(data))
+        return OOCSI_ERR_INVAL;
+    cJSON *req = data ? cJSON_Duplicate(data, 1) : cJSON_CreateObject();
+    if (!req)
+        return OOCSI_ERR_NOMEM;
+    oocsi__call *k = calloc(1, sizeof(*k));
+    if (!k) {
+        cJSON_Delete(req);
+        return OOCSI_ERR_NOMEM;
+    }
+    pthread_mutex_lock(&c->mu);
+    make_id(c, k->id);
+    pthread_mutex_unlock(&c->mu);
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_HANDLE");
+    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_ID");
+    int rc = OOCSI_OK;
+    if (!cJSON_AddStringToObject(req, "_MESSAGE_HANDLE", call_name) ||
+        !cJSON_AddStringToObject(req, "_MESSAGE_ID", k->id))
+        rc = OOCSI_ERR_NOMEM;
+    char *text = NULL;
+    size_t len = 0;
+    if (rc == OOCSI_OK)
+        rc = oocsi__render(req, &text, &len);
+    cJSON_Delete(req);
+    if (rc != OOCSI_OK) {
+        free(k);
+        return rc;
+    }
+    k->deadline = oocsi__now_ms() + timeout_ms;
+    k->fn = fn;
+    k->user = user;
+    k->w = w;
+    pthread_mutex_lock(&c->mu);
+    rc = oocsi__send_locked(c, channel, text, len);
+    free(text);
+    if (rc != OOCSI_OK) {
+        free(k);
+        pthread_mutex_unlock(&c->mu);
+        return rc;
+    }
+    k->next = c->calls;
+    c->calls = k;
+    oocsi__poke(c);
+    if (!w)
+        pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK; /* with w: returns locked */
+}
+
+int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+               oocsi_call_fn fn, void *user)
+{
+    if (!fn)
+        return OOCSI_ERR_INVAL;
+    return start_call(c, channel, call_name, data, timeout_ms, fn, user, NULL);
+}
+
+int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+                        cJSON **response)
+{
+    if (!response)
+        return OOCSI_ERR_INVAL;
+    *response = NULL;
+    oocsi__waiter w;
+    memset(&w, 0, sizeof(w));
+    int64_t deadline = oocsi__now_ms() + timeout_ms;
+    int rc = start_call(c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
+    if (rc != OOCSI_OK)
+        return rc;
+    rc = oocsi__wait(c, &w, deadline);
+    pthread_mutex_unlock(&c->mu);
+    if (rc == OOCSI_OK)
+        *response = w.response;
+    else
+        cJSON_Delete(w.response);
+    return rc;
+}
