@@ -94,11 +94,15 @@ int oocsi__sock_finish_connect(oocsi__sock *k, int events)
     return oocsi__sock_try_next(k) == OOCSI_OK ? 0 : OOCSI_ERR_CONNECT;
 }
 
-int oocsi__sock_open(oocsi__sock *k, const char *host, int *gai)
+int oocsi__sock_open(oocsi__sock *k, const char *host)
 {
-    *gai = oocsi__sock_resolve(k, host);
-    if (*gai != 0)
+    int gai = oocsi__sock_resolve(k, host);
+    if (gai != 0) {
+        if (k->cfg && k->cfg->log)
+            k->cfg->log(k->cfg->log_ctx, OOCSI_LOG_WARN, "%s %s:%d: cannot resolve %s: %s", k->tag, host, k->port, host,
+                        gai_strerror(gai));
         return OOCSI_ERR_CONNECT;
+    }
     int rc = oocsi__sock_try_next(k);
     if (rc != OOCSI_OK)
         oocsi__sock_release(k);

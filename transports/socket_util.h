@@ -44,8 +44,8 @@ int oocsi__sock_try_next(oocsi__sock *k);
 int oocsi__sock_finish_connect(oocsi__sock *k, int events);
 /** oocsi__sock_resolve() then oocsi__sock_try_next(): OOCSI_OK with a
  *  connect under way (or done), else OOCSI_ERR_CONNECT with nothing left to
- *  release; *gai is getaddrinfo()'s error code when resolving failed, else 0. */
-int oocsi__sock_open(oocsi__sock *k, const char *host, int *gai);
+ *  release (a name that does not resolve is logged as a warning). */
+int oocsi__sock_open(oocsi__sock *k, const char *host);
 /** Closes the socket and frees the addresses (k itself is not freed). */
 void oocsi__sock_release(oocsi__sock *k);
 

@@ -20,11 +20,8 @@ static int tcp_open(void **state, const oocsi_url *url, const oocsi_transport_co
     if (!s)
         return OOCSI_ERR_NOMEM;
     oocsi__sock_init(&s->sock, "tcp", url, cfg);
-    int gai;
-    int rc = oocsi__sock_open(&s->sock, url->host, &gai);
+    int rc = oocsi__sock_open(&s->sock, url->host);
     if (rc != OOCSI_OK) {
-        if (gai != 0 && cfg && cfg->log)
-            cfg->log(cfg->log_ctx, OOCSI_LOG_WARN, "tcp: cannot resolve %s: %s", url->host, gai_strerror(gai));
         free(s);
         return rc;
     }

@@ -242,11 +242,8 @@ static int tls_open(void **state, const oocsi_url *url, const oocsi_transport_co
         free(s);
         return rc;
     }
-    int gai;
-    rc = oocsi__sock_open(&s->sock, url->host, &gai);
+    rc = oocsi__sock_open(&s->sock, url->host);
     if (rc != OOCSI_OK) {
-        if (gai != 0)
-            tls_log(s, OOCSI_LOG_WARN, "cannot resolve: %s", gai_strerror(gai));
         SSL_CTX_free(s->ctx);
         free(s);
         return rc;
@@ -328,72 +325,56 @@ static int tls_process(void *state, int events)
     return tls_handshake(s);
 }
 
-static ssize_t tls_read(void *state, char *buf, size_t len)
+/* One SSL_read or SSL_write. Each direction may need the socket the other
+ * way (a renegotiation or a post-handshake message): wants_other records that
+ * for tls_interest(). Returns bytes moved, 0 (try again), or an error. */
+static ssize_t tls_io(tls_state *s, int writing, char *buf, size_t len)
 {
-    tls_state *s = state;
+    const char *what = writing ? "write" : "read";
+    int *wants_other = writing ? &s->write_wants_read : &s->read_wants_write;
     if (s->phase != PH_OPEN || len == 0)
         return 0;
     ERR_clear_error();
-    int n = SSL_read(s->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
+    int chunk = len > INT_MAX ? INT_MAX : (int)len;
+    int n = writing ? SSL_write(s->ssl, buf, chunk) : SSL_read(s->ssl, buf, chunk);
     if (n > 0) {
-        s->read_wants_write = 0;
+        *wants_other = 0;
         return n;
     }
     int err = SSL_get_error(s->ssl, n);
     switch (err) {
     case SSL_ERROR_WANT_READ:
-        s->read_wants_write = 0;
-        return 0;
     case SSL_ERROR_WANT_WRITE:
-        s->read_wants_write = 1;
+        *wants_other = (err == SSL_ERROR_WANT_WRITE) != writing;
         return 0;
     case SSL_ERROR_ZERO_RETURN:
         return OOCSI_ERR_CLOSED;
     case SSL_ERROR_SYSCALL:
-        if (ERR_peek_error() == 0 && (n == 0 || errno == 0))
-            return OOCSI_ERR_CLOSED;
+        if (!writing && ERR_peek_error() == 0 && (n == 0 || errno == 0))
+            return OOCSI_ERR_CLOSED; /* the peer closed without close_notify */
         if (ERR_peek_error() == 0) {
-            tls_log(s, OOCSI_LOG_DEBUG, "read: %s", strerror(errno));
+            if (errno)
+                oocsi__sock_log(&s->sock, OOCSI_LOG_DEBUG, what, errno);
+            else
+                tls_log(s, OOCSI_LOG_DEBUG, "%s: connection closed", what);
             return OOCSI_ERR_IO;
         }
         /* fall through */
     default:
-        tls_log_ssl(s, OOCSI_LOG_WARN, "read", "failed");
+        tls_log_ssl(s, OOCSI_LOG_WARN, what, "failed");
         return OOCSI_ERR_IO;
     }
 }
 
+static ssize_t tls_read(void *state, char *buf, size_t len)
+{
+    return tls_io(state, 0, buf, len);
+}
+
 static ssize_t tls_write(void *state, const char *buf, size_t len)
 {
-    tls_state *s = state;
-    if (s->phase != PH_OPEN || len == 0)
-        return 0;
-    ERR_clear_error();
-    int n = SSL_write(s->ssl, buf, len > INT_MAX ? INT_MAX : (int)len);
-    if (n > 0) {
-        s->write_wants_read = 0;
-        return n;
-    }
-    int err = SSL_get_error(s->ssl, n);
-    switch (err) {
-    case SSL_ERROR_WANT_WRITE:
-        s->write_wants_read = 0;
-        return 0;
-    case SSL_ERROR_WANT_READ:
-        s->write_wants_read = 1;
-        return 0;
-    case SSL_ERROR_ZERO_RETURN:
-        return OOCSI_ERR_CLOSED;
-    case SSL_ERROR_SYSCALL:
-        if (ERR_peek_error() == 0) {
-            tls_log(s, OOCSI_LOG_DEBUG, "write: %s", errno ? strerror(errno) : "connection closed");
-            return OOCSI_ERR_IO;
-        }
-        /* fall through */
-    default:
-        tls_log_ssl(s, OOCSI_LOG_WARN, "write", "failed");
-        return OOCSI_ERR_IO;
-    }
+    /* SSL_write does not change buf; tls_io shares one signature. */
+    return tls_io(state, 1, (char *)buf, len);
 }
 
 static void tls_close(void *state)

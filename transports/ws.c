@@ -545,43 +545,17 @@ static void ws_close(void *state)
     free(s);
 }
 
-static const oocsi_transport ws_transport = {
-    .scheme = "ws",
-    .default_codec = "webjson",
-    .default_port = 80,
-    .flags = OOCSI_TRANSPORT_FRAMED,
-    .default_path = "/ws",
-    .open = ws_open,
-    .fd = NULL,
-    .interest = ws_interest,
-    .process = ws_process,
-    .read = ws_read,
-    .write = ws_write,
-    .close = ws_close,
-    .wait = ws_wait,
-    .wake = ws_wake,
-    .pending_frame = ws_pending_frame,
-    .unsent = ws_unsent,
-};
+/* ws and wss differ in scheme, default port and how they open. */
+#define WS_TRANSPORT(scheme_, port_, open_)                                                                            \
+    {                                                                                                                  \
+        .scheme = scheme_, .default_codec = "webjson", .default_port = port_, .flags = OOCSI_TRANSPORT_FRAMED,         \
+        .default_path = "/ws", .open = open_, .fd = NULL, .interest = ws_interest, .process = ws_process,              \
+        .read = ws_read, .write = ws_write, .close = ws_close, .wait = ws_wait, .wake = ws_wake,                       \
+        .pending_frame = ws_pending_frame, .unsent = ws_unsent,                                                        \
+    }
 
-static const oocsi_transport wss_transport = {
-    .scheme = "wss",
-    .default_codec = "webjson",
-    .default_port = 443,
-    .flags = OOCSI_TRANSPORT_FRAMED,
-    .default_path = "/ws",
-    .open = wss_open,
-    .fd = NULL,
-    .interest = ws_interest,
-    .process = ws_process,
-    .read = ws_read,
-    .write = ws_write,
-    .close = ws_close,
-    .wait = ws_wait,
-    .wake = ws_wake,
-    .pending_frame = ws_pending_frame,
-    .unsent = ws_unsent,
-};
+static const oocsi_transport ws_transport = WS_TRANSPORT("ws", 80, ws_open);
+static const oocsi_transport wss_transport = WS_TRANSPORT("wss", 443, wss_open);
 
 const oocsi_transport *oocsi_transport_ws(void)
 {

@@ -41,20 +41,6 @@ static const cJSON *item(const oocsi_message *m, const char *key)
     return cJSON_GetObjectItemCaseSensitive(m->data, key);
 }
 
-int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out)
-{
-    if (!m || !key || !out)
-        return OOCSI_ERR_INVAL;
-    const cJSON *it = item(m, key);
-    if (!cJSON_IsNumber(it))
-        return OOCSI_ERR_UNSUPPORTED;
-    double d = it->valuedouble;
-    if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
-        return OOCSI_ERR_UNSUPPORTED;
-    *out = (int64_t)d;
-    return OOCSI_OK;
-}
-
 int oocsi_message_get_double(const oocsi_message *m, const char *key, double *out)
 {
     if (!m || !key || !out)
@@ -63,6 +49,18 @@ int oocsi_message_get_double(const oocsi_message *m, const char *key, double *ou
     if (!cJSON_IsNumber(it))
         return OOCSI_ERR_UNSUPPORTED;
     *out = it->valuedouble;
+    return OOCSI_OK;
+}
+
+int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out)
+{
+    double d;
+    int rc = oocsi_message_get_double(m, key, out ? &d : NULL);
+    if (rc != OOCSI_OK)
+        return rc;
+    if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+        return OOCSI_ERR_UNSUPPORTED;
+    *out = (int64_t)d;
     return OOCSI_OK;
 }
 

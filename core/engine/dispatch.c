@@ -12,12 +12,7 @@
 
 void oocsi__note_push(oocsi_client *c, oocsi__note *n)
 {
-    n->next = NULL;
-    if (c->notes_tail)
-        c->notes_tail->next = n;
-    else
-        c->notes_head = n;
-    c->notes_tail = n;
+    OOCSI__APPEND(c->notes_head, c->notes_tail, n);
 }
 
 void oocsi__note_free(oocsi__note *n)

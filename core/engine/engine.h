@@ -229,6 +229,17 @@ struct oocsi_client {
     oocsi_transport_config tconf;
 };
 
+/* Appends node n to the singly linked list (head, tail) through its next. */
+#define OOCSI__APPEND(head, tail, n)                                                                                   \
+    do {                                                                                                               \
+        (n)->next = NULL;                                                                                              \
+        if (tail)                                                                                                      \
+            (tail)->next = (n);                                                                                        \
+        else                                                                                                           \
+            (head) = (n);                                                                                              \
+        (tail) = (n);                                                                                                  \
+    } while (0)
+
 #define BARRIER_KEY "_OOCSI_BARRIER"
 #define INITIAL_PENDING 1
 

@@ -323,6 +323,23 @@ static int put_escaped_cp(oocsi_buf *b, uint32_t cp)
     return OOCSI_OK;
 }
 
+/* Escapes the UTF-8 sequence at *p (a NUL-terminated string) as \\u escapes
+ * and moves *p past it. SIZE_MAX as the length is safe: decoding stops at the
+ * first byte that does not continue the sequence, and the NUL never does. */
+static int put_non_ascii(oocsi_buf *b, const unsigned char **p)
+{
+    uint32_t cp = 0;
+    int k = utf8_decode(*p, SIZE_MAX, &cp);
+    if (k < 0) {
+        return OOCSI_ERR_INVAL;
+    }
+    if (put_escaped_cp(b, cp) != OOCSI_OK) {
+        return OOCSI_ERR_NOMEM;
+    }
+    *p += k;
+    return OOCSI_OK;
+}
+
 /* A JSON string literal with every non-ASCII character escaped. */
 static int put_string(oocsi_buf *b, const char *str)
 {
@@ -388,17 +405,10 @@ static int put_string(oocsi_buf *b, const char *str)
             }
             p++;
         } else {
-            uint32_t cp = 0;
-            /* SIZE_MAX is safe: decoding stops at the first byte that does not
-             * continue the sequence, and the terminating NUL never does. */
-            int k = utf8_decode(p, SIZE_MAX, &cp);
-            if (k < 0) {
-                return OOCSI_ERR_INVAL;
+            int rc = put_non_ascii(b, &p);
+            if (rc != OOCSI_OK) {
+                return rc;
             }
-            if (put_escaped_cp(b, cp) != OOCSI_OK) {
-                return OOCSI_ERR_NOMEM;
-            }
-            p += k;
         }
     }
     if (buf_reserve(b, 1) != OOCSI_OK) {
@@ -427,15 +437,10 @@ static int put_raw(oocsi_buf *b, const char *raw)
             b->data[b->len++] = *p < 0x20 ? ' ' : (char)*p;
             p++;
         } else {
-            uint32_t cp = 0;
-            int k = utf8_decode(p, SIZE_MAX, &cp);
-            if (k < 0) {
-                return OOCSI_ERR_INVAL;
+            int rc = put_non_ascii(b, &p);
+            if (rc != OOCSI_OK) {
+                return rc;
             }
-            if (put_escaped_cp(b, cp) != OOCSI_OK) {
-                return OOCSI_ERR_NOMEM;
-            }
-            p += k;
         }
     }
     return OOCSI_OK;

@@ -112,14 +112,9 @@ int oocsi__emit_message(oocsi_client *c, oocsi__qitem *it)
         oocsi__qitem_free(it);
         return rc;
     }
-    f->next = NULL;
     f->end = c->out_base + c->out.len;
     f->item = it;
-    if (c->inflight_tail)
-        c->inflight_tail->next = f;
-    else
-        c->inflight_head = f;
-    c->inflight_tail = f;
+    OOCSI__APPEND(c->inflight_head, c->inflight_tail, f);
     return OOCSI_OK;
 }
 
@@ -148,11 +143,7 @@ void oocsi__ping_push(oocsi_client *c, int kind, oocsi__waiter *w)
     }
     p->kind = kind;
     p->w = w;
-    if (c->pings_tail)
-        c->pings_tail->next = p;
-    else
-        c->pings_head = p;
-    c->pings_tail = p;
+    OOCSI__APPEND(c->pings_head, c->pings_tail, p);
 }
 
 void oocsi__pings_fail_all(oocsi_client *c, int err)

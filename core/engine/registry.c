@@ -11,11 +11,28 @@
 
 #define MAX_REGISTERED 32
 
+/* A table of registered items found by a key: transports by URL scheme (any
+ * case), codecs by name. A new item with a known key replaces the old one. */
+typedef struct table {
+    const void *items[MAX_REGISTERED];
+    int n;
+    const char *(*key)(const void *item);
+    int (*cmp)(const char *, const char *);
+} table;
+
+static const char *transport_key(const void *item)
+{
+    return ((const oocsi_transport *)item)->scheme;
+}
+
+static const char *codec_key(const void *item)
+{
+    return ((const oocsi_codec *)item)->name;
+}
+
 static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
-static const oocsi_transport *transports[MAX_REGISTERED];
-static int n_transports;
-static const oocsi_codec *codecs[MAX_REGISTERED];
-static int n_codecs;
+static table transports = {{NULL}, 0, transport_key, strcasecmp};
+static table codecs = {{NULL}, 0, codec_key, strcmp};
 static int builtins_done;
 
 static void register_builtins_locked(void)
@@ -23,16 +40,48 @@ static void register_builtins_locked(void)
     if (builtins_done)
         return;
     builtins_done = 1;
-    transports[n_transports++] = oocsi_transport_tcp();
+    transports.items[transports.n++] = oocsi_transport_tcp();
 #ifdef OOCSI_HAVE_TLS
-    transports[n_transports++] = oocsi_transport_tls();
+    transports.items[transports.n++] = oocsi_transport_tls();
 #endif
 #ifdef OOCSI_HAVE_WEBSOCKETS
-    transports[n_transports++] = oocsi_transport_ws();
-    transports[n_transports++] = oocsi_transport_wss();
-    codecs[n_codecs++] = oocsi_codec_webjson();
+    transports.items[transports.n++] = oocsi_transport_ws();
+    transports.items[transports.n++] = oocsi_transport_wss();
+    codecs.items[codecs.n++] = oocsi_codec_webjson();
 #endif
-    codecs[n_codecs++] = oocsi_codec_line();
+    codecs.items[codecs.n++] = oocsi_codec_line();
+}
+
+static int table_put(table *t, const void *item)
+{
+    pthread_mutex_lock(&reg_mu);
+    register_builtins_locked();
+    int rc = OOCSI_OK;
+    int i = 0;
+    while (i < t->n && t->cmp(t->key(t->items[i]), t->key(item)) != 0)
+        i++;
+    if (i < t->n)
+        t->items[i] = item;
+    else if (t->n < MAX_REGISTERED)
+        t->items[t->n++] = item;
+    else
+        rc = OOCSI_ERR_NOMEM;
+    pthread_mutex_unlock(&reg_mu);
+    return rc;
+}
+
+static const void *table_get(table *t, const char *key)
+{
+    if (!key)
+        return NULL;
+    const void *found = NULL;
+    pthread_mutex_lock(&reg_mu);
+    register_builtins_locked();
+    for (int i = 0; i < t->n && !found; i++)
+        if (t->cmp(t->key(t->items[i]), key) == 0)
+            found = t->items[i];
+    pthread_mutex_unlock(&reg_mu);
+    return found;
 }
 
 int oocsi_register_transport(const oocsi_transport *t)
@@ -40,35 +89,12 @@ int oocsi_register_transport(const oocsi_transport *t)
     if (!t || !t->scheme || !*t->scheme || !t->default_codec || !t->open || !t->read || !t->write || !t->close ||
         !t->process || !t->interest || (!t->fd && !t->wait))
         return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&reg_mu);
-    register_builtins_locked();
-    int rc = OOCSI_OK;
-    int i;
-    for (i = 0; i < n_transports; i++)
-        if (strcasecmp(transports[i]->scheme, t->scheme) == 0)
-            break;
-    if (i < n_transports)
-        transports[i] = t;
-    else if (n_transports < MAX_REGISTERED)
-        transports[n_transports++] = t;
-    else
-        rc = OOCSI_ERR_NOMEM;
-    pthread_mutex_unlock(&reg_mu);
-    return rc;
+    return table_put(&transports, t);
 }
 
 const oocsi_transport *oocsi_find_transport(const char *scheme)
 {
-    if (!scheme)
-        return NULL;
-    const oocsi_transport *t = NULL;
-    pthread_mutex_lock(&reg_mu);
-    register_builtins_locked();
-    for (int i = 0; i < n_transports; i++)
-        if (strcasecmp(transports[i]->scheme, scheme) == 0)
-            t = transports[i];
-    pthread_mutex_unlock(&reg_mu);
-    return t;
+    return table_get(&transports, scheme);
 }
 
 int oocsi_register_codec(const oocsi_codec *codec)
@@ -76,35 +102,12 @@ int oocsi_register_codec(const oocsi_codec *codec)
     if (!codec || !codec->name || !*codec->name || !codec->create || !codec->destroy || !codec->reset ||
         !codec->decode || !codec->encode)
         return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(&reg_mu);
-    register_builtins_locked();
-    int rc = OOCSI_OK;
-    int i;
-    for (i = 0; i < n_codecs; i++)
-        if (strcmp(codecs[i]->name, codec->name) == 0)
-            break;
-    if (i < n_codecs)
-        codecs[i] = codec;
-    else if (n_codecs < MAX_REGISTERED)
-        codecs[n_codecs++] = codec;
-    else
-        rc = OOCSI_ERR_NOMEM;
-    pthread_mutex_unlock(&reg_mu);
-    return rc;
+    return table_put(&codecs, codec);
 }
 
 const oocsi_codec *oocsi_find_codec(const char *name)
 {
-    if (!name)
-        return NULL;
-    const oocsi_codec *c = NULL;
-    pthread_mutex_lock(&reg_mu);
-    register_builtins_locked();
-    for (int i = 0; i < n_codecs; i++)
-        if (strcmp(codecs[i]->name, name) == 0)
-            c = codecs[i];
-    pthread_mutex_unlock(&reg_mu);
-    return c;
+    return table_get(&codecs, name);
 }
 
 const char *oocsi_strerror(int err)

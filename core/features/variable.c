@@ -140,24 +140,24 @@ int oocsi_variable_has_value(const oocsi_variable *v)
     return v ? !isnan(oocsi_variable_get(v)) : 0;
 }
 
-int oocsi_variable_min(oocsi_variable *v, double min)
+static int set_bound(oocsi_variable *v, double bound, void (*setter)(oocsi__varmath *, double))
 {
-    if (!v || isnan(min))
+    if (!v || isnan(bound))
         return OOCSI_ERR_INVAL;
     pthread_mutex_lock(lock_of(v));
-    oocsi__varmath_set_min(&v->m, min);
+    setter(&v->m, bound);
     pthread_mutex_unlock(lock_of(v));
     return OOCSI_OK;
 }
 
+int oocsi_variable_min(oocsi_variable *v, double min)
+{
+    return set_bound(v, min, oocsi__varmath_set_min);
+}
+
 int oocsi_variable_max(oocsi_variable *v, double max)
 {
-    if (!v || isnan(max))
-        return OOCSI_ERR_INVAL;
-    pthread_mutex_lock(lock_of(v));
-    oocsi__varmath_set_max(&v->m, max);
-    pthread_mutex_unlock(lock_of(v));
-    return OOCSI_OK;
+    return set_bound(v, max, oocsi__varmath_set_max);
 }
 
 int oocsi_variable_smooth(oocsi_variable *v, int window, double sigma)
