@@ -44,7 +44,7 @@ typedef struct ws_state {
     size_t max_frame;
     char host[256];
     char path[512];
-    char why[160];      /* the certificate problem, when verification failed */
+    char why[320];      /* why the connection failed (the certificate problem, ...) */
     int64_t last_rx_ms; /* monotonic time of the last frame received */
     int64_t hangup_ms;  /* silence after which lws hangs up (keep-alive) */
     size_t out_bytes;   /* bytes queued for WRITEABLE */
@@ -154,6 +154,39 @@ static int on_receive(ws_state *s, struct lws *wsi, const void *in, size_t len)
     return 0;
 }
 
+/* Fills s->why with a cause a person can act on for a failed connection
+ * (libwebsockets' own words are terse or opaque) and returns the error code. */
+static int explain_connect_error(ws_state *s, struct lws *wsi, const char *in)
+{
+    if (s->why[0]) /* the verification callback said why */
+        return OOCSI_ERR_TLS;
+    if (!in)
+        in = "connection failed";
+    /* libwebsockets may end a handshake without calling the verification
+     * callback, with only an opaque OpenSSL code in its message: ask the
+     * connection's SSL for the verification result. */
+    SSL *ssl = s->tls ? lws_get_ssl(wsi) : NULL;
+    long vr = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+    if (vr != X509_V_OK) {
+        snprintf(s->why, sizeof(s->why), "certificate verification failed: %s", X509_verify_cert_error_string(vr));
+        return OOCSI_ERR_TLS;
+    }
+    if (s->tls && strstr(in, "lib(0)")) {
+        snprintf(s->why, sizeof(s->why),
+                 "TLS handshake failed (%s): is the port a wss endpoint? A plain ws port does not speak TLS", in);
+        return OOCSI_ERR_TLS;
+    }
+    if (strstr(in, "not 101") || strstr(in, "read failed")) {
+        snprintf(s->why, sizeof(s->why),
+                 "the HTTP server refused the WebSocket upgrade (%s): is the path right (OOCSI's is /ws) and is the "
+                 "port a WebSocket endpoint?",
+                 in);
+        return OOCSI_ERR_CONNECT;
+    }
+    snprintf(s->why, sizeof(s->why), "%s", in);
+    return classify(s, in);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     (void)user;
@@ -178,8 +211,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
                      X509_verify_cert_error_string(X509_STORE_CTX_get_error((X509_STORE_CTX *)user)));
         break;
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR: {
-        const char *why = s->why[0] ? s->why : (in ? (const char *)in : "connection failed");
-        int err = s->why[0] ? OOCSI_ERR_TLS : classify(s, why);
+        int err = explain_connect_error(s, wsi, (const char *)in);
+        const char *why = s->why;
         fail(s, err);
         s->wsi = NULL;
         pthread_mutex_unlock(&s->mu);

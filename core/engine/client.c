@@ -32,6 +32,7 @@ void oocsi__options_clear(oocsi_options *o)
     free(o->tls_ca_file);
     free(o->tls_cert_file);
     free(o->tls_key_file);
+    free(o->bad_handle);
 }
 
 /* NULL stays NULL; 0 or -1 (out of memory). */
@@ -47,6 +48,7 @@ int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src)
     dst->endpoints = NULL;
     dst->n_endpoints = 0;
     int bad = dup_opt(&dst->handle, src->handle);
+    bad |= dup_opt(&dst->bad_handle, src->bad_handle);
     bad |= dup_opt(&dst->tls_ca_file, src->tls_ca_file);
     bad |= dup_opt(&dst->tls_cert_file, src->tls_cert_file);
     bad |= dup_opt(&dst->tls_key_file, src->tls_key_file);
@@ -96,6 +98,17 @@ void oocsi__log(oocsi_client *c, oocsi_log_level lvl, const char *fmt, ...)
     }
 }
 
+static _Thread_local char thread_error[1024];
+
+int oocsi__fail(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(thread_error, sizeof thread_error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 void oocsi__set_error(oocsi_client *c, const char *fmt, ...)
 {
     char msg[512];
@@ -122,10 +135,11 @@ static void client_free(oocsi_client *c);
 int oocsi_connect(oocsi_client **out, const oocsi_options *opts)
 {
     if (!out || !opts)
-        return OOCSI_ERR_INVAL;
+        return oocsi__fail(OOCSI_ERR_INVAL, "oocsi_connect: %s is NULL", out ? "opts" : "out");
     *out = NULL;
-    if (oocsi__handle_check(opts->handle) != OOCSI_OK)
-        return OOCSI_ERR_INVAL;
+    if (opts->bad_handle)
+        return oocsi__fail(OOCSI_ERR_INVAL, "oocsi_connect: the handle \"%s\" was refused: %s", opts->bad_handle,
+                           oocsi__handle_problem(opts->bad_handle));
     oocsi_client *c = calloc(1, sizeof(*c));
     if (!c)
         return OOCSI_ERR_NOMEM;
@@ -190,7 +204,9 @@ int oocsi_connect(oocsi_client **out, const oocsi_options *opts)
     if (rc != OOCSI_OK) {
         oocsi__close_transport(c);
         c->st = CS_IDLE;
-        oocsi__log(c, OOCSI_LOG_ERROR, "could not connect: %s", oocsi_strerror(rc));
+        const char *detail = c->report.len ? c->report.data : oocsi_strerror(rc);
+        oocsi__log(c, OOCSI_LOG_ERROR, "could not connect: %s", detail);
+        oocsi__fail(rc, "could not connect: %s", detail);
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != OOCSI_OK)
@@ -241,6 +257,7 @@ static void client_free(oocsi_client *c)
     free(c->in);
     oocsi_buf_free(&c->out);
     oocsi_buf_free(&c->scratch);
+    oocsi_buf_free(&c->report);
     free(c->requested);
     free(c->handle);
     free(c->last_error);
@@ -346,6 +363,6 @@ int oocsi_is_connected(const oocsi_client *c)
 const char *oocsi_last_error(const oocsi_client *c)
 {
     if (!c)
-        return "no client";
+        return thread_error;
     return c->last_error ? c->last_error : "";
 }

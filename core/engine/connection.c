@@ -15,8 +15,32 @@
 
 #include "engine.h"
 
-static void transport_log(void *ctx, oocsi_log_level lvl, const char *fmt, ...);
+static void record_why(oocsi_client *c, oocsi_log_level lvl, const char *msg)
+{
+    if ((int)lvl < c->why_lvl)
+        return;
+    c->why_lvl = (int)lvl;
+    size_t n = strlen(msg);
+    if (n >= sizeof c->why)
+        n = sizeof c->why - 1; /* a long cause is cut, not lost */
+    memcpy(c->why, msg, n);
+    c->why[n] = '\0';
+}
 
+void oocsi__attempt_why(oocsi_client *c, oocsi_log_level lvl, const char *fmt, ...)
+{
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    oocsi__log(c, OOCSI_LOG_DEBUG, "%s: %s", c->eps[c->ep_index].url, msg);
+    record_why(c, lvl, msg);
+}
+
+/* Transports log through here; while an attempt is under way their words are
+ * also its cause, without the "scheme host:port: " they start with (the
+ * report names the endpoint). */
 static void transport_log(void *ctx, oocsi_log_level lvl, const char *fmt, ...)
 {
     oocsi_client *c = ctx;
@@ -26,6 +50,51 @@ static void transport_log(void *ctx, oocsi_log_level lvl, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     oocsi__log(c, lvl, "%s", msg);
+    if (c->st == CS_ONLINE || c->st == CS_RESUB || !c->eps)
+        return;
+    const char *scheme = c->eps[c->ep_index].scheme;
+    size_t n = strlen(scheme);
+    const char *cut = strstr(msg, ": ");
+    const char *text = msg;
+    if (strncmp(msg, scheme, n) == 0 && msg[n] == ' ' && cut)
+        text = cut + 2;
+    record_why(c, lvl, text);
+}
+
+/* What an error code means for an attempt that logged no cause. */
+static const char *attempt_error_text(int err)
+{
+    switch (err) {
+    case OOCSI_ERR_CONNECT:
+        return "could not connect";
+    case OOCSI_ERR_TIMEOUT:
+        return "no welcome from the server in time";
+    case OOCSI_ERR_TLS:
+        return "TLS handshake failed";
+    default:
+        return oocsi_strerror(err);
+    }
+}
+
+/* Adds the failed attempt on the current endpoint to the pass report. */
+void oocsi__report_attempt(oocsi_client *c, int err)
+{
+    const char *why = c->why[0] ? c->why : attempt_error_text(err);
+    oocsi_buf *r = &c->report;
+    if (r->len)
+        oocsi_buf_append_str(r, "; ");
+    oocsi_buf_append_str(r, c->eps[c->ep_index].url);
+    oocsi_buf_append_str(r, ": ");
+    oocsi_buf_append_str(r, why);
+    if (err == OOCSI_ERR_TLS && strstr(why, "certificate"))
+        oocsi_buf_append_str(r, " (a self-signed or private server certificate needs its CA: "
+                                "oocsi_options_set_tls_ca_file(), or --cafile for the tools; "
+                                "oocsi_options_set_tls_verify(o, 0) turns verification off, for tests only)");
+    else if (err == OOCSI_ERR_AUTH)
+        oocsi_buf_append_str(r, " (a server without user accounts refuses every name:password handle: "
+                                "leave out the ':password')");
+    c->why[0] = '\0';
+    c->why_lvl = -1;
 }
 
 static int attempt_timeout_ms(oocsi_client *c)
@@ -105,9 +174,10 @@ void oocsi__schedule_retry(oocsi_client *c, int err)
 {
     c->failed_passes++;
     if (c->opts.max_reconnect >= 0 && c->failed_passes > c->opts.max_reconnect) {
+        const char *detail = c->report.len ? c->report.data : oocsi_strerror(err);
         oocsi__log(c, OOCSI_LOG_ERROR, "giving up after %d failed reconnection attempt(s): %s", c->failed_passes - 1,
-                   oocsi_strerror(err));
-        oocsi__set_error(c, "gave up reconnecting: %s", oocsi_strerror(err));
+                   detail);
+        oocsi__set_error(c, "gave up reconnecting: %s", detail);
         oocsi__give_up(c, OOCSI_ERR_CLOSED);
         return;
     }
@@ -116,6 +186,8 @@ void oocsi__schedule_retry(oocsi_client *c, int err)
     c->st = CS_BACKOFF;
     c->backoff_until = oocsi__now_ms() + delay;
     oocsi__log(c, OOCSI_LOG_DEBUG, "reconnecting in %d ms", delay);
+    if (c->report.len)
+        oocsi__set_error(c, "reconnecting: %s", c->report.data);
 }
 
 /* Opens the endpoint at ep_index, moving on through the list on immediate
@@ -127,9 +199,20 @@ static int start_attempt(oocsi_client *c)
         const oocsi_transport *tp = oocsi_find_transport(ep->scheme);
         const oocsi_codec *codec = tp ? oocsi_find_codec(tp->default_codec) : NULL;
         int rc;
-        if (!tp || !codec) {
+        c->why[0] = '\0';
+        c->why_lvl = -1;
+        if (!tp) {
+            char schemes[256];
+            oocsi__transport_schemes(schemes, sizeof schemes);
             rc = OOCSI_ERR_UNSUPPORTED;
-            oocsi__log(c, OOCSI_LOG_ERROR, "no transport or codec for %s", ep->url);
+            oocsi__attempt_why(c, OOCSI_LOG_ERROR,
+                               "unknown URL scheme \"%s\" (known: %s; a custom transport must be registered "
+                               "with oocsi_register_transport() before connecting)",
+                               ep->scheme, schemes);
+        } else if (!codec) {
+            rc = OOCSI_ERR_UNSUPPORTED;
+            oocsi__attempt_why(c, OOCSI_LOG_ERROR, "the %s transport needs the codec \"%s\", which is not registered",
+                               ep->scheme, tp->default_codec);
         } else {
             oocsi_url u;
             u.url = ep->url;
@@ -175,6 +258,7 @@ static int start_attempt(oocsi_client *c)
             return OOCSI_OK;
         }
         c->last_attempt_err = rc;
+        oocsi__report_attempt(c, rc);
         c->ep_tried++;
         if (c->ep_tried >= c->n_eps)
             return rc;
@@ -187,6 +271,7 @@ void oocsi__start_pass(oocsi_client *c)
     c->ep_index = 0;
     c->ep_tried = 0;
     c->last_attempt_err = OOCSI_ERR_CONNECT;
+    c->report.len = 0;
     int rc = start_attempt(c);
     if (rc != OOCSI_OK)
         oocsi__attempt_failed(c, rc);
@@ -196,6 +281,8 @@ void oocsi__start_pass(oocsi_client *c)
  * end the pass. */
 void oocsi__attempt_failed(oocsi_client *c, int err)
 {
+    if (c->st == CS_CONNECTING || c->st == CS_HANDSHAKE)
+        oocsi__report_attempt(c, err);
     if (c->tps || c->cs)
         oocsi__close_transport(c);
     /* Keep the most telling error of the pass. */

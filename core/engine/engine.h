@@ -45,6 +45,8 @@ struct oocsi_options {
     int keepalive_idle_ms, keepalive_timeout_ms;
     size_t max_line;
     size_t queue_max_count, queue_max_bytes;
+    /* set_handle refused a handle: connecting fails until a valid one is set */
+    char *bad_handle;
 };
 
 /* ---------------------------------------------------------------- messages */
@@ -227,6 +229,11 @@ struct oocsi_client {
     const oocsi_transport *zombie_tp; /* closed while in wait(): freed after it */
     void *zombie_tps;
     oocsi_transport_config tconf;
+    /* Why the current attempt is failing (the most severe cause logged by the
+     * transport or the engine) and the report of the current pass. */
+    char why[256];
+    int why_lvl;
+    oocsi_buf report;
 };
 
 /* Appends node n to the singly linked list (head, tail) through its next. */
@@ -258,6 +265,14 @@ void oocsi__set_error(oocsi_client *c, const char *fmt, ...)
     ;
 /* Checks a handle or channel name. */
 int oocsi__validate_name(const char *s);
+/* Records this thread's last error detail (oocsi_last_error(NULL)) and
+ * returns code, so that `return oocsi__fail(OOCSI_ERR_INVAL, "...")` both
+ * explains and fails. */
+int oocsi__fail(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* client.c: the engine keeps a deep copy of the options */
 int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src);
@@ -288,6 +303,15 @@ void oocsi__attempt_failed(oocsi_client *c, int err);
 void oocsi__connection_lost(oocsi_client *c, int err, const char *why);
 void oocsi__go_online(oocsi_client *c);
 void oocsi__on_welcome(oocsi_client *c, const char *name);
+/* Adds the failed attempt on the current endpoint to the pass report. */
+void oocsi__report_attempt(oocsi_client *c, int err);
+/* Records why the attempt in progress is failing (kept when at least as
+ * severe as what was recorded before). */
+void oocsi__attempt_why(oocsi_client *c, oocsi_log_level lvl, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* input.c, lock held */
 void oocsi__remember_done(oocsi_client *c, const char *id);
@@ -319,6 +343,9 @@ void oocsi__dispatch_notes(oocsi_client *c);
  * takes it again on end, and wakes threads waiting for it to end. */
 void oocsi__callback_begin(oocsi_client *c);
 void oocsi__callback_end(oocsi_client *c);
+
+/* registry.c: the registered URL schemes as "tcp, tls, ws, wss". */
+void oocsi__transport_schemes(char *buf, size_t size);
 
 /* subs.c, lock held */
 oocsi__sub *oocsi__find_sub(oocsi_client *c, const char *channel);

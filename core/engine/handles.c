@@ -13,31 +13,39 @@
 #include <time.h>
 #include <unistd.h>
 
-int oocsi__handle_check(const char *handle)
+const char *oocsi__handle_problem(const char *handle)
 {
     size_t len, name_len;
     const char *p;
     if (!handle || !handle[0]) {
-        return OOCSI_OK; /* NULL and "" request a generated handle */
+        return NULL; /* NULL and "" request a generated handle */
     }
     len = 0;
     for (p = handle; *p; p++) {
         unsigned char ch = (unsigned char)*p;
+        if (ch == ' ' || (ch >= 0x09 && ch <= 0x0D)) {
+            return "it contains whitespace (use '_' or '-' instead of spaces)";
+        }
         if (ch < 0x21 || ch > 0x7E) {
-            return OOCSI_ERR_INVAL; /* whitespace, control or non-ASCII */
+            return "it contains a control or non-ASCII character (only printable ASCII is allowed)";
         }
         if (++len > OOCSI_HANDLE_MAX) {
-            return OOCSI_ERR_INVAL;
+            return "it is longer than 194 characters";
         }
     }
     name_len = strcspn(handle, ":");
     if (name_len == 0) {
-        return OOCSI_ERR_INVAL; /* ":pw" */
+        return "the name before ':' is empty";
     }
     if (handle[name_len] == ':' && handle[name_len + 1] == '\0') {
-        return OOCSI_ERR_INVAL; /* "name:" */
+        return "the password after ':' is empty";
     }
-    return OOCSI_OK;
+    return NULL;
+}
+
+int oocsi__handle_check(const char *handle)
+{
+    return oocsi__handle_problem(handle) ? OOCSI_ERR_INVAL : OOCSI_OK;
 }
 
 size_t oocsi__handle_name_len(const char *handle)

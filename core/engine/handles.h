@@ -16,6 +16,9 @@
  *  acceptable: 1..194 printable ASCII characters, no whitespace, and a
  *  non-empty name before any ':'. Else OOCSI_ERR_INVAL. */
 int oocsi__handle_check(const char *handle);
+/** NULL if the handle is acceptable, else why not (a static English phrase
+ *  that completes "the handle is refused because ..."). */
+const char *oocsi__handle_problem(const char *handle);
 /** The handle to send: NULL/"" → "OOCSIClient_" + 15 lowercase hex digits;
  *  otherwise a copy with every '#' replaced by a random digit. malloc'd. */
 char *oocsi__handle_resolve(const char *requested, oocsi__rng *r);

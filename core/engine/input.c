@@ -140,6 +140,9 @@ static int handle_event(oocsi_client *c, oocsi_event *ev)
                        ev->text ? ev->text : "");
             oocsi__set_error(c, "server: %s", ev->text ? ev->text : "");
             int err = ev->err ? ev->err : OOCSI_ERR_PROTOCOL;
+            oocsi__attempt_why(c, OOCSI_LOG_ERROR, "the server refused the handle \"%s\": %s", c->handle,
+                               ev->text ? ev->text : "");
+            oocsi__report_attempt(c, err);
             if (!c->initial && err == OOCSI_ERR_AUTH) {
                 oocsi__give_up(c, OOCSI_ERR_AUTH);
                 return -1;
@@ -328,8 +331,9 @@ void oocsi__service(oocsi_client *c, int events)
         int hrc = oocsi__emit(c, OOCSI_CMD_HELLO, c->requested, NULL, 0);
         if (hrc != OOCSI_OK) {
             /* e.g. a password handle on a protocol without passwords */
-            oocsi__log(c, OOCSI_LOG_WARN, "%s: cannot say hello as %s: %s", c->eps[c->ep_index].url, c->handle,
-                       oocsi_strerror(hrc));
+            oocsi__attempt_why(c, OOCSI_LOG_WARN, "cannot say hello as %s over this endpoint: %s", c->handle,
+                               hrc == OOCSI_ERR_UNSUPPORTED ? "its protocol has no password handles"
+                                                            : oocsi_strerror(hrc));
             oocsi__attempt_failed(c, hrc);
             return;
         }

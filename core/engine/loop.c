@@ -44,8 +44,13 @@ static void run_timers(oocsi_client *c)
     case CS_CONNECTING:
     case CS_HANDSHAKE:
         if (now >= c->attempt_deadline) {
-            oocsi__log(c, OOCSI_LOG_DEBUG, "%s: %s", c->eps[c->ep_index].url,
-                       c->st == CS_CONNECTING ? "connect timed out" : "no welcome from the server");
+            if (c->st == CS_CONNECTING)
+                oocsi__attempt_why(c, OOCSI_LOG_WARN, "no connection within %d ms (timed out)",
+                                   c->tconf.connect_timeout_ms);
+            else
+                oocsi__attempt_why(c, OOCSI_LOG_WARN,
+                                   "connected, but the server sent no welcome within %d ms (is it an OOCSI server?)",
+                                   c->tconf.connect_timeout_ms);
             oocsi__connection_lost(c, c->st == CS_CONNECTING ? OOCSI_ERR_CONNECT : OOCSI_ERR_TIMEOUT, "timed out");
         }
         break;

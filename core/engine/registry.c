@@ -3,6 +3,7 @@
  * error strings and small exported helpers.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -82,6 +83,19 @@ static const void *table_get(table *t, const char *key)
             found = t->items[i];
     pthread_mutex_unlock(&reg_mu);
     return found;
+}
+
+void oocsi__transport_schemes(char *buf, size_t size)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    pthread_mutex_lock(&reg_mu);
+    register_builtins_locked();
+    for (int i = 0; i < transports.n && used < size; i++) {
+        int n = snprintf(buf + used, size - used, "%s%s", i ? ", " : "", transport_key(transports.items[i]));
+        used += n > 0 ? (size_t)n : 0;
+    }
+    pthread_mutex_unlock(&reg_mu);
 }
 
 int oocsi_register_transport(const oocsi_transport *t)
