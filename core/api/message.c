@@ -47,7 +47,7 @@ int oocsi_message_get_double(const oocsi_message *m, const char *key, double *ou
         return OOCSI_ERR_INVAL;
     const cJSON *it = item(m, key);
     if (!cJSON_IsNumber(it))
-        return OOCSI_ERR_UNSUPPORTED;
+        return it ? OOCSI_ERR_UNSUPPORTED : OOCSI_ERR_NOT_FOUND;
     *out = it->valuedouble;
     return OOCSI_OK;
 }
@@ -83,7 +83,7 @@ int oocsi_message_get_bool(const oocsi_message *m, const char *key, int *out)
         *out = it->valuedouble != 0.0;
         return OOCSI_OK;
     }
-    return OOCSI_ERR_UNSUPPORTED;
+    return it ? OOCSI_ERR_UNSUPPORTED : OOCSI_ERR_NOT_FOUND;
 }
 
 int64_t oocsi_message_get_int_or(const oocsi_message *m, const char *key, int64_t dflt)

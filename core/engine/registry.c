@@ -153,6 +153,8 @@ const char *oocsi_strerror(int err)
         return "outgoing queue is full";
     case OOCSI_ERR_IO:
         return "input/output error";
+    case OOCSI_ERR_NOT_FOUND:
+        return "no such key in the message";
     default:
         return "unknown error";
     }

@@ -68,7 +68,8 @@ typedef enum {
     OOCSI_ERR_PROTOCOL = -9,     /* peer sent something the codec cannot accept */
     OOCSI_ERR_UNSUPPORTED = -10, /* e.g. a query the endpoint's protocol lacks */
     OOCSI_ERR_QUEUE_FULL = -11,  /* offline/outgoing queue limit reached */
-    OOCSI_ERR_IO = -12
+    OOCSI_ERR_IO = -12,
+    OOCSI_ERR_NOT_FOUND = -13 /* typed getters: the message has no such key */
 } oocsi_err;
 
 /** A static English description of an OOCSI_ERR_* code (never NULL). */
@@ -273,8 +274,9 @@ OOCSI_API int64_t oocsi_message_timestamp(const oocsi_message *m);
 OOCSI_API const cJSON *oocsi_message_data(const oocsi_message *m);
 /** The payload as compact JSON text; free with oocsi_free(). NULL on NULL/OOM. */
 OOCSI_API char *oocsi_message_data_json(const oocsi_message *m);
-/** OOCSI_OK, OOCSI_ERR_INVAL (NULL), OOCSI_ERR_UNSUPPORTED (absent or not a
- *  number; for get_int also a number that is not an integer). */
+/** OOCSI_OK, OOCSI_ERR_INVAL (NULL), OOCSI_ERR_NOT_FOUND (no such key),
+ *  OOCSI_ERR_UNSUPPORTED (the key holds another type; for get_int also a
+ *  number that is not an integer). */
 OOCSI_API int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out);
 OOCSI_API int oocsi_message_get_double(const oocsi_message *m, const char *key, double *out);
 /** NULL if absent or not a string. Borrowed. */

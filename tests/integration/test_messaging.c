@@ -377,7 +377,7 @@ static void test_typed_getters(void **state)
     assert_int_equal(g.rc_big, OOCSI_OK);
     assert_true(g.big == 12345678901234LL);
     assert_int_equal(g.rc_d_as_int, OOCSI_ERR_UNSUPPORTED);
-    assert_int_equal(g.rc_missing, OOCSI_ERR_UNSUPPORTED);
+    assert_int_equal(g.rc_missing, OOCSI_ERR_NOT_FOUND);
     assert_int_equal(g.rc_s_as_int, OOCSI_ERR_UNSUPPORTED);
     assert_int_equal(g.rc_null_key, OOCSI_ERR_INVAL);
     assert_int_equal(g.rc_null_out, OOCSI_ERR_INVAL);

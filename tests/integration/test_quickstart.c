@@ -69,7 +69,7 @@ static int64_t got_int, got_missing;
 static double got_double;
 static const char *got_str_missing;
 static char got_str[32];
-static int got_bool, got_bool_mistyped, got_count;
+static int got_bool, got_bool_mistyped, got_count, rc_bool_missing, rc_bool_mistyped, rc_double_missing;
 
 static void on_quick(oocsi_client *c, const oocsi_message *m, void *user)
 {
@@ -82,6 +82,11 @@ static void on_quick(oocsi_client *c, const oocsi_message *m, void *user)
     got_str_missing = oocsi_message_get_string_or(m, "n", "not a string");
     got_bool = oocsi_message_get_bool_or(m, "b", -1);
     got_bool_mistyped = oocsi_message_get_bool_or(m, "s", 5);
+    int b;
+    double d;
+    rc_bool_missing = oocsi_message_get_bool(m, "absent", &b);
+    rc_bool_mistyped = oocsi_message_get_bool(m, "s", &b);
+    rc_double_missing = oocsi_message_get_double(m, "absent", &d);
     got_count++;
     it_notify();
 }
@@ -111,6 +116,10 @@ static void send_jsonf_and_getters_with_default(void **state)
     assert_string_equal(got_str_missing, "not a string");
     assert_int_equal(got_bool, 1);
     assert_int_equal(got_bool_mistyped, 5);
+    /* Without a default: a missing key and a wrong type are told apart. */
+    assert_int_equal(rc_bool_missing, OOCSI_ERR_NOT_FOUND);
+    assert_int_equal(rc_bool_mistyped, OOCSI_ERR_UNSUPPORTED);
+    assert_int_equal(rc_double_missing, OOCSI_ERR_NOT_FOUND);
 
     /* Not an object, or not JSON at all. */
     assert_int_equal(oocsi_send_jsonf(tx, ch, "[%d]", 1), OOCSI_ERR_INVAL);
