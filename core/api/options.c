@@ -50,13 +50,13 @@ static int set_str(char **dst, const char *src)
 int oocsi_options_set_handle(oocsi_options *opts, const char *handle)
 {
     if (!opts)
-        return oocsi__fail(OOCSI_ERR_INVAL, "oocsi_options_set_handle: opts is NULL");
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_options_set_handle: opts is NULL");
     const char *problem = oocsi__handle_problem(handle);
     if (problem) {
         /* Remembered, so that oocsi_connect() fails instead of connecting
          * under a generated name when this return value was ignored. */
         set_str(&opts->bad_handle, handle);
-        return oocsi__fail(OOCSI_ERR_INVAL, "the handle \"%s\" is refused: %s", handle, problem);
+        return oocsi_fail(OOCSI_ERR_INVAL, "the handle \"%s\" is refused: %s", handle, problem);
     }
     set_str(&opts->bad_handle, NULL);
     return set_str(&opts->handle, (handle && *handle) ? handle : NULL);
@@ -65,23 +65,23 @@ int oocsi_options_set_handle(oocsi_options *opts, const char *handle)
 int oocsi_options_add_endpoint(oocsi_options *opts, const char *url)
 {
     if (!opts || !url)
-        return oocsi__fail(OOCSI_ERR_INVAL, "oocsi_options_add_endpoint: %s is NULL", opts ? "url" : "opts");
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_options_add_endpoint: %s is NULL", opts ? "url" : "opts");
     oocsi__url u;
     int rc = oocsi__url_parse(url, &u);
     if (rc == OOCSI_ERR_INVAL)
-        return oocsi__fail(rc,
-                           "the endpoint \"%s\" is not a URL the library reads: use scheme://host[:port][/path] "
-                           "(tcp, tls, ws, wss), host or host:port",
-                           url);
+        return oocsi_fail(rc,
+                          "the endpoint \"%s\" is not a URL the library reads: use scheme://host[:port][/path] "
+                          "(tcp, tls, ws, wss), host or host:port",
+                          url);
     if (rc != OOCSI_OK)
         return rc;
     if (!oocsi_find_transport(u.scheme)) {
         char schemes[256];
         oocsi__transport_schemes(schemes, sizeof schemes);
-        rc = oocsi__fail(OOCSI_ERR_UNSUPPORTED,
-                         "the endpoint \"%s\" has the unknown scheme \"%s\" (known: %s; a custom transport is "
-                         "registered with oocsi_register_transport())",
-                         url, u.scheme, schemes);
+        rc = oocsi_fail(OOCSI_ERR_UNSUPPORTED,
+                        "the endpoint \"%s\" has the unknown scheme \"%s\" (known: %s; a custom transport is "
+                        "registered with oocsi_register_transport())",
+                        url, u.scheme, schemes);
         oocsi__url_free(&u);
         return rc;
     }

@@ -100,7 +100,19 @@ void oocsi__log(oocsi_client *c, oocsi_log_level lvl, const char *fmt, ...)
 
 static _Thread_local char thread_error[1024];
 
-int oocsi__fail(int code, const char *fmt, ...)
+int oocsi__bad_name(const char *fn, const char *arg, const char *name)
+{
+    if (!name)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s is NULL", fn, arg);
+    if (!*name)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s is empty", fn, arg);
+    return oocsi_fail(OOCSI_ERR_INVAL,
+                      "%s: %s \"%s\" contains a space or a control character (names travel unquoted on the line "
+                      "protocol)",
+                      fn, arg, name);
+}
+
+int oocsi_fail(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -135,11 +147,11 @@ static void client_free(oocsi_client *c);
 int oocsi_connect(oocsi_client **out, const oocsi_options *opts)
 {
     if (!out || !opts)
-        return oocsi__fail(OOCSI_ERR_INVAL, "oocsi_connect: %s is NULL", out ? "opts" : "out");
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_connect: %s is NULL", out ? "opts" : "out");
     *out = NULL;
     if (opts->bad_handle)
-        return oocsi__fail(OOCSI_ERR_INVAL, "oocsi_connect: the handle \"%s\" was refused: %s", opts->bad_handle,
-                           oocsi__handle_problem(opts->bad_handle));
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_connect: the handle \"%s\" was refused: %s", opts->bad_handle,
+                          oocsi__handle_problem(opts->bad_handle));
     oocsi_client *c = calloc(1, sizeof(*c));
     if (!c)
         return OOCSI_ERR_NOMEM;
@@ -206,7 +218,7 @@ int oocsi_connect(oocsi_client **out, const oocsi_options *opts)
         c->st = CS_IDLE;
         const char *detail = c->report.len ? c->report.data : oocsi_strerror(rc);
         oocsi__log(c, OOCSI_LOG_ERROR, "could not connect: %s", detail);
-        oocsi__fail(rc, "could not connect: %s", detail);
+        oocsi_fail(rc, "could not connect: %s", detail);
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != OOCSI_OK)

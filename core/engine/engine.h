@@ -265,14 +265,22 @@ void oocsi__set_error(oocsi_client *c, const char *fmt, ...)
     ;
 /* Checks a handle or channel name. */
 int oocsi__validate_name(const char *s);
-/* Records this thread's last error detail (oocsi_last_error(NULL)) and
- * returns code, so that `return oocsi__fail(OOCSI_ERR_INVAL, "...")` both
- * explains and fails. */
-int oocsi__fail(int code, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
+/* Argument checks of the public functions: when cond is false, record
+ * "<function>: <argument> <rule>" as this thread's error detail and return
+ * OOCSI_ERR_INVAL. OOCSI__CHECK_NAME checks a channel, recipient or handle
+ * argument with oocsi__validate_name and says what is wrong with it. */
+#define OOCSI__CHECK(cond, arg, rule)                                                                                  \
+    do {                                                                                                               \
+        if (!(cond))                                                                                                   \
+            return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s %s", __func__, arg, rule);                                      \
+    } while (0)
+#define OOCSI__CHECK_NAME(arg, value)                                                                                  \
+    do {                                                                                                               \
+        if (oocsi__validate_name(value) != OOCSI_OK)                                                                   \
+            return oocsi__bad_name(__func__, arg, value);                                                              \
+    } while (0)
+/* Records why name is not a valid channel/recipient; returns OOCSI_ERR_INVAL. */
+int oocsi__bad_name(const char *fn, const char *arg, const char *name);
 
 /* client.c: the engine keeps a deep copy of the options */
 int oocsi__options_copy(oocsi_options *dst, const oocsi_options *src);

@@ -194,8 +194,21 @@ OOCSI_API const char *oocsi_handle(const oocsi_client *c);
 OOCSI_API const char *oocsi_endpoint(const oocsi_client *c);
 /** 1 when welcomed and online, 0 otherwise (also for NULL). */
 OOCSI_API int oocsi_is_connected(const oocsi_client *c);
-/** Detail of the last error on this client (static or client-owned text). */
+/** Detail of the last error. With a client: what happened to its connection
+ *  (client-owned text). With NULL: the calling thread's last failure detail,
+ *  set by any failing call on this thread: why oocsi_connect() failed (every
+ *  endpoint tried and its cause), which argument was invalid and why, ...
+ *  Thread-local text, valid until the thread's next failing call. */
 OOCSI_API const char *oocsi_last_error(const oocsi_client *c);
+/** Records fmt as the calling thread's error detail (oocsi_last_error(NULL))
+ *  and returns code: `return oocsi_fail(OOCSI_ERR_INVAL, "...")`. For code
+ *  layered on the library (custom transports, helpers) to explain failures
+ *  the same way. */
+OOCSI_API int oocsi_fail(int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
 /* --------------------------------------------------------- running the loop */
 
