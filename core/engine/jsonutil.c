@@ -499,6 +499,29 @@ static int put_char(oocsi_buf *b, char c)
     return OOCSI_OK;
 }
 
+/* 1 if a later member of the same object has m's key: cJSON keeps both when
+ * a key is added twice, the wire must not (the last one written wins, as
+ * with a dictionary). */
+static int shadowed(const cJSON *m)
+{
+    for (const cJSON *o = m->next; o != NULL; o = o->next) {
+        if (o->string != NULL && o->string[0] == m->string[0] && strcmp(o->string, m->string) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* m or the first member after it to write: in objects, shadowed keys are
+ * skipped (the last member never is). */
+static const cJSON *member_from(const cJSON *m, int in_object)
+{
+    while (in_object && m != NULL && m->string != NULL && shadowed(m)) {
+        m = m->next;
+    }
+    return m;
+}
+
 char *oocsi_json_ascii(const cJSON *obj, size_t *len, int *err)
 {
     /* Iterative walk (no recursion, so any depth is safe); the stack holds
@@ -558,7 +581,7 @@ char *oocsi_json_ascii(const cJSON *obj, size_t *len, int *err)
                     stack_cap *= 2;
                 }
                 stack[depth++] = it;
-                it = it->child;
+                it = member_from(it->child, type == cJSON_Object);
                 continue;
             }
             rc = put_char(&b, type == cJSON_Object ? '}' : ']');
@@ -593,12 +616,13 @@ char *oocsi_json_ascii(const cJSON *obj, size_t *len, int *err)
             if (depth == 0) {
                 goto done;
             }
-            if (it->next != NULL) {
+            const cJSON *next = member_from(it->next, (stack[depth - 1]->type & 0xFF) == cJSON_Object);
+            if (next != NULL) {
                 rc = put_char(&b, ',');
                 if (rc != OOCSI_OK) {
                     goto fail;
                 }
-                it = it->next;
+                it = next;
                 break;
             }
             it = stack[--depth];

@@ -190,6 +190,45 @@ static void run_ends_when_the_client_gives_up(void **state)
     assert_int_equal(oocsi_run(c), OOCSI_ERR_CLOSED);
 }
 
+/* A responder that sets a key the request already had replaces it: the
+ * answer carries the key once, with the responder's value. */
+static void square_into_x(oocsi_client *c, const oocsi_message *req, cJSON *response, void *user)
+{
+    (void)c;
+    (void)user;
+    int64_t x = oocsi_message_get_int_or(req, "x", 0);
+    cJSON_AddNumberToObject(response, "result", (double)(x * x));
+    cJSON_AddNumberToObject(response, "x", (double)(x + 1));
+}
+
+static void responder_replaces_request_keys(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "qs_call");
+    oocsi_client *responder = it_connect_bg(NULL);
+    oocsi_client *caller = it_connect(NULL);
+    assert_int_equal(oocsi_register(responder, ch, "square", square_into_x, NULL), OOCSI_OK);
+    cJSON *req = cJSON_CreateObject();
+    cJSON_AddNumberToObject(req, "x", 3);
+    cJSON *resp = NULL;
+    assert_int_equal(oocsi_call_and_wait(caller, ch, "square", req, IT_TIMEOUT, &resp), OOCSI_OK);
+    cJSON_Delete(req);
+    assert_non_null(resp);
+    int count = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, resp)
+    {
+        if (strcmp(it->string, "x") == 0) {
+            count++;
+            assert_int_equal((int)it->valuedouble, 4);
+        }
+    }
+    assert_int_equal(count, 1);
+    assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(resp, "result")->valuedouble, 9);
+    cJSON_Delete(resp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +238,7 @@ int main(void)
         IT_TEST(send_jsonf_and_getters_with_default),
         IT_TEST(run_until_stop),
         IT_TEST(run_ends_when_the_client_gives_up),
+        IT_TEST(responder_replaces_request_keys),
     };
     return cmocka_run_group_tests_name("quickstart", tests, it_group_setup, it_group_teardown);
 }

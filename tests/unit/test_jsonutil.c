@@ -653,6 +653,27 @@ static void test_ascii_long_string(void **state)
     cJSON_Delete(o);
 }
 
+/* A key added twice goes on the wire once, with the value written last (as
+ * a dictionary would have it); arrays keep every element. */
+static void test_ascii_duplicate_keys_last_wins(void **state)
+{
+    (void)state;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "x", 3);
+    cJSON_AddNumberToObject(o, "result", 9);
+    cJSON_AddNumberToObject(o, "x", 4);
+    check_ascii(o, "{\"result\":9,\"x\":4}");
+    cJSON *inner = cJSON_AddObjectToObject(o, "in");
+    cJSON_AddStringToObject(inner, "a", "old");
+    cJSON_AddStringToObject(inner, "a", "new");
+    cJSON_AddStringToObject(inner, "b", "kept");
+    cJSON_AddStringToObject(inner, "a", "newest");
+    check_ascii(o, "{\"result\":9,\"x\":4,\"in\":{\"b\":\"kept\",\"a\":\"newest\"}}");
+    cJSON_Delete(o);
+    check_ascii_text("[1,1,{\"k\":1,\"k\":2},[{\"k\":0}]]", "[1,1,{\"k\":2},[{\"k\":0}]]");
+    check_ascii_text("{\"a\":1,\"a\":{\"z\":1},\"b\":2}", "{\"a\":{\"z\":1},\"b\":2}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -679,6 +700,7 @@ int main(void)
         cmocka_unit_test(test_ascii_bad_args),
         cmocka_unit_test(test_ascii_deep_nesting),
         cmocka_unit_test(test_ascii_long_string),
+        cmocka_unit_test(test_ascii_duplicate_keys_last_wins),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
