@@ -446,13 +446,27 @@ static int ws_process(void *state, int events)
     return r;
 }
 
+static void drop_empty_frames(ws_state *s)
+{
+    while (s->in_head && s->in_head->len == 0) {
+        frame *e = s->in_head;
+        s->in_head = e->next;
+        free(e);
+    }
+    if (!s->in_head)
+        s->in_tail = NULL;
+}
+
 static size_t ws_pending_frame(void *state)
 {
     ws_state *s = state;
     pthread_mutex_lock(&s->mu);
+    /* Empty frames carry nothing: drop them here, so that the size given is
+     * the size of the frame read() returns next. */
+    drop_empty_frames(s);
     size_t n;
     if (s->in_head)
-        n = s->in_head->len ? s->in_head->len : 1; /* an empty frame still needs a read */
+        n = s->in_head->len;
     else
         n = (s->closed || s->error) && s->established ? 1 : 0; /* so read() reports the end */
     pthread_mutex_unlock(&s->mu);
@@ -463,14 +477,7 @@ static ssize_t ws_read(void *state, char *buf, size_t len)
 {
     ws_state *s = state;
     pthread_mutex_lock(&s->mu);
-    /* Empty frames carry nothing: skip them. */
-    while (s->in_head && s->in_head->len == 0) {
-        frame *e = s->in_head;
-        s->in_head = e->next;
-        free(e);
-    }
-    if (!s->in_head)
-        s->in_tail = NULL;
+    drop_empty_frames(s);
     frame *f = s->in_head;
     ssize_t r;
     if (f && f->len > len) {
