@@ -19,13 +19,33 @@ static void make_id(oocsi_client *c, char out[40])
              (unsigned long long)(b & 0xffffffffffffULL));
 }
 
-static int start_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
-                      oocsi_call_fn fn, void *user, oocsi__waiter *w)
+/* Checks the arguments of the public function fn; OOCSI_ERR_INVAL with the
+ * detail recorded, or OOCSI_OK. */
+static int check_call(const char *fn, oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                      int timeout_ms)
 {
-    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !call_name || !*call_name || timeout_ms <= 0)
-        return OOCSI_ERR_INVAL;
+    if (!c)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: c is NULL", fn);
+    if (oocsi__validate_name(channel) != OOCSI_OK)
+        return oocsi__bad_name(fn, "channel", channel);
+    if (!call_name || !*call_name)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: call_name is %s", fn, call_name ? "empty" : "NULL");
+    if (timeout_ms <= 0)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: timeout_ms must be > 0 (got %d)", fn, timeout_ms);
     if (data && !cJSON_IsObject(data))
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: data must be a JSON object or NULL (got %s)", fn,
+                          cJSON_IsArray(data)    ? "an array"
+                          : cJSON_IsString(data) ? "a string"
+                                                 : "a number, boolean or null");
+    return OOCSI_OK;
+}
+
+static int start_call(const char *fname, oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                      int timeout_ms, oocsi_call_fn fn, void *user, oocsi__waiter *w)
+{
+    int rc = check_call(fname, c, channel, call_name, data, timeout_ms);
+    if (rc != OOCSI_OK)
+        return rc;
     cJSON *req = data ? cJSON_Duplicate(data, 1) : cJSON_CreateObject();
     if (!req)
         return OOCSI_ERR_NOMEM;
@@ -39,7 +59,6 @@ static int start_call(oocsi_client *c, const char *channel, const char *call_nam
     pthread_mutex_unlock(&c->mu);
     cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_HANDLE");
     cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_ID");
-    int rc = OOCSI_OK;
     if (!cJSON_AddStringToObject(req, "_MESSAGE_HANDLE", call_name) ||
         !cJSON_AddStringToObject(req, "_MESSAGE_ID", k->id))
         rc = OOCSI_ERR_NOMEM;
@@ -75,21 +94,19 @@ static int start_call(oocsi_client *c, const char *channel, const char *call_nam
 int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
                oocsi_call_fn fn, void *user)
 {
-    if (!fn)
-        return OOCSI_ERR_INVAL;
-    return start_call(c, channel, call_name, data, timeout_ms, fn, user, NULL);
+    OOCSI__CHECK(fn, "fn", "is NULL (the response arrives in fn)");
+    return start_call(__func__, c, channel, call_name, data, timeout_ms, fn, user, NULL);
 }
 
 int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
                         cJSON **response)
 {
-    if (!response)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(response, "response", "is NULL (the answer is stored in *response)");
     *response = NULL;
     oocsi__waiter w;
     memset(&w, 0, sizeof(w));
     int64_t deadline = oocsi__now_ms() + timeout_ms;
-    int rc = start_call(c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
+    int rc = start_call(__func__, c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
     if (rc != OOCSI_OK)
         return rc;
     rc = oocsi__wait(c, &w, deadline);

@@ -29,7 +29,11 @@ const cJSON *oocsi_message_data(const oocsi_message *m)
 
 char *oocsi_message_data_json(const oocsi_message *m)
 {
-    if (!m || !m->data)
+    if (!m) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_message_data_json: m is NULL");
+        return NULL;
+    }
+    if (!m->data)
         return NULL;
     return cJSON_PrintUnformatted(m->data);
 }
@@ -41,9 +45,17 @@ static const cJSON *item(const oocsi_message *m, const char *key)
     return cJSON_GetObjectItemCaseSensitive(m->data, key);
 }
 
+/* The checks of the getters: m, key and out are required. */
+static int check_get(const char *fn, const oocsi_message *m, const char *key, const void *out)
+{
+    if (m && key && out)
+        return OOCSI_OK;
+    return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s is NULL", fn, !m ? "m" : !key ? "key" : "out");
+}
+
 int oocsi_message_get_double(const oocsi_message *m, const char *key, double *out)
 {
-    if (!m || !key || !out)
+    if (check_get(__func__, m, key, out) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
     const cJSON *it = item(m, key);
     if (!cJSON_IsNumber(it))
@@ -54,8 +66,10 @@ int oocsi_message_get_double(const oocsi_message *m, const char *key, double *ou
 
 int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out)
 {
+    if (check_get(__func__, m, key, out) != OOCSI_OK)
+        return OOCSI_ERR_INVAL;
     double d;
-    int rc = oocsi_message_get_double(m, key, out ? &d : NULL);
+    int rc = oocsi_message_get_double(m, key, &d);
     if (rc != OOCSI_OK)
         return rc;
     if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
@@ -66,13 +80,17 @@ int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out)
 
 const char *oocsi_message_get_string(const oocsi_message *m, const char *key)
 {
+    if (!m || !key) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_message_get_string: %s is NULL", m ? "key" : "m");
+        return NULL;
+    }
     const cJSON *it = item(m, key);
     return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
 int oocsi_message_get_bool(const oocsi_message *m, const char *key, int *out)
 {
-    if (!m || !key || !out)
+    if (check_get(__func__, m, key, out) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
     const cJSON *it = item(m, key);
     if (cJSON_IsBool(it)) {

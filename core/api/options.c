@@ -2,6 +2,7 @@
  * oocsi_options: the setters with their validation, and oocsi_connect_to(),
  * which builds default options from a handle and a server and connects.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +57,8 @@ int oocsi_options_set_handle(oocsi_options *opts, const char *handle)
         /* Remembered, so that oocsi_connect() fails instead of connecting
          * under a generated name when this return value was ignored. */
         set_str(&opts->bad_handle, handle);
-        return oocsi_fail(OOCSI_ERR_INVAL, "the handle \"%s\" is refused: %s", handle, problem);
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_options_set_handle: the handle \"%s\" is refused: %s", handle,
+                          problem);
     }
     set_str(&opts->bad_handle, NULL);
     return set_str(&opts->handle, (handle && *handle) ? handle : NULL);
@@ -69,10 +71,11 @@ int oocsi_options_add_endpoint(oocsi_options *opts, const char *url)
     oocsi__url u;
     int rc = oocsi__url_parse(url, &u);
     if (rc == OOCSI_ERR_INVAL)
-        return oocsi_fail(rc,
-                          "the endpoint \"%s\" is not a URL the library reads: use scheme://host[:port][/path] "
-                          "(tcp, tls, ws, wss), host or host:port",
-                          url);
+        return oocsi_fail(
+            rc,
+            "oocsi_options_add_endpoint: url \"%s\" is not a URL the library reads: use scheme://host[:port][/path] "
+            "(tcp, tls, ws, wss), host or host:port",
+            url);
     if (rc != OOCSI_OK)
         return rc;
     if (!oocsi_find_transport(u.scheme)) {
@@ -99,16 +102,14 @@ int oocsi_options_add_endpoint(oocsi_options *opts, const char *url)
 
 int oocsi_options_set_max_reconnect_attempts(oocsi_options *opts, int attempts)
 {
-    if (!opts)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
     opts->max_reconnect = attempts < 0 ? -1 : attempts;
     return OOCSI_OK;
 }
 
 int oocsi_options_set_logger(oocsi_options *opts, oocsi_log_fn fn, void *user)
 {
-    if (!opts)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
     opts->logger_set = 1;
     opts->log_fn = fn;
     opts->log_user = user;
@@ -117,16 +118,19 @@ int oocsi_options_set_logger(oocsi_options *opts, oocsi_log_fn fn, void *user)
 
 int oocsi_options_set_log_level(oocsi_options *opts, oocsi_log_level level)
 {
-    if (!opts || level < OOCSI_LOG_DEBUG || level > OOCSI_LOG_ERROR)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
+    if (level < OOCSI_LOG_DEBUG || level > OOCSI_LOG_ERROR)
+        return oocsi_fail(OOCSI_ERR_INVAL,
+                          "oocsi_options_set_log_level: level must be OOCSI_LOG_DEBUG (%d) to OOCSI_LOG_ERROR (%d) "
+                          "(got %d)",
+                          OOCSI_LOG_DEBUG, OOCSI_LOG_ERROR, (int)level);
     opts->log_level = level;
     return OOCSI_OK;
 }
 
 int oocsi_options_set_direct_handler(oocsi_options *opts, oocsi_handler fn, void *user)
 {
-    if (!opts)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
     opts->direct_fn = fn;
     opts->direct_user = user;
     return OOCSI_OK;
@@ -134,15 +138,15 @@ int oocsi_options_set_direct_handler(oocsi_options *opts, oocsi_handler fn, void
 
 int oocsi_options_set_tls_ca_file(oocsi_options *opts, const char *pem_path)
 {
-    if (!opts)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
     return set_str(&opts->tls_ca_file, pem_path);
 }
 
 int oocsi_options_set_tls_client_cert(oocsi_options *opts, const char *cert_pem_path, const char *key_pem_path)
 {
-    if (!opts || (!cert_pem_path && key_pem_path))
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
+    OOCSI__CHECK(cert_pem_path || !key_pem_path, "cert_pem_path",
+                 "is NULL while key_pem_path is set (a key needs its certificate)");
     int rc = set_str(&opts->tls_cert_file, cert_pem_path);
     if (rc == OOCSI_OK)
         rc = set_str(&opts->tls_key_file, key_pem_path);
@@ -151,24 +155,24 @@ int oocsi_options_set_tls_client_cert(oocsi_options *opts, const char *cert_pem_
 
 int oocsi_options_set_tls_verify(oocsi_options *opts, int verify)
 {
-    if (!opts)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
     opts->tls_verify = verify ? 1 : 0;
     return OOCSI_OK;
 }
 
 int oocsi_options_set_connect_timeout(oocsi_options *opts, int timeout_ms)
 {
-    if (!opts || timeout_ms <= 0)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
+    if (timeout_ms <= 0)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_options_set_connect_timeout: timeout_ms must be > 0 (got %d)",
+                          timeout_ms);
     opts->connect_timeout_ms = timeout_ms;
     return OOCSI_OK;
 }
 
 int oocsi_options_set_state_handler(oocsi_options *opts, oocsi_state_fn fn, void *user)
 {
-    if (!opts)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
     opts->state_fn = fn;
     opts->state_user = user;
     return OOCSI_OK;
@@ -176,8 +180,14 @@ int oocsi_options_set_state_handler(oocsi_options *opts, oocsi_state_fn fn, void
 
 int oocsi_options_set_reconnect_delay(oocsi_options *opts, int initial_ms, int max_ms)
 {
-    if (!opts || initial_ms <= 0 || max_ms < initial_ms)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
+    if (initial_ms <= 0)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_options_set_reconnect_delay: initial_ms must be > 0 (got %d)",
+                          initial_ms);
+    if (max_ms < initial_ms)
+        return oocsi_fail(OOCSI_ERR_INVAL,
+                          "oocsi_options_set_reconnect_delay: max_ms must be >= initial_ms (got %d < %d)", max_ms,
+                          initial_ms);
     opts->reconnect_initial_ms = initial_ms;
     opts->reconnect_max_ms = max_ms;
     return OOCSI_OK;
@@ -185,8 +195,12 @@ int oocsi_options_set_reconnect_delay(oocsi_options *opts, int initial_ms, int m
 
 int oocsi_options_set_keepalive(oocsi_options *opts, int idle_ms, int timeout_ms)
 {
-    if (!opts || idle_ms <= 0 || timeout_ms <= idle_ms)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
+    if (idle_ms <= 0)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_options_set_keepalive: idle_ms must be > 0 (got %d)", idle_ms);
+    if (timeout_ms <= idle_ms)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_options_set_keepalive: timeout_ms must be > idle_ms (got %d <= %d)",
+                          timeout_ms, idle_ms);
     opts->keepalive_idle_ms = idle_ms;
     opts->keepalive_timeout_ms = timeout_ms;
     return OOCSI_OK;
@@ -194,31 +208,44 @@ int oocsi_options_set_keepalive(oocsi_options *opts, int idle_ms, int timeout_ms
 
 int oocsi_options_set_max_line_length(oocsi_options *opts, size_t bytes)
 {
-    if (!opts || bytes < 1024)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
+    if (bytes < 1024)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_options_set_max_line_length: bytes must be >= 1024 (got %zu)", bytes);
     opts->max_line = bytes;
     return OOCSI_OK;
 }
 
 int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, size_t max_bytes)
 {
-    if (!opts || max_messages == 0 || max_bytes == 0)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(opts, "opts", "is NULL");
+    OOCSI__CHECK(max_messages > 0, "max_messages", "must be > 0 (got 0)");
+    OOCSI__CHECK(max_bytes > 0, "max_bytes", "must be > 0 (got 0)");
     opts->queue_max_count = max_messages;
     opts->queue_max_bytes = max_bytes;
     return OOCSI_OK;
 }
 
+/* A setter's detail "<setter>: <why>" for argument arg of oocsi_connect_to
+ * becomes "oocsi_connect_to: <arg>: <why>" (failure path only). */
+static int as_connect_to(int rc, const char *arg)
+{
+    if (rc != OOCSI_ERR_INVAL)
+        return rc;
+    char was[1024];
+    snprintf(was, sizeof was, "%s", oocsi_last_error(NULL));
+    const char *why = strstr(was, ": ");
+    return oocsi_fail(rc, "oocsi_connect_to: %s: %s", arg, why ? why + 2 : was);
+}
+
 int oocsi_connect_to(oocsi_client **out, const char *handle, const char *server)
 {
-    if (!out)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(out, "out", "is NULL");
     oocsi_options *o = oocsi_options_new();
     if (!o)
         return OOCSI_ERR_NOMEM;
-    int rc = oocsi_options_set_handle(o, handle);
+    int rc = as_connect_to(oocsi_options_set_handle(o, handle), "handle");
     if (rc == OOCSI_OK && server)
-        rc = oocsi_options_add_endpoint(o, server);
+        rc = as_connect_to(oocsi_options_add_endpoint(o, server), "server");
     if (rc == OOCSI_OK)
         rc = oocsi_connect(out, o);
     oocsi_options_free(o);

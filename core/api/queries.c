@@ -8,10 +8,12 @@
 
 #include "engine/engine.h"
 
-static int query(oocsi_client *c, oocsi_command_type type, const char *arg, int timeout_ms, char **out)
+static int query(const char *fn, oocsi_client *c, oocsi_command_type type, const char *arg, int timeout_ms, char **out)
 {
-    if (!c || !out || timeout_ms <= 0)
-        return OOCSI_ERR_INVAL;
+    if (!c || !out)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s is NULL", fn, c ? "out" : "c");
+    if (timeout_ms <= 0)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: timeout_ms must be > 0 (got %d)", fn, timeout_ms);
     *out = NULL;
     pthread_mutex_lock(&c->mu);
     if (c->st != CS_ONLINE && c->st != CS_RESUB) {
@@ -48,17 +50,17 @@ static int query(oocsi_client *c, oocsi_command_type type, const char *arg, int 
 
 int oocsi_channels(oocsi_client *c, int timeout_ms, char **out)
 {
-    return query(c, OOCSI_CMD_CHANNELS, NULL, timeout_ms, out);
+    return query(__func__, c, OOCSI_CMD_CHANNELS, NULL, timeout_ms, out);
 }
 
 int oocsi_channel_subscribers(oocsi_client *c, const char *channel, int timeout_ms, char **out)
 {
-    if (oocsi__validate_name(channel) != OOCSI_OK)
-        return OOCSI_ERR_INVAL;
-    return query(c, OOCSI_CMD_SUBSCRIBERS, channel, timeout_ms, out);
+    OOCSI__CHECK(c, "c", "is NULL");
+    OOCSI__CHECK_NAME("channel", channel);
+    return query(__func__, c, OOCSI_CMD_SUBSCRIBERS, channel, timeout_ms, out);
 }
 
 int oocsi_clients(oocsi_client *c, int timeout_ms, char **out)
 {
-    return query(c, OOCSI_CMD_CLIENTS, NULL, timeout_ms, out);
+    return query(__func__, c, OOCSI_CMD_CLIENTS, NULL, timeout_ms, out);
 }

@@ -16,10 +16,28 @@ static int send_text(oocsi_client *c, const char *recipient, const char *payload
     return rc;
 }
 
+/* What a JSON value is, for "must be a JSON object (got an array)". */
+static const char *json_kind(const cJSON *v)
+{
+    if (!v)
+        return "NULL";
+    if (cJSON_IsArray(v))
+        return "an array";
+    if (cJSON_IsString(v))
+        return "a string";
+    if (cJSON_IsNumber(v))
+        return "a number";
+    if (cJSON_IsBool(v))
+        return "a boolean";
+    return cJSON_IsNull(v) ? "null" : "an invalid value";
+}
+
 int oocsi_send(oocsi_client *c, const char *recipient, const cJSON *data)
 {
-    if (!c || oocsi__validate_name(recipient) != OOCSI_OK || !cJSON_IsObject(data))
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(c, "c", "is NULL");
+    OOCSI__CHECK_NAME("recipient", recipient);
+    if (!cJSON_IsObject(data))
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_send: data must be a JSON object (got %s)", json_kind(data));
     char *text;
     size_t len;
     int rc = oocsi__render(data, &text, &len);
@@ -30,38 +48,50 @@ int oocsi_send(oocsi_client *c, const char *recipient, const cJSON *data)
     return rc;
 }
 
-int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_object)
+/* Parses text (from argument arg of function fn) and sends it to recipient. */
+static int send_text_json(const char *fn, const char *arg, oocsi_client *c, const char *recipient, const char *text)
 {
-    if (!c || oocsi__validate_name(recipient) != OOCSI_OK || !json_object)
-        return OOCSI_ERR_INVAL;
-    cJSON *obj = cJSON_ParseWithOpts(json_object, NULL, 1);
-    if (!obj)
-        return OOCSI_ERR_INVAL;
-    int rc = cJSON_IsObject(obj) ? oocsi_send(c, recipient, obj) : OOCSI_ERR_INVAL;
+    const char *at = NULL; /* where parsing stopped: cJSON_GetErrorPtr() is shared by all threads */
+    cJSON *obj = cJSON_ParseWithOpts(text, &at, 1);
+    if (!obj) {
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s is not valid JSON (error near: %.40s)", fn, arg,
+                          at && *at ? at : "the end of the text");
+    }
+    int rc = cJSON_IsObject(obj)
+                 ? oocsi_send(c, recipient, obj)
+                 : oocsi_fail(OOCSI_ERR_INVAL, "%s: %s must be a JSON object (got %s)", fn, arg, json_kind(obj));
     cJSON_Delete(obj);
     return rc;
 }
 
+int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_object)
+{
+    OOCSI__CHECK(c, "c", "is NULL");
+    OOCSI__CHECK_NAME("recipient", recipient);
+    OOCSI__CHECK(json_object, "json_object", "is NULL");
+    return send_text_json(__func__, "json_object", c, recipient, json_object);
+}
+
 int oocsi_send_jsonf(oocsi_client *c, const char *recipient, const char *fmt, ...)
 {
-    if (!c || !recipient || !fmt)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(c, "c", "is NULL");
+    OOCSI__CHECK_NAME("recipient", recipient);
+    OOCSI__CHECK(fmt, "fmt", "is NULL");
     va_list ap;
     va_start(ap, fmt);
     char small[512];
     int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(n >= 0, "fmt", "could not be formatted (vsnprintf failed)");
     if ((size_t)n < sizeof small)
-        return oocsi_send_json(c, recipient, small);
+        return send_text_json(__func__, "the formatted text", c, recipient, small);
     char *text = malloc((size_t)n + 1);
     if (!text)
         return OOCSI_ERR_NOMEM;
     va_start(ap, fmt);
     vsnprintf(text, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    int rc = oocsi_send_json(c, recipient, text);
+    int rc = send_text_json(__func__, "the formatted text", c, recipient, text);
     free(text);
     return rc;
 }

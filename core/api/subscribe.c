@@ -44,10 +44,14 @@ static int same_handler(oocsi__listener *l, void *ctx)
     return l->kind == k->kind && l->fn == k->fn && l->user == k->user;
 }
 
-static int add_handler(oocsi_client *c, const char *channel, int kind, oocsi_handler fn, void *user)
+static int add_handler(const char *fname, oocsi_client *c, const char *channel, int kind, oocsi_handler fn, void *user)
 {
-    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !fn)
-        return OOCSI_ERR_INVAL;
+    if (!c)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: c is NULL", fname);
+    if (oocsi__validate_name(channel) != OOCSI_OK)
+        return oocsi__bad_name(fname, "channel", channel);
+    if (!fn)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: fn is NULL", fname);
     oocsi__listener probe = {0};
     probe.kind = kind;
     probe.fn = fn;
@@ -69,12 +73,12 @@ static int add_handler(oocsi_client *c, const char *channel, int kind, oocsi_han
 
 int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
 {
-    return add_handler(c, channel, SUB_HANDLER, fn, user);
+    return add_handler(__func__, c, channel, SUB_HANDLER, fn, user);
 }
 
 int oocsi_attach(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
 {
-    return add_handler(c, channel, SUB_PINNED, fn, user);
+    return add_handler(__func__, c, channel, SUB_PINNED, fn, user);
 }
 
 static int is_handler(oocsi__listener *l, void *ctx)
@@ -85,8 +89,8 @@ static int is_handler(oocsi__listener *l, void *ctx)
 
 int oocsi_unsubscribe(oocsi_client *c, const char *channel)
 {
-    if (!c || oocsi__validate_name(channel) != OOCSI_OK)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(c, "c", "is NULL");
+    OOCSI__CHECK_NAME("channel", channel);
     pthread_mutex_lock(&c->mu);
     oocsi__remove_listeners(c, channel, is_handler, NULL);
     pthread_mutex_unlock(&c->mu);
@@ -101,8 +105,9 @@ static int is_this_handler(oocsi__listener *l, void *ctx)
 
 int oocsi_unsubscribe_handler(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
 {
-    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !fn)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(c, "c", "is NULL");
+    OOCSI__CHECK_NAME("channel", channel);
+    OOCSI__CHECK(fn, "fn", "is NULL");
     oocsi__listener probe = {0};
     probe.fn = fn;
     probe.user = user;
@@ -120,8 +125,11 @@ static int same_responder(oocsi__listener *l, void *ctx)
 
 int oocsi_register(oocsi_client *c, const char *channel, const char *call_name, oocsi_responder fn, void *user)
 {
-    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !call_name || !*call_name || !fn)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(c, "c", "is NULL");
+    OOCSI__CHECK_NAME("channel", channel);
+    OOCSI__CHECK(call_name, "call_name", "is NULL");
+    OOCSI__CHECK(*call_name, "call_name", "is empty");
+    OOCSI__CHECK(fn, "fn", "is NULL");
     if (lock_open(c) != OOCSI_OK)
         return OOCSI_ERR_CLOSED;
     oocsi__listener *l = find_listener(c, channel, same_responder, (void *)call_name);
@@ -148,8 +156,9 @@ int oocsi_register(oocsi_client *c, const char *channel, const char *call_name, 
 
 int oocsi_unregister(oocsi_client *c, const char *channel, const char *call_name)
 {
-    if (!c || oocsi__validate_name(channel) != OOCSI_OK || !call_name)
-        return OOCSI_ERR_INVAL;
+    OOCSI__CHECK(c, "c", "is NULL");
+    OOCSI__CHECK_NAME("channel", channel);
+    OOCSI__CHECK(call_name, "call_name", "is NULL");
     pthread_mutex_lock(&c->mu);
     oocsi__remove_listeners(c, channel, same_responder, (void *)call_name);
     pthread_mutex_unlock(&c->mu);

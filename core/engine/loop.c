@@ -276,13 +276,14 @@ int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
 int oocsi_loop(oocsi_client *c, int timeout_ms)
 {
     if (!c)
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_loop: c is NULL");
     if (timeout_ms < 0)
         timeout_ms = 0;
     pthread_mutex_lock(&c->mu);
     if (c->thread_running && !pthread_equal(c->thread, pthread_self())) {
         pthread_mutex_unlock(&c->mu);
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_loop: c: the background thread is running: call oocsi_loop_stop() "
+                                           "first or do not call oocsi_loop()");
     }
     if (oocsi__is_owner(c)) {
         /* Called from inside a callback: do I/O only. */
@@ -337,11 +338,12 @@ static void *loop_thread(void *arg)
 int oocsi_loop_start(oocsi_client *c)
 {
     if (!c)
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_loop_start: c is NULL");
     pthread_mutex_lock(&c->mu);
     if (c->thread_running) {
         pthread_mutex_unlock(&c->mu);
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_loop_start: c: the background thread is already running "
+                                           "(oocsi_loop_start() was called before without oocsi_loop_stop())");
     }
     c->thread_stop = 0;
     int rc = pthread_create(&c->thread, NULL, loop_thread, c);
@@ -354,11 +356,16 @@ int oocsi_loop_start(oocsi_client *c)
 int oocsi_loop_stop(oocsi_client *c)
 {
     if (!c)
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_loop_stop: c is NULL");
     pthread_mutex_lock(&c->mu);
     if (!c->thread_running || pthread_equal(c->thread, pthread_self())) {
+        int running = c->thread_running;
         pthread_mutex_unlock(&c->mu);
-        return OOCSI_ERR_INVAL;
+        if (!running)
+            return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_loop_stop: c: no background thread is running (start it with "
+                                               "oocsi_loop_start())");
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_loop_stop: c: called from the background thread itself (from a "
+                                           "callback): stop it from another thread");
     }
     c->thread_stop = 1;
     wake(c);
@@ -374,6 +381,8 @@ int oocsi_loop_stop(oocsi_client *c)
 
 int oocsi_stop(oocsi_client *c)
 {
+    /* No detail for a NULL c: oocsi_fail() formats text (vsnprintf), which
+     * is not async-signal-safe, and oocsi_stop() is called from handlers. */
     if (!c)
         return OOCSI_ERR_INVAL;
     /* Only async-signal-safe operations: an atomic store and write(2). */
@@ -389,7 +398,7 @@ int oocsi_stop(oocsi_client *c)
 int oocsi_run(oocsi_client *c)
 {
     if (!c)
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_run: c is NULL");
     /* A stop that came before run (a signal right after connecting) counts. */
     while (!atomic_load(&c->run_stop)) {
         /* A bounded wait: transports that wait on their own (WebSocket) do

@@ -19,11 +19,15 @@ struct oocsi_device {
 
 oocsi_device *oocsi_device_new(oocsi_client *c, const char *name)
 {
-    if (!name && !c)
+    if (!name && !c) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_device_new: name is NULL and so is c (the name defaults to c's handle)");
         return NULL;
+    }
     const char *n = name ? name : oocsi_handle(c);
-    if (!n || !*n)
+    if (!n || !*n) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_device_new: name is %s", name ? "empty" : "NULL and c has no handle");
         return NULL;
+    }
     oocsi_device *d = calloc(1, sizeof(*d));
     if (!d)
         return NULL;
@@ -73,14 +77,24 @@ static cJSON *str_or_null(const char *s)
 int oocsi_device_add_property(oocsi_device *d, const char *key, const char *value)
 {
     if (!d || !key || !*key || !value)
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_device_add_property: %s",
+                          !d      ? "d is NULL"
+                          : !key  ? "key is NULL"
+                          : !*key ? "key is empty"
+                                  : "value is NULL");
     return put(d->properties, key, cJSON_CreateString(value));
 }
 
 int oocsi_device_add_location(oocsi_device *d, const char *name, double lat, double lon)
 {
-    if (!d || !name || !*name || !isfinite(lat) || !isfinite(lon))
-        return OOCSI_ERR_INVAL;
+    if (!d || !name || !*name)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_device_add_location: %s",
+                          !d      ? "d is NULL"
+                          : !name ? "name is NULL"
+                                  : "name is empty");
+    if (!isfinite(lat) || !isfinite(lon))
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_device_add_location: %s must be a finite number (got %g)",
+                          isfinite(lat) ? "lon" : "lat", isfinite(lat) ? lon : lat);
     double ll[2] = {lat, lon};
     return put(d->location, name, cJSON_CreateDoubleArray(ll, 2));
 }
@@ -112,21 +126,40 @@ static int finish(oocsi_device *d, const char *name, cJSON *o, const char *icon,
     return put(d->components, name, o);
 }
 
-static int names_ok(oocsi_device *d, const char *name, const char *channel)
+/* The checks common to the components: OOCSI_OK, or OOCSI_ERR_INVAL with the
+ * detail recorded for function fn. */
+static int check_names(const char *fn, oocsi_device *d, const char *name, const char *channel)
 {
-    if (!d || !name || !*name || !channel || !*channel)
-        return 0;
+    if (!d)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: d is NULL", fn);
+    if (!name || !*name)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: name is %s", fn, name ? "empty" : "NULL");
+    if (!channel || !*channel)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: channel is %s", fn, channel ? "empty" : "NULL");
     for (const char *p = channel; *p; p++)
         if ((unsigned char)*p <= 0x20)
-            return 0;
-    return 1;
+            return oocsi_fail(OOCSI_ERR_INVAL,
+                              "%s: channel \"%s\" contains a space or a control character (names travel unquoted on "
+                              "the line protocol)",
+                              fn, channel);
+    return OOCSI_OK;
+}
+
+/* "<fn>: <arg> must be a finite number (got <v>)"; returns OOCSI_ERR_INVAL. */
+static int not_finite(const char *fn, const char *arg, double v)
+{
+    return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s must be a finite number (got %g)", fn, arg, v);
 }
 
 int oocsi_device_add_sensor(oocsi_device *d, const char *name, const char *channel, const char *sensor_type,
                             const char *unit, double default_value, const char *icon)
 {
-    if (!names_ok(d, name, channel) || !sensor_type || !isfinite(default_value))
+    if (check_names(__func__, d, name, channel) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
+    if (!sensor_type)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: sensor_type is NULL", __func__);
+    if (!isfinite(default_value))
+        return not_finite(__func__, "default_value", default_value);
     cJSON *o = component(channel, "sensor");
     int ok = o && cJSON_AddStringToObject(o, "sensor_type", sensor_type) &&
              cJSON_AddStringToObject(o, "unit", unit ? unit : "") &&
@@ -138,8 +171,16 @@ int oocsi_device_add_sensor(oocsi_device *d, const char *name, const char *chann
 int oocsi_device_add_number(oocsi_device *d, const char *name, const char *channel, double min, double max,
                             const char *unit, double default_value, const char *icon)
 {
-    if (!names_ok(d, name, channel) || !isfinite(min) || !isfinite(max) || min > max || !isfinite(default_value))
+    if (check_names(__func__, d, name, channel) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
+    if (!isfinite(min))
+        return not_finite(__func__, "min", min);
+    if (!isfinite(max))
+        return not_finite(__func__, "max", max);
+    if (min > max)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: min must be <= max (got %g > %g)", __func__, min, max);
+    if (!isfinite(default_value))
+        return not_finite(__func__, "default_value", default_value);
     cJSON *o = component(channel, "number");
     double mm[2] = {min, max};
     cJSON *arr = cJSON_CreateDoubleArray(mm, 2);
@@ -154,8 +195,10 @@ int oocsi_device_add_number(oocsi_device *d, const char *name, const char *chann
 int oocsi_device_add_binary_sensor(oocsi_device *d, const char *name, const char *channel, const char *sensor_type,
                                    int default_state, const char *icon)
 {
-    if (!names_ok(d, name, channel) || !sensor_type)
+    if (check_names(__func__, d, name, channel) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
+    if (!sensor_type)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: sensor_type is NULL", __func__);
     cJSON *o = component(channel, "binary_sensor");
     int ok = o && cJSON_AddStringToObject(o, "sensor_type", sensor_type) &&
              cJSON_AddBoolToObject(o, "state", default_state != 0);
@@ -164,7 +207,7 @@ int oocsi_device_add_binary_sensor(oocsi_device *d, const char *name, const char
 
 int oocsi_device_add_switch(oocsi_device *d, const char *name, const char *channel, int default_state, const char *icon)
 {
-    if (!names_ok(d, name, channel))
+    if (check_names(__func__, d, name, channel) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
     cJSON *o = component(channel, "switch");
     int ok = o && cJSON_AddStringToObject(o, "sensor_type", "switch") &&
@@ -185,9 +228,18 @@ int oocsi_device_add_light(oocsi_device *d, const char *name, const char *channe
 {
     static const char *const led_types[] = {"RGB", "RGBW", "RGBWW", "CCT", "DIMMABLE", "ONOFF", NULL};
     static const char *const spectra[] = {"CCT", "WHITE", "RGB", NULL};
-    if (!names_ok(d, name, channel) || !led_type || !spectrum || !one_of(led_type, led_types) ||
-        !one_of(spectrum, spectra) || default_brightness < 0)
+    if (check_names(__func__, d, name, channel) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
+    if (!led_type || !spectrum)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s is NULL", __func__, led_type ? "spectrum" : "led_type");
+    if (!one_of(led_type, led_types))
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: led_type \"%s\" is not one of RGB, RGBW, RGBWW, CCT, DIMMABLE, ONOFF",
+                          __func__, led_type);
+    if (!one_of(spectrum, spectra))
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: spectrum \"%s\" is not one of CCT, WHITE, RGB", __func__, spectrum);
+    if (default_brightness < 0)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: default_brightness must be >= 0 (got %d)", __func__,
+                          default_brightness);
     cJSON *o = component(channel, "light");
     /* HomeAssistant reads led_type; the Python and Node clients write ledType. */
     int ok = o && cJSON_AddStringToObject(o, "led_type", led_type) && cJSON_AddStringToObject(o, "ledType", led_type) &&
@@ -232,8 +284,10 @@ static cJSON *build(const oocsi_device *d)
 
 char *oocsi_device_to_json(const oocsi_device *d)
 {
-    if (!d)
+    if (!d) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_device_to_json: d is NULL");
         return NULL;
+    }
     cJSON *root = build(d);
     if (!root)
         return NULL;
@@ -247,7 +301,10 @@ char *oocsi_device_to_json(const oocsi_device *d)
 int oocsi_device_submit(oocsi_device *d)
 {
     if (!d || !d->c)
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_device_submit: d %s",
+                          d ? "has no client (it was made with "
+                              "oocsi_device_new(NULL, name))"
+                            : "is NULL");
     cJSON *root = build(d);
     if (!root)
         return OOCSI_ERR_NOMEM;

@@ -63,11 +63,23 @@ static void variable_destroy(oocsi_variable *v)
 
 oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const char *key)
 {
-    if (!c || !channel || !*channel || !key || !*key)
+    if (!c || !channel || !*channel || !key || !*key) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_new: %s",
+                   !c          ? "c is NULL"
+                   : !channel  ? "channel is NULL"
+                   : !*channel ? "channel is empty"
+                   : !key      ? "key is NULL"
+                               : "key is empty");
         return NULL;
+    }
     for (const char *p = channel; *p; p++)
-        if ((unsigned char)*p <= 0x20)
+        if ((unsigned char)*p <= 0x20) {
+            oocsi_fail(OOCSI_ERR_INVAL,
+                       "oocsi_variable_new: channel \"%s\" contains a space or a control character (names travel "
+                       "unquoted on the line protocol)",
+                       channel);
             return NULL;
+        }
     oocsi_variable *v = calloc(1, sizeof(*v));
     if (!v)
         return NULL;
@@ -116,7 +128,8 @@ static int publish(oocsi_variable *v, cJSON *item)
 int oocsi_variable_set(oocsi_variable *v, double value)
 {
     if (!v || !isfinite(value))
-        return OOCSI_ERR_INVAL;
+        return v ? oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_set: value must be a finite number (got %g)", value)
+                 : oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_set: v is NULL");
     pthread_mutex_lock(lock_of(v));
     oocsi__varmath_apply(&v->m, value);
     /* The raw value goes out: every receiver applies its own bounds. */
@@ -127,8 +140,10 @@ int oocsi_variable_set(oocsi_variable *v, double value)
 
 double oocsi_variable_get(const oocsi_variable *v)
 {
-    if (!v)
+    if (!v) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_get: v is NULL");
         return NAN;
+    }
     pthread_mutex_lock(lock_of(v));
     double d = oocsi__varmath_get(&v->m);
     pthread_mutex_unlock(lock_of(v));
@@ -140,10 +155,13 @@ int oocsi_variable_has_value(const oocsi_variable *v)
     return v ? !isnan(oocsi_variable_get(v)) : 0;
 }
 
-static int set_bound(oocsi_variable *v, double bound, void (*setter)(oocsi__varmath *, double))
+static int set_bound(const char *fn, const char *arg, oocsi_variable *v, double bound,
+                     void (*setter)(oocsi__varmath *, double))
 {
-    if (!v || isnan(bound))
-        return OOCSI_ERR_INVAL;
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: v is NULL", fn);
+    if (isnan(bound))
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s is NaN (a bound must be a number; +-INFINITY for none)", fn, arg);
     pthread_mutex_lock(lock_of(v));
     setter(&v->m, bound);
     pthread_mutex_unlock(lock_of(v));
@@ -152,18 +170,22 @@ static int set_bound(oocsi_variable *v, double bound, void (*setter)(oocsi__varm
 
 int oocsi_variable_min(oocsi_variable *v, double min)
 {
-    return set_bound(v, min, oocsi__varmath_set_min);
+    return set_bound(__func__, "min", v, min, oocsi__varmath_set_min);
 }
 
 int oocsi_variable_max(oocsi_variable *v, double max)
 {
-    return set_bound(v, max, oocsi__varmath_set_max);
+    return set_bound(__func__, "max", v, max, oocsi__varmath_set_max);
 }
 
 int oocsi_variable_smooth(oocsi_variable *v, int window, double sigma)
 {
-    if (!v || window < 1 || isnan(sigma))
-        return OOCSI_ERR_INVAL;
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_smooth: v is NULL");
+    if (window < 1)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_smooth: window must be >= 1 (got %d)", window);
+    if (isnan(sigma))
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_smooth: sigma is NaN");
     pthread_mutex_lock(lock_of(v));
     int rc = oocsi__varmath_set_smooth(&v->m, window, sigma);
     pthread_mutex_unlock(lock_of(v));
@@ -173,7 +195,7 @@ int oocsi_variable_smooth(oocsi_variable *v, int window, double sigma)
 int oocsi_variable_set_string(oocsi_variable *v, const char *value)
 {
     if (!v || !value)
-        return OOCSI_ERR_INVAL;
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_set_string: %s is NULL", v ? "value" : "v");
     char *s = strdup(value);
     if (!s)
         return OOCSI_ERR_NOMEM;
@@ -187,8 +209,10 @@ int oocsi_variable_set_string(oocsi_variable *v, const char *value)
 
 const char *oocsi_variable_get_string(const oocsi_variable *v)
 {
-    if (!v)
+    if (!v) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_get_string: v is NULL");
         return NULL;
+    }
     pthread_mutex_lock(lock_of(v));
     const char *s = v->str;
     pthread_mutex_unlock(lock_of(v));
@@ -197,8 +221,10 @@ const char *oocsi_variable_get_string(const oocsi_variable *v)
 
 char *oocsi_variable_dup_string(const oocsi_variable *v)
 {
-    if (!v)
+    if (!v) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_dup_string: v is NULL");
         return NULL;
+    }
     pthread_mutex_lock(lock_of(v));
     char *s = v->str ? strdup(v->str) : NULL;
     pthread_mutex_unlock(lock_of(v));

@@ -64,7 +64,8 @@ int oocsi__varmath_set_smooth(oocsi__varmath *m, int window, double sigma)
     double *ring;
     int keep, i;
     if (!m || window < 1) {
-        return OOCSI_ERR_INVAL;
+        return m ? oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_smooth: window must be >= 1 (got %d)", window)
+                 : oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_smooth: v is NULL");
     }
     if ((size_t)window > SIZE_MAX / sizeof(double)) {
         return OOCSI_ERR_NOMEM;
