@@ -99,6 +99,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <uthash.h>
 
 #define HELLO_MAX 200
 #define READ_CHUNK 65536
@@ -330,104 +331,6 @@ static void pv_free(pvec *p)
     p->n = p->cap = 0;
 }
 
-/* ------------------------------------------------------------------ string map (keys borrowed) */
-
-typedef struct mnode {
-    struct mnode *next;
-    const char *key;
-    void *val;
-    uint32_t hash;
-} mnode;
-
-typedef struct smap {
-    mnode **b;
-    size_t nb, n;
-} smap;
-
-static uint32_t str_hash(const char *s)
-{
-    uint32_t h = 2166136261u;
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 16777619u;
-    }
-    return h;
-}
-
-static void *map_get(const smap *m, const char *key)
-{
-    if (!m->nb) {
-        return NULL;
-    }
-    uint32_t h = str_hash(key);
-    for (mnode *e = m->b[h & (m->nb - 1)]; e; e = e->next) {
-        if (e->hash == h && strcmp(e->key, key) == 0) {
-            return e->val;
-        }
-    }
-    return NULL;
-}
-
-static void map_put(smap *m, const char *key, void *val)
-{
-    if (m->n >= m->nb) {
-        size_t nb = m->nb ? m->nb * 2 : 64;
-        mnode **b = xmalloc(nb * sizeof *b);
-        memset(b, 0, nb * sizeof *b);
-        for (size_t i = 0; i < m->nb; i++) {
-            mnode *e = m->b[i];
-            while (e) {
-                mnode *next = e->next;
-                e->next = b[e->hash & (nb - 1)];
-                b[e->hash & (nb - 1)] = e;
-                e = next;
-            }
-        }
-        free(m->b);
-        m->b = b;
-        m->nb = nb;
-    }
-    mnode *e = xmalloc(sizeof *e);
-    e->key = key;
-    e->val = val;
-    e->hash = str_hash(key);
-    e->next = m->b[e->hash & (m->nb - 1)];
-    m->b[e->hash & (m->nb - 1)] = e;
-    m->n++;
-}
-
-static void map_del(smap *m, const char *key)
-{
-    if (!m->nb) {
-        return;
-    }
-    uint32_t h = str_hash(key);
-    for (mnode **pe = &m->b[h & (m->nb - 1)]; *pe; pe = &(*pe)->next) {
-        if ((*pe)->hash == h && strcmp((*pe)->key, key) == 0) {
-            mnode *e = *pe;
-            *pe = e->next;
-            free(e);
-            m->n--;
-            return;
-        }
-    }
-}
-
-static void map_free(smap *m)
-{
-    for (size_t i = 0; i < m->nb; i++) {
-        mnode *e = m->b[i];
-        while (e) {
-            mnode *next = e->next;
-            free(e);
-            e = next;
-        }
-    }
-    free(m->b);
-    m->b = NULL;
-    m->nb = m->n = 0;
-}
-
 /* ------------------------------------------------------------------ state */
 
 enum { CT_JSON, CT_PLAIN, CT_PD };
@@ -497,11 +400,13 @@ typedef struct chan {
     pvec subs;     /* client * */
     retained *ret;
     struct chan *prev, *next; /* creation order */
+    UT_hash_handle hh;        /* in oocsi_hub.chans, keyed by name */
 } chan;
 
 typedef struct pres {
-    char *name; /* X of presence(X) */
-    pvec subs;  /* client * */
+    char *name;        /* X of presence(X) */
+    pvec subs;         /* client * */
+    UT_hash_handle hh; /* in oocsi_hub.pres, keyed by name */
 } pres;
 
 typedef struct delayed {
@@ -553,9 +458,9 @@ struct oocsi_hub {
     pvec all;   /* client *: every connection */
     pvec dirty; /* client * with output to flush */
     int nreg;
-    smap chans; /* name -> chan (channels and client handles) */
+    chan *chans; /* uthash by name: channels and client handles */
     chan *chan_head, *chan_tail;
-    smap pres;      /* X -> pres */
+    pres *pres;     /* uthash by X of presence(X) */
     pvec delayed_q; /* delayed * */
 
     uint64_t rng;
@@ -570,6 +475,44 @@ struct oocsi_hub {
     client **polled;
     size_t poll_cap;
 };
+
+/* ------------------------------------------------------------------ lookups */
+
+/* Channels (and client handles) and presence subscriptions by name: uthash
+ * tables whose keys are the items' own name strings. */
+static chan *chan_get(const oocsi_hub *h, const char *name)
+{
+    chan *ch = NULL;
+    HASH_FIND_STR(h->chans, name, ch);
+    return ch;
+}
+
+static void chan_put(oocsi_hub *h, chan *ch)
+{
+    HASH_ADD_KEYPTR(hh, h->chans, ch->name, strlen(ch->name), ch);
+}
+
+static void chan_del(oocsi_hub *h, chan *ch)
+{
+    HASH_DEL(h->chans, ch);
+}
+
+static pres *pres_get(const oocsi_hub *h, const char *name)
+{
+    pres *p = NULL;
+    HASH_FIND_STR(h->pres, name, p);
+    return p;
+}
+
+static void pres_put(oocsi_hub *h, pres *p)
+{
+    HASH_ADD_KEYPTR(hh, h->pres, p->name, strlen(p->name), p);
+}
+
+static void pres_del(oocsi_hub *h, pres *p)
+{
+    HASH_DEL(h->pres, p);
+}
 
 /* ------------------------------------------------------------------ UTF-8 */
 
@@ -1192,7 +1135,7 @@ static void hub_wake(oocsi_hub *h)
 
 static client *find_client(const oocsi_hub *h, const char *handle)
 {
-    chan *ch = map_get(&h->chans, handle);
+    chan *ch = chan_get(h, handle);
     return (ch && ch->kind == CH_CLIENT) ? ch->owner : NULL;
 }
 
@@ -1607,7 +1550,7 @@ static chan *chan_new(oocsi_hub *h, const char *name, const char *token, int kin
         h->chan_head = ch;
     }
     h->chan_tail = ch;
-    map_put(&h->chans, ch->name, ch);
+    chan_put(h, ch);
     return ch;
 }
 
@@ -1637,7 +1580,7 @@ static void chan_destroy(oocsi_hub *h, chan *ch)
         client *s = ch->subs.v[i];
         pv_remove(&s->subs, ch);
     }
-    map_del(&h->chans, ch->name);
+    chan_del(h, ch);
     if (ch->prev) {
         ch->prev->next = ch->next;
     } else {
@@ -1674,7 +1617,7 @@ static chan *lookup_target(const oocsi_hub *h, const char *name)
 {
     const char *colon = strchr(name, ':');
     if (!colon) {
-        chan *ch = map_get(&h->chans, name);
+        chan *ch = chan_get(h, name);
         return (ch && ch->kind == CH_CHANNEL && ch->token) ? NULL : ch;
     }
     char stackbuf[256];
@@ -1682,7 +1625,7 @@ static chan *lookup_target(const oocsi_hub *h, const char *name)
     char *base = n < sizeof stackbuf ? stackbuf : xmalloc(n + 1);
     memcpy(base, name, n);
     base[n] = '\0';
-    chan *ch = map_get(&h->chans, base);
+    chan *ch = chan_get(h, base);
     if (base != stackbuf) {
         free(base);
     }
@@ -1755,11 +1698,11 @@ static void list_clients(const oocsi_hub *h, sbuf *b)
  * x itself). val == NULL: a refresh with the subscriber list. */
 static void presence_emit(oocsi_hub *h, const char *x, const char *evkey, const char *val)
 {
-    pres *p = map_get(&h->pres, x);
+    pres *p = pres_get(h, x);
     if (!p || !p->subs.n) {
         return;
     }
-    chan *ch = map_get(&h->chans, x);
+    chan *ch = chan_get(h, x);
     sbuf body = {0}, rcpt = {0};
     sb_puts(&body, (ch && ch->kind == CH_CLIENT) ? "\"client\":" : "\"channel\":");
     sb_json_str(&body, x, strlen(x));
@@ -1804,7 +1747,7 @@ static void presence_emit(oocsi_hub *h, const char *x, const char *evkey, const 
 
 static void pres_destroy(oocsi_hub *h, pres *p)
 {
-    map_del(&h->pres, p->name);
+    pres_del(h, p);
     pv_free(&p->subs);
     free(p->name);
     free(p);
@@ -2092,12 +2035,12 @@ static void cmd_subscribe(oocsi_hub *h, client *c, const char *name)
         return;
     }
     if (!presence_target(name, x, sizeof x)) {
-        pres *p = map_get(&h->pres, x);
+        pres *p = pres_get(h, x);
         if (!p) {
             p = xmalloc(sizeof *p);
             memset(p, 0, sizeof *p);
             p->name = xstrdup(x);
-            map_put(&h->pres, p->name, p);
+            pres_put(h, p);
         }
         if (!pv_has(&p->subs, c)) {
             pv_push(&p->subs, c);
@@ -2116,7 +2059,7 @@ static void cmd_subscribe(oocsi_hub *h, client *c, const char *name)
             return;
         }
         char *base = xstrndup(name, (size_t)(colon - name));
-        ch = map_get(&h->chans, base);
+        ch = chan_get(h, base);
         if (!ch) {
             ch = chan_new(h, base, name, CH_CHANNEL, NULL);
         } else if (ch->kind != CH_CHANNEL || !ch->token || strcmp(ch->token, name) != 0) {
@@ -2124,7 +2067,7 @@ static void cmd_subscribe(oocsi_hub *h, client *c, const char *name)
         }
         free(base);
     } else {
-        ch = map_get(&h->chans, name);
+        ch = chan_get(h, name);
         if (!ch) {
             ch = chan_new(h, name, NULL, CH_CHANNEL, NULL);
         } else if ((ch->kind == CH_CLIENT && ch->owner == c) || (ch->kind == CH_CHANNEL && ch->token)) {
@@ -2162,7 +2105,7 @@ static void cmd_unsubscribe(oocsi_hub *h, client *c, char *name)
         *br = '\0';
     }
     if (!presence_target(name, x, sizeof x)) {
-        pres *p = map_get(&h->pres, x);
+        pres *p = pres_get(h, x);
         if (p && pv_has(&p->subs, c)) {
             pv_remove(&p->subs, c);
             pv_remove(&c->psubs, p);
@@ -2384,7 +2327,7 @@ static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
         if (colon) {
             *colon = '\0';
         }
-        int taken = map_get(&h->chans, handle) != NULL;
+        int taken = chan_get(h, handle) != NULL;
         if (colon) {
             *colon = ':';
         }
@@ -2414,7 +2357,7 @@ static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
         }
         priv = 1;
     }
-    if (map_get(&h->chans, handle)) {
+    if (chan_get(h, handle)) {
         snprintf(msg, sizeof msg, "error (name already registered: %s)", handle);
         goto failed;
     }
@@ -2773,10 +2716,8 @@ static void ping_tick(oocsi_hub *h, int64_t now)
         }
     }
     /* presence refresh */
-    for (size_t b = 0; b < h->pres.nb; b++) {
-        for (mnode *e = h->pres.b[b]; e; e = e->next) {
-            presence_emit(h, e->key, "refresh", NULL);
-        }
+    for (pres *p = h->pres; p; p = p->hh.next) {
+        presence_emit(h, p->name, "refresh", NULL);
     }
 }
 
@@ -2791,7 +2732,7 @@ static void meta_publish(oocsi_hub *h, chan *ch, const sbuf *body)
 
 static chan *meta_chan(oocsi_hub *h, const char *name)
 {
-    chan *ch = map_get(&h->chans, name);
+    chan *ch = chan_get(h, name);
     return (ch && ch->kind == CH_CHANNEL && !ch->token && ch->subs.n) ? ch : NULL;
 }
 
@@ -2821,7 +2762,8 @@ static void second_tick(oocsi_hub *h, int64_t now)
         char tmp[256];
         snprintf(tmp, sizeof tmp,
                  "\"uptime\":%lld,\"messagesTotal\":%llu,\"messages\":%llu,\"channels\":%zu,\"clients\":%d",
-                 (long long)(now - h->start_mono), h->messages_total, h->messages_tick, h->chans.n, h->nreg);
+                 (long long)(now - h->start_mono), h->messages_total, h->messages_tick, (size_t)HASH_COUNT(h->chans),
+                 h->nreg);
         sbuf body = {0};
         sb_puts(&body, tmp);
         meta_publish(h, ch, &body);
@@ -2834,7 +2776,7 @@ static void second_tick(oocsi_hub *h, int64_t now)
             continue;
         }
         char *base = xstrndup(ch->name, n - 2);
-        chan *target = map_get(&h->chans, base);
+        chan *target = chan_get(h, base);
         free(base);
         if (!target || target->token) {
             continue;
@@ -2907,22 +2849,21 @@ static int next_timeout(const oocsi_hub *h, int64_t now)
  * events (stop and teardown). */
 static void forget_everything(oocsi_hub *h)
 {
+    HASH_CLEAR(hh, h->chans); /* the table first: it lives in the items */
     for (chan *ch = h->chan_head; ch;) {
         chan *next = ch->next;
         chan_free_raw(ch);
         ch = next;
     }
     h->chan_head = h->chan_tail = NULL;
-    map_free(&h->chans);
-    for (size_t b = 0; b < h->pres.nb; b++) {
-        for (mnode *e = h->pres.b[b]; e; e = e->next) {
-            pres *p = e->val;
-            pv_free(&p->subs);
-            free(p->name);
-            free(p);
-        }
+    pres *p, *ptmp;
+    HASH_ITER(hh, h->pres, p, ptmp)
+    {
+        HASH_DEL(h->pres, p);
+        pv_free(&p->subs);
+        free(p->name);
+        free(p);
     }
-    map_free(&h->pres);
     for (size_t i = 0; i < h->delayed_q.n; i++) {
         delayed_free(h->delayed_q.v[i]);
     }
@@ -3243,7 +3184,7 @@ static void ws_hello(oocsi_hub *h, client *c, const char *text, size_t len)
                 *q = (char)('0' + rng_next(h) % 10);
             }
         }
-        if (!map_get(&h->chans, handle)) {
+        if (!chan_get(h, handle)) {
             break;
         }
         free(handle);
@@ -3254,7 +3195,7 @@ static void ws_hello(oocsi_hub *h, client *c, const char *text, size_t len)
         client_close_with(h, c, "{\"message\" : \"ERROR: too many clients\"}");
         return;
     }
-    if (map_get(&h->chans, handle)) {
+    if (chan_get(h, handle)) {
         snprintf(msg, sizeof msg, "{\"message\" : \"ERROR: client %s exists already\"}", handle);
         if (h->opt.verbose) {
             hub_log("%s: %s", c->peer, msg);
