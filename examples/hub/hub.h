@@ -2,7 +2,7 @@
  * The hub: a small OOCSI server for tests, the demo and local development.
  *
  * It speaks the OOCSI line protocol over TCP with the reference server's
- * observable behaviour (PROTOCOL.md), is lossless under bursts, and offers
+ * observable behaviour (codecs/README.md describes the protocol), is lossless under bursts, and offers
  * fault-injection controls for tests. It runs on its own thread; every
  * function here is safe to call from any thread.
  */

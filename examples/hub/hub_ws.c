@@ -1,6 +1,6 @@
 /*
  * The hub's WebSocket endpoints (libwebsockets): ws and wss listeners with
- * the oocsi-web protocol at /ws (PROTOCOL.md §19) and, optionally, static
+ * the oocsi-web protocol at /ws (codecs/README.md describes it) and, optionally, static
  * files over HTTP from www_dir.
  *
  * Threading: one lws context with one vhost per listener, serviced by its

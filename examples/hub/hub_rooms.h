@@ -1,0 +1,406 @@
+/*
+ * The hub: a small OOCSI server for tests, the demo and local development
+ * (the protocol is described in codecs/README.md). See hub.h for the control
+ * API and README.md in this folder for the map of its rooms; this header holds
+ * the state they share and the functions they call across files.
+ *
+ * Containers: channels and presence subscriptions are found by name in uthash
+ * tables (Debian's uthash-dev, header only), which replaced a hand-written
+ * hash map: bench_hub delivers at the same rate with either (one lookup per
+ * message; the fan-out dominates). Ordered lists (a client's subscriptions, a
+ * channel's subscribers, every connection) are plain pointer vectors (pvec).
+ *
+ * Architecture
+ *  - One thread runs a poll() loop over the listener, a self-pipe (wake-up
+ *    for control calls) and every connection; all sockets are non-blocking.
+ *  - One mutex protects all state. The loop holds it except while blocked in
+ *    poll(). Control calls from other threads take it, change state, write to
+ *    the self-pipe and, where the caller must see the effect (stop, restart,
+ *    drop_client), wait on a condition variable until the loop has completed
+ *    one pass ("barrier"). Only the loop thread closes sockets and frees
+ *    clients, so a descriptor is never closed while poll() watches it.
+ *  - Input: one buffer per client, consumed with an offset (no memmove per
+ *    line); partial lines are kept across reads; a line longer than
+ *    max_line drops the client, so input memory is bounded by max_line.
+ *  - Output: one buffer per client, written with one send() per flush (all
+ *    pending lines at once). Lossless; a client whose pending output exceeds
+ *    max(64 MiB, 4 * max_line) is dropped (memory safety). With
+ *    reference_drop_queue the reference server's queue is reproduced: at most
+ *    21 lines wait to be handed to the socket, a 22nd drops the oldest.
+ *  - Message payloads are validated and re-emitted by a small strict JSON
+ *    scanner that copies number text verbatim (64-bit integers and floats
+ *    keep their exact text), writes \u escapes of non-ASCII characters as raw
+ *    UTF-8 (as the reference server does), drops top-level nulls, top-level
+ *    integers beyond 64 bits and the envelope keys, and appends "recipient",
+ *    "timestamp" and "sender". A payload line is serialised once per message
+ *    and copied to every recipient.
+ *
+ *  - Endpoints: TCP and TLS (hub_tls.c; OpenSSL, non-blocking, in this poll
+ *    loop; the same line protocol) and WebSocket ws/wss at /ws with the
+ *    oocsi-web protocol (hub_ws.c; libwebsockets on its own service
+ *    thread, which takes the hub mutex in its callbacks). All of them share
+ *    the clients, channels and routing below. A WebSocket client has fd -1;
+ *    its output buffer holds whole frames (length + bytes, bounded like a
+ *    TCP client's output) that the service thread takes one per WRITEABLE
+ *    callback after hub_ws_notify(); it is freed by the service thread
+ *    (hub_ws_detach) when its connection closes, so reap() only asks for
+ *    the close. Stopping the hub stops the service thread first (with the
+ *    mutex released), then forgets everything.
+ *
+ * Deliberate differences from the Java reference server (v1.3.7/1.3.8):
+ *  - no outgoing message loss (unless reference_drop_queue = 1);
+ *  - max_clients is enforced: a hello beyond it gets "error (too many
+ *    clients)" and the connection is closed;
+ *  - `unsubscribe presence(X)` works (a no-op bug in the reference);
+ *  - filter/transform subscriptions `X[...]` are not implemented: such
+ *    subscribe lines are ignored;
+ *  - plain ("OOCSI", legacy Java) clients receive messages as JSON lines,
+ *    like JSON clients, instead of the legacy serialised form;
+ *  - hello lines containing ASCII control characters are rejected silently
+ *    like whitespace; a hello that leaves an empty handle is also ignored;
+ *  - unregistered connections (no hello yet, or after an error line) are also
+ *    subject to the stale timeout; they are never pinged;
+ *  - invalid UTF-8 in client lines is replaced by U+FFFD before processing;
+ *  - presence `refresh` events are sent on the keep-alive tick
+ *    (ping_interval_ms, 5 s by default like the reference);
+ *  - delayed/scheduled messages use exact timers (delay d arrives after d s,
+ *    not on the next 1-s tick);
+ *  - connections that quit (or go stale) get "bye", then the hub shuts down
+ *    its sending side and discards input until EOF (at most 5 s) before
+ *    closing, so "bye" is not lost to a TCP reset;
+ *  - duplicate top-level payload keys are passed on as sent (not merged);
+ *  - WebSocket: a handle with ':' is replaced by webclient_#### like
+ *    other invalid handles; "sendjson" with a payload that is not a valid
+ *    JSON object is ignored; payload keys are not sorted (the envelope keys
+ *    are in sorted order); reference_drop_queue does not apply to WebSocket
+ *    clients; unanswered pings are not limited.
+ *
+ * Control API details (hub.h): oocsi_hub_options_init() sets port 0 (an
+ * ephemeral port; the oocsi-hub program defaults to 4444); a negative
+ * timeout_ms in the wait functions waits without limit, 0 checks once;
+ * oocsi_hub_wait_subscribed(h, x, x) is 1 as soon as x is registered
+ * (subscribing to one's own handle is an accepted no-op), and accepts
+ * "presence(X)" and private "name:secret" channel strings.
+ */
+#ifndef OOCSI_HUB_ROOMS_H
+#define OOCSI_HUB_ROOMS_H
+
+#include "hub.h"
+#include "hub_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+#include <uthash.h>
+
+#define HELLO_MAX 200
+#define READ_CHUNK 65536
+#define READ_BUDGET (4u * 1024u * 1024u) /* bytes read from one client per loop pass */
+#define OUT_CAP_MIN ((size_t)64 * 1024 * 1024)
+#define DROP_QUEUE_LEN 21
+#define RETAIN_MAX_S 172800
+#define DELAY_MAX_S (10LL * 365 * 24 * 3600)
+#define CLOSE_GRACE_MS 5000
+#define JSON_DEPTH_MAX 512
+#define ACCEPT_BATCH 64
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+typedef struct pvec {
+    void **v;
+    size_t n, cap;
+} pvec;
+
+enum { CT_JSON, CT_PLAIN, CT_PD };
+
+enum {
+    CS_HELLO,   /* waiting for the hello line */
+    CS_ACTIVE,  /* registered */
+    CS_NAMED,   /* handshake failed: unregistered, commands still work */
+    CS_CLOSING, /* final line queued ("bye", error): flush, then shut down writing */
+    CS_LINGER   /* writing shut down: discard input until EOF or the grace time */
+};
+
+enum { CH_CHANNEL, CH_CLIENT };
+
+struct chan;
+struct pres;
+
+typedef struct outline {
+    char *p;
+    size_t n;
+} outline;
+
+typedef struct client {
+    int fd;
+    int state;
+    int type;
+    int priv;     /* registered with a password */
+    int stalled;  /* oocsi_hub_stall_client */
+    int doomed;   /* close and free at the next reap (abrupt) */
+    int kill;     /* unregister and doom at the next safe point */
+    int dirty;    /* in the hub's dirty list */
+    char *handle; /* registered handle, or the name after a failed handshake */
+    struct chan *self;
+    pvec subs;  /* struct chan * subscribed to */
+    pvec psubs; /* struct pres * subscribed to */
+    char *in;
+    size_t in_len, in_cap, in_off, in_scan;
+    char *out;
+    size_t out_len, out_cap, out_off;
+    outline q[DROP_QUEUE_LEN]; /* reference_drop_queue: lines not yet handed to out */
+    size_t q_head, q_n, q_bytes;
+    int64_t last_active;
+    int64_t close_deadline;
+    char peer[80];
+#ifdef HUB_HAVE_TLS
+    hub_tls_conn *tls; /* a TLS connection (fd is its socket) */
+#endif
+    int ws;         /* a WebSocket connection (fd is -1; output holds frames) */
+    void *ws_conn;  /* hub_ws.c's handle of it */
+    int ws_closing; /* doomed: the service thread was asked to close it */
+} client;
+
+typedef struct retained {
+    char *body;
+    size_t body_len;
+    char *sender;
+    char *recipient;
+    int64_t ts;
+    int64_t expiry; /* monotonic ms */
+} retained;
+
+typedef struct chan {
+    char *name;  /* map key; for a private channel the part before ':' */
+    char *token; /* private channel: the full "name:secret", else NULL */
+    int kind;
+    client *owner; /* CH_CLIENT: the client with this handle */
+    pvec subs;     /* client * */
+    retained *ret;
+    struct chan *prev, *next; /* creation order */
+    UT_hash_handle hh;        /* in oocsi_hub.chans, keyed by name */
+} chan;
+
+typedef struct pres {
+    char *name;        /* X of presence(X) */
+    pvec subs;         /* client * */
+    UT_hash_handle hh; /* in oocsi_hub.pres, keyed by name */
+} pres;
+
+typedef struct delayed {
+    char *recipient;
+    char *sender;
+    char *body;
+    size_t body_len;
+    int64_t ts;
+    int64_t due; /* monotonic ms */
+    int64_t retain_s;
+} delayed;
+
+typedef struct user {
+    char *name;
+    char *pw;
+} user;
+
+struct oocsi_hub {
+    oocsi_hub_options opt;
+    char *bind_address;
+    user *users;
+    size_t nusers;
+    int users_given;
+    size_t out_cap;
+
+    pthread_t thread;
+    int thread_started;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    int wake_rd, wake_wr;
+    int quit;
+
+    int listen_fd;
+    int port;
+    int tls_fd;   /* TLS listener, or -1 */
+    int tls_port; /* -1: off */
+    int ws_port, wss_port;
+#ifdef HUB_HAVE_TLS
+    hub_tls_ctx *tls;
+#endif
+#ifdef HUB_HAVE_WS
+    hub_ws *ws;
+#endif
+    int64_t accept_pause_until;
+
+    unsigned long req_seq, done_seq;
+    int stop_req, restart_req, restart_result;
+
+    pvec all;   /* client *: every connection */
+    pvec dirty; /* client * with output to flush */
+    int nreg;
+    chan *chans; /* uthash by name: channels and client handles */
+    chan *chan_head, *chan_tail;
+    pres *pres;     /* uthash by X of presence(X) */
+    pvec delayed_q; /* delayed * */
+
+    uint64_t rng;
+    unsigned long long delivered;
+    unsigned long long messages_total;
+    unsigned long long messages_tick;
+    int64_t start_mono;
+    int64_t next_ping, next_sec, next_stale;
+    int stale_iv;
+
+    struct pollfd *pfds;
+    client **polled;
+    size_t poll_cap;
+};
+
+typedef struct hmsg {
+    const char *body; /* members without braces */
+    size_t body_len;
+    const char *sender;
+    const char *recipient;
+    int64_t ts;
+    sbuf line;   /* the JSON line, built on first use */
+    sbuf wsline; /* the oocsi-web JSON frame (payload nested in "data"), built on first use */
+} hmsg;
+
+/* The server keys found in a payload (_RETAIN, _DELAY, _SCHEDULE). */
+typedef struct pkeys {
+    const char *retain, *retain_end;
+    const char *delay, *delay_end;
+    const char *sched, *sched_end;
+} pkeys;
+
+/* ------------------------------------------------------------------ functions shared between rooms */
+
+/* hub_util.c */
+void hub_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrndup(const char *s, size_t n);
+char *xstrdup(const char *s);
+int64_t mono_ms(void);
+int64_t real_ms(void);
+int set_nonblock_cloexec(int fd);
+void sb_reserve(sbuf *b, size_t extra);
+void sb_put(sbuf *b, const void *s, size_t n);
+void sb_putc(sbuf *b, char c);
+void sb_puts(sbuf *b, const char *s);
+void sb_i64(sbuf *b, int64_t v);
+void sb_free(sbuf *b);
+void sb_json_str(sbuf *b, const char *s, size_t n);
+void pv_push(pvec *p, void *x);
+int pv_has(const pvec *p, const void *x);
+void pv_remove(pvec *p, const void *x);
+void pv_free(pvec *p);
+chan *chan_get(const oocsi_hub *h, const char *name);
+void chan_put(oocsi_hub *h, chan *ch);
+void chan_del(oocsi_hub *h, chan *ch);
+pres *pres_get(const oocsi_hub *h, const char *name);
+void pres_put(oocsi_hub *h, pres *p);
+void pres_del(oocsi_hub *h, pres *p);
+
+/* hub_json.c */
+int utf8_valid(const char *s, size_t n);
+void utf8_sanitize(const char *s, size_t n, sbuf *out);
+int span_string(const char *s, const char *e, char *out, size_t cap);
+int span_i64(const char *s, const char *e, int64_t *v);
+int span_double(const char *s, const char *e, double *v);
+int payload_normalise(const char *s, size_t n, sbuf *body, pkeys *k);
+
+/* hub_output.c */
+uint64_t rng_next(oocsi_hub *h);
+void hub_wake(oocsi_hub *h);
+client *find_client(const oocsi_hub *h, const char *handle);
+int presence_target(const char *name, char *x, size_t cap);
+int ends_with(const char *s, const char *suffix);
+void mark_dirty(oocsi_hub *h, client *c);
+size_t out_pending(const client *c);
+void out_put(client *c, const char *s, size_t n);
+int out_room(oocsi_hub *h, client *c, size_t n);
+void ws_wake(oocsi_hub *h);
+void ws_put_frame(oocsi_hub *h, client *c, const char *s, size_t n);
+void send_line(oocsi_hub *h, client *c, const char *s, size_t n);
+void send_text(oocsi_hub *h, client *c, const char *s);
+ssize_t conn_recv(client *c, void *buf, size_t n);
+const char *conn_error(const client *c, int err);
+void client_flush(oocsi_hub *h, client *c);
+void hmsg_done(hmsg *m);
+void deliver(oocsi_hub *h, client *c, hmsg *m);
+
+/* hub_channels.c */
+chan *chan_new(oocsi_hub *h, const char *name, const char *token, int kind, client *owner);
+void retained_free(retained *r);
+void chan_free_raw(chan *ch);
+void chan_maybe_destroy(oocsi_hub *h, chan *ch, int64_t now);
+chan *lookup_target(const oocsi_hub *h, const char *name);
+void list_subscribers(const chan *ch, sbuf *b, const char *sep);
+void list_channels(const oocsi_hub *h, sbuf *b);
+void list_clients(const oocsi_hub *h, sbuf *b);
+void presence_emit(oocsi_hub *h, const char *x, const char *evkey, const char *val);
+void pres_destroy(oocsi_hub *h, pres *p);
+void retained_deliver(oocsi_hub *h, client *c, const retained *r);
+void chan_unsub(oocsi_hub *h, chan *ch, client *c);
+void client_doom(oocsi_hub *h, client *c, const char *why);
+void client_close_with(oocsi_hub *h, client *c, const char *last);
+void client_free(client *c);
+void delayed_free(delayed *d);
+void delayed_release(oocsi_hub *h, int64_t now);
+void route_message(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
+                   const pkeys *k);
+
+/* hub_commands.c */
+void cmd_subscribe(oocsi_hub *h, client *c, const char *name);
+void cmd_unsubscribe(oocsi_hub *h, client *c, char *name);
+void users_parse(oocsi_hub *h, const char *list);
+void client_register(oocsi_hub *h, client *c, char *handle, int priv, const char *welcome);
+void in_reserve(oocsi_hub *h, client *c, size_t want);
+int client_gone(const client *c);
+void process_lines(oocsi_hub *h, client *c);
+void client_read(oocsi_hub *h, client *c);
+
+/* hub_loop.c */
+void close_listeners(oocsi_hub *h);
+int open_listener(oocsi_hub *h, int quiet);
+void stale_check(oocsi_hub *h, int64_t now);
+void run_timers(oocsi_hub *h, int64_t now);
+void forget_everything(oocsi_hub *h);
+int ws_start(oocsi_hub *h);
+void reap(oocsi_hub *h);
+void *hub_thread(void *arg);
+
+/* hub_webclients.c */
+#ifdef HUB_HAVE_WS
+struct client *hub_ws_attach(oocsi_hub *h, void *conn, const char *peer);
+void hub_ws_input(oocsi_hub *h, struct client *c, char *text, size_t len);
+void hub_ws_detach(oocsi_hub *h, struct client *c);
+int hub_ws_next_frame(oocsi_hub *h, struct client *c, size_t pre, unsigned char **buf, size_t *len);
+#endif
+
+/* hub.c */
+void oocsi_hub_options_init(oocsi_hub_options *o);
+void hub_destroy(oocsi_hub *h);
+int oocsi_hub_port(const oocsi_hub *h);
+
+#endif
