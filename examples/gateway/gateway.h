@@ -1,0 +1,137 @@
+/*
+ * Shared declarations of oocsi-gateway: the configuration, a browser session
+ * (shared by the browser side and its upstream worker, reference counted, with
+ * bounded queues both ways), the gateway, and the functions its files call
+ * across files. See gateway.c for the threading model.
+ */
+
+#ifndef OOCSI_GATEWAY_H
+#define OOCSI_GATEWAY_H
+
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libwebsockets.h>
+#ifdef OOCSI_GATEWAY_HAVE_OPENSSL
+#include <openssl/ssl.h>
+#endif
+
+#include <oocsi/oocsi.h>
+
+#ifndef OOCSI_GATEWAY_WWW_REL
+#define OOCSI_GATEWAY_WWW_REL "../share/oocsi-gateway/www" /* from the program's folder */
+#endif
+
+#define DEFAULT_UPSTREAM "tcp://127.0.0.1:4444"
+#define DEFAULT_PORT 8080
+#define MAX_LIST 32
+typedef struct config {
+    const char *listen;
+    int port;
+    const char *upstream[MAX_LIST];
+    int n_upstream;
+    const char *origins[MAX_LIST];
+    int n_origins;
+    const char *cert, *key; /* wss */
+    const char *ca;         /* upstream tls/wss */
+    int insecure;
+    const char *www; /* NULL: no static files */
+    int max_clients;
+    size_t max_frame;
+    size_t max_queue; /* bytes queued per session, each direction */
+    int ping_ms, idle_ms, connect_ms;
+    int verbose;
+} config;
+typedef struct frame {
+    struct frame *next;
+    size_t len;
+    unsigned char buf[]; /* LWS_PRE + len (+1) */
+} frame;
+
+typedef enum { CMD_SUB, CMD_UNSUB, CMD_SEND } cmd_kind;
+
+typedef struct cmd {
+    struct cmd *next;
+    cmd_kind kind;
+    char *arg;  /* channel or recipient (points into text) */
+    char *json; /* CMD_SEND (points into text) */
+    size_t size;
+    char text[];
+} cmd;
+
+typedef struct gateway gateway;
+
+typedef struct session {
+    gateway *g;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs; /* under g->mu */
+    /* under mu */
+    frame *out_head, *out_tail;
+    size_t out_bytes;
+    cmd *in_head, *in_tail;
+    size_t in_bytes;
+    int quit;        /* the browser is gone: the worker stops */
+    int close_after; /* close the WebSocket once the output is written */
+    int kill;        /* close the WebSocket now */
+    /* lws thread only */
+    struct lws *wsi;
+    struct session *next, *prev;
+    int started; /* handle received, worker running */
+    char *handle;
+    char *rx;
+    size_t rx_len, rx_cap;
+    int64_t last_rx, opened;
+    char peer[64];
+} session;
+
+struct gateway {
+    config cfg;
+    struct lws_context *ctx;
+    struct lws_protocols protocols[2];
+    struct lws_http_mount mount;
+    lws_sorted_usec_list_t tick;
+    session *sessions; /* lws thread only */
+    int n_sessions;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int workers; /* running worker threads, under mu */
+#ifdef OOCSI_GATEWAY_HAVE_OPENSSL
+    SSL_CTX *client_ctx;
+#endif
+};
+
+typedef struct pss {
+    session *s;
+} pss;
+
+/* ---------------------------------------------------------- shared between the files */
+
+/* Set by SIGINT/SIGTERM (gateway.c). */
+extern volatile sig_atomic_t interrupted;
+
+/* gw_session.c */
+int64_t now_ms(void);
+void logv(const gateway *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void session_unref(session *s);
+void push_frame(session *s, const char *text, size_t n, int close_after);
+void push_text(session *s, int close_after, const char *fmt, ...);
+
+/* gw_upstream.c */
+void *worker(void *arg);
+
+/* gw_browser.c */
+int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+void on_tick(lws_sorted_usec_list_t *sul);
+
+#endif

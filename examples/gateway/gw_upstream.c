@@ -1,0 +1,235 @@
+/*
+ * The upstream side: one worker thread per browser owns a liboocsi client,
+ * connects it under the browser's handle, runs the browser's commands in order
+ * (subscribe, unsubscribe, sendjson) and turns messages into frames for the
+ * browser.
+ */
+#include "gateway.h"
+
+/* ------------------------------------------------------------------ upstream side (worker and loop threads) */
+
+/* Sorts an object's keys (the web server sends them sorted), recursively. */
+static void sort_keys(cJSON *o)
+{
+    if (!cJSON_IsObject(o) && !cJSON_IsArray(o)) {
+        return;
+    }
+    for (cJSON *i = o->child; i; i = i->next) {
+        sort_keys(i);
+    }
+    if (!cJSON_IsObject(o)) {
+        return;
+    }
+    /* insertion sort of the linked list (payloads are small) */
+    cJSON *sorted = NULL;
+    for (cJSON *i = o->child, *next; i; i = next) {
+        next = i->next;
+        cJSON **p = &sorted;
+        while (*p && strcmp((*p)->string, i->string) <= 0) {
+            p = &(*p)->next;
+        }
+        i->next = *p;
+        *p = i;
+    }
+    cJSON *prev = NULL;
+    for (cJSON *i = sorted; i; i = i->next) {
+        i->prev = prev;
+        prev = i;
+    }
+    if (sorted) {
+        sorted->prev = prev; /* cJSON keeps the tail in child->prev */
+    }
+    o->child = sorted;
+}
+
+/* Channel and direct messages: {"data": {...}, "recipient", "sender", "timestamp"}. */
+static void on_message(oocsi_client *c, const oocsi_message *m, void *user)
+{
+    (void)c;
+    session *s = user;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *d = cJSON_Duplicate(oocsi_message_data(m), 1);
+    char *text = NULL;
+    if (o && d) {
+        sort_keys(d);
+        cJSON_AddItemToObject(o, "data", d);
+        d = NULL;
+        cJSON_AddStringToObject(o, "recipient", oocsi_message_recipient(m));
+        cJSON_AddStringToObject(o, "sender", oocsi_message_sender(m));
+        cJSON_AddNumberToObject(o, "timestamp", (double)oocsi_message_timestamp(m));
+        text = cJSON_PrintUnformatted(o);
+    }
+    if (text) {
+        push_frame(s, text, strlen(text), 0);
+    } else {
+        pthread_mutex_lock(&s->mu);
+        s->kill = 1; /* out of memory: drop this browser rather than lose messages silently */
+        pthread_mutex_unlock(&s->mu);
+        lws_cancel_service(s->g->ctx);
+    }
+    cJSON_free(text);
+    cJSON_Delete(d);
+    cJSON_Delete(o);
+}
+
+static void on_state(oocsi_client *c, oocsi_state st, int err, void *user)
+{
+    session *s = user;
+    if (st == OOCSI_STATE_CONNECTED) {
+        logv(s->g, "%s: upstream connected (%s)", oocsi_handle(c), oocsi_endpoint(c));
+    } else if (st == OOCSI_STATE_OFFLINE) {
+        logv(s->g, "%s: upstream offline (%s), reconnecting", oocsi_handle(c), oocsi_strerror(err));
+    } else {
+        logv(s->g, "%s: upstream closed", oocsi_handle(c));
+        pthread_mutex_lock(&s->mu);
+        s->kill = 1;
+        pthread_mutex_unlock(&s->mu);
+        lws_cancel_service(s->g->ctx);
+    }
+}
+
+static void log_upstream(oocsi_log_level level, const char *msg, void *user)
+{
+    (void)level;
+    (void)user;
+    fprintf(stderr, "oocsi-gateway: upstream: %s\n", msg);
+}
+
+static oocsi_options *upstream_options(session *s, const char *handle)
+{
+    const config *cfg = &s->g->cfg;
+    oocsi_options *o = oocsi_options_new();
+    if (!o) {
+        return NULL;
+    }
+    int rc = oocsi_options_set_handle(o, handle);
+    for (int i = 0; rc == OOCSI_OK && i < cfg->n_upstream; i++) {
+        rc = oocsi_options_add_endpoint(o, cfg->upstream[i]);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_logger(o, cfg->verbose ? log_upstream : NULL, NULL);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_direct_handler(o, on_message, s);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_state_handler(o, on_state, s);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_connect_timeout(o, cfg->connect_ms);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_reconnect_delay(o, 100, 2000);
+    }
+    if (rc == OOCSI_OK && cfg->ca) {
+        rc = oocsi_options_set_tls_ca_file(o, cfg->ca);
+    }
+    if (rc == OOCSI_OK && cfg->insecure) {
+        rc = oocsi_options_set_tls_verify(o, 0);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_max_line_length(o, cfg->max_queue > 1024 ? cfg->max_queue : 1024);
+    }
+    if (rc != OOCSI_OK) {
+        oocsi_options_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+/* A handle as the web server takes it: trimmed, without leading/trailing
+ * '/'; empty, too long, with whitespace, control or non-ASCII characters, or
+ * with ':' (no password handles) it becomes webclient_####. */
+static const char *web_handle(const char *h)
+{
+    size_t n = strlen(h);
+    if (n == 0 || n > 200) {
+        return "webclient_####";
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)h[i];
+        if (ch <= ' ' || ch >= 0x7f || ch == ':') {
+            return "webclient_####";
+        }
+    }
+    return h;
+}
+
+static void run_command(session *s, oocsi_client *c, cmd *k)
+{
+    int rc = OOCSI_OK;
+    switch (k->kind) {
+    case CMD_SUB:
+        rc = oocsi_subscribe(c, k->arg, on_message, s);
+        break;
+    case CMD_UNSUB:
+        rc = oocsi_unsubscribe(c, k->arg);
+        break;
+    case CMD_SEND:
+        rc = oocsi_send_json(c, k->arg, k->json);
+        if (rc == OOCSI_ERR_INVAL) {
+            rc = OOCSI_OK; /* not a JSON object: ignored, as the web server does */
+        }
+        break;
+    }
+    if (rc == OOCSI_ERR_QUEUE_FULL || rc == OOCSI_ERR_NOMEM || rc == OOCSI_ERR_CLOSED) {
+        logv(s->g, "%s: %s, closing the browser session", oocsi_handle(c), oocsi_strerror(rc));
+        pthread_mutex_lock(&s->mu);
+        s->kill = 1;
+        pthread_mutex_unlock(&s->mu);
+        lws_cancel_service(s->g->ctx);
+    } else if (rc != OOCSI_OK) {
+        logv(s->g, "%s: command failed: %s", oocsi_handle(c), oocsi_strerror(rc));
+    }
+}
+
+void *worker(void *arg)
+{
+    session *s = arg;
+    gateway *g = s->g;
+    oocsi_client *c = NULL;
+    oocsi_options *o = upstream_options(s, web_handle(s->handle));
+    int rc = o ? oocsi_connect(&c, o) : OOCSI_ERR_NOMEM;
+    oocsi_options_free(o);
+    if (rc == OOCSI_OK) {
+        push_text(s, 0, "{\"message\" : \"welcome %s\"}", oocsi_handle(c));
+        logv(g, "%s: welcomed upstream at %s", oocsi_handle(c), oocsi_endpoint(c));
+        rc = oocsi_loop_start(c);
+        if (rc != OOCSI_OK) {
+            push_text(s, 1, "{\"message\" : \"ERROR: %s\"}", oocsi_strerror(rc));
+        }
+    } else if (rc == OOCSI_ERR_HANDLE_TAKEN) {
+        push_text(s, 1, "{\"message\" : \"ERROR: client %s exists already\"}", web_handle(s->handle));
+    } else {
+        logv(g, "%s: cannot connect upstream: %s", s->handle, oocsi_strerror(rc));
+        push_text(s, 1, "{\"message\" : \"ERROR: upstream: %s\"}", oocsi_strerror(rc));
+    }
+    if (rc == OOCSI_OK) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->quit) {
+            cmd *k = s->in_head;
+            if (!k) {
+                pthread_cond_wait(&s->cv, &s->mu);
+                continue;
+            }
+            s->in_head = k->next;
+            if (!s->in_head) {
+                s->in_tail = NULL;
+            }
+            s->in_bytes -= k->size;
+            pthread_mutex_unlock(&s->mu);
+            run_command(s, c, k);
+            free(k);
+            pthread_mutex_lock(&s->mu);
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    oocsi_close(c); /* stops the loop thread: no handler runs after this */
+    session_unref(s);
+    /* last: main() tears down the context once no worker runs */
+    pthread_mutex_lock(&g->mu);
+    g->workers--;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    return NULL;
+}
