@@ -94,15 +94,13 @@ int connect_client(session *s, int long_running, oocsi_client **out)
     int rc = oocsi_options_set_handle(o, a->handle ? a->handle : DEFAULT_HANDLE);
     if (rc != OOCSI_OK) {
         oocsi_options_free(o);
-        return usage_error(a, "bad handle '%s': %s", a->handle ? a->handle : "", oocsi_strerror(rc));
+        return usage_error(a, "bad handle '%s': %s", a->handle ? a->handle : "", oocsi_last_error(NULL));
     }
     for (int i = 0; i < a->nurls; i++) {
         rc = oocsi_options_add_endpoint(o, a->urls[i]);
         if (rc != OOCSI_OK) {
             oocsi_options_free(o);
-            if (rc == OOCSI_ERR_UNSUPPORTED)
-                return usage_error(a, "URL '%s': this build has no transport for its scheme", a->urls[i]);
-            return usage_error(a, "bad URL '%s': %s", a->urls[i], oocsi_strerror(rc));
+            return usage_error(a, "bad URL '%s': %s", a->urls[i], oocsi_last_error(NULL));
         }
     }
     if (a->cafile)
@@ -126,10 +124,12 @@ int connect_client(session *s, int long_running, oocsi_client **out)
     connect_log_flush();
     oocsi_options_free(o);
     if (rc != OOCSI_OK) {
-        fprintf(stderr, "oocsi: cannot connect to ");
-        for (int i = 0; i < a->nurls; i++)
-            fprintf(stderr, "%s%s", i ? ", " : "", a->urls[i]);
-        fprintf(stderr, ": %s\n", oocsi_strerror(rc));
+        /* The library's words name every endpoint tried and why it failed. */
+        const char *detail = oocsi_last_error(NULL);
+        const char *prefix = "could not connect: ";
+        if (strncmp(detail, prefix, strlen(prefix)) == 0)
+            detail += strlen(prefix);
+        fprintf(stderr, "oocsi: cannot connect: %s\n", *detail ? detail : oocsi_strerror(rc));
         return connect_exit_code(rc);
     }
     if (a->verbose)

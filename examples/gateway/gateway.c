@@ -46,12 +46,12 @@ static void usage(FILE *f)
             "servers, one upstream client per browser, and serves a chat page at /.\n"
             "\n"
             "  -l, --listen ADDR        listen address (default 127.0.0.1; 0.0.0.0 for all)\n"
-            "  -p, --port PORT          listen port (default %d; 0: any, printed on stdout)\n"
-            "  -u, --upstream URL       upstream endpoint, repeatable, tried in order\n"
+            "      --port PORT          listen port (default %d; 0: any, printed on stdout)\n"
+            "  -u, --url URL            upstream endpoint, repeatable, tried in order\n"
             "                           (tcp://, tls://, ws://, wss://; default %s)\n"
             "      --cert FILE          PEM certificate: serve https and wss instead of http and ws\n"
             "      --key FILE           PEM key of --cert (default: in the certificate file)\n"
-            "      --ca FILE            CA file to verify tls/wss upstreams\n"
+            "      --cafile FILE        CA file to verify tls/wss upstreams\n"
             "      --insecure           do not verify tls/wss upstream certificates\n"
             "  -o, --origin ORIGIN      allowed Origin (e.g. http://host:8080), repeatable;\n"
             "                           default: any\n"
@@ -64,7 +64,9 @@ static void usage(FILE *f)
             "      --idle-timeout MS    close browsers silent this long (default 60000)\n"
             "      --connect-timeout MS upstream connect timeout (default 5000)\n"
             "  -v, --verbose            log sessions to stderr\n"
-            "  -h, --help               this text\n",
+            "  -h, --help               this text\n"
+            "      --version            print the version and exit\n"
+            "(--upstream and --ca are older names of --url and --cafile.)\n",
             DEFAULT_PORT, DEFAULT_UPSTREAM);
 }
 
@@ -80,13 +82,17 @@ static int parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
-/* 0 ok, 1 help, -1 usage error. */
+/* 0 ok, 1 help, 2 version (printed), -1 usage error. */
 static int parse_args(config *cfg, int argc, char **argv, int *www_given)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             return 1;
+        }
+        if (!strcmp(a, "--version")) {
+            printf("oocsi-gateway %s (liboocsi %s)\n", OOCSI_GATEWAY_VERSION, oocsi_version());
+            return 2;
         }
         if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
             cfg->verbose = 1;
@@ -105,10 +111,10 @@ static int parse_args(config *cfg, int argc, char **argv, int *www_given)
         int bad = 0;
         if (!strcmp(a, "-l") || !strcmp(a, "--listen")) {
             cfg->listen = v;
-        } else if (!strcmp(a, "-p") || !strcmp(a, "--port")) {
+        } else if (!strcmp(a, "--port")) {
             bad = parse_long(v, 0, 65535, &n);
             cfg->port = (int)n;
-        } else if (!strcmp(a, "-u") || !strcmp(a, "--upstream")) {
+        } else if (!strcmp(a, "-u") || !strcmp(a, "--url") || !strcmp(a, "--upstream")) {
             bad = cfg->n_upstream >= MAX_LIST;
             if (!bad) {
                 cfg->upstream[cfg->n_upstream++] = v;
@@ -122,7 +128,7 @@ static int parse_args(config *cfg, int argc, char **argv, int *www_given)
             cfg->cert = v;
         } else if (!strcmp(a, "--key")) {
             cfg->key = v;
-        } else if (!strcmp(a, "--ca")) {
+        } else if (!strcmp(a, "--cafile") || !strcmp(a, "--ca")) {
             cfg->ca = v;
         } else if (!strcmp(a, "--www")) {
             cfg->www = *v ? v : NULL;
@@ -220,6 +226,8 @@ int main(int argc, char **argv)
     cfg->idle_ms = 60000;
     cfg->connect_ms = 5000;
     int pr = parse_args(cfg, argc, argv, &www_given);
+    if (pr == 2)
+        return 0;
     if (pr) {
         usage(pr > 0 ? stdout : stderr);
         return pr > 0 ? 0 : 2;
@@ -286,7 +294,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "oocsi-gateway: cannot listen on %s:%d\n", a, cfg->port);
         rc = 1;
     } else {
-        printf("oocsi-gateway: listening on %s:%d\n", a, lws_get_vhost_listen_port(vh));
+        int port = lws_get_vhost_listen_port(vh);
+        const char *br = strchr(a, ':') ? "[" : "", *ket = *br ? "]" : "";
+        printf("oocsi-gateway: listening on %s://%s%s%s:%d/ (browsers: %s://%s%s%s:%d/ws)\n",
+               cfg->cert ? "https" : "http", br, a, ket, port, cfg->cert ? "wss" : "ws", br, a, ket, port);
         fflush(stdout);
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);

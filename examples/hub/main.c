@@ -25,7 +25,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: oocsi-hub [options]\n"
                "  --port N              TCP port (default 4444; 0: any free port)\n"
-               "  --bind ADDR           address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
+               "  -l, --listen ADDR     address to listen on (default 127.0.0.1; 0.0.0.0 or :: for all)\n"
                "  --users LIST          password handles \"name1:pw1;name2:pw2\"\n"
                "  --max-clients N       refuse hellos beyond N registered clients (default 0: unlimited)\n"
                "  --ping-interval MS    keep-alive tick (default 5000)\n"
@@ -38,8 +38,10 @@ static void usage(FILE *f)
                "  --key FILE            PEM private key for --tls-port and --wss-port\n"
                "  --www DIR             serve the files in DIR over HTTP on the ws/wss ports\n"
                "  --reference-drop-queue  drop output like the Java server (at most 21 pending lines)\n"
-               "  --verbose             log connections and commands to stderr\n"
-               "  --help                show this text\n");
+               "  -v, --verbose         log connections and commands to stderr\n"
+               "  -h, --help            show this text\n"
+               "      --version         print the version and exit\n"
+               "Each endpoint's URL is printed on stdout once it listens.\n");
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -87,6 +89,13 @@ int main(int argc, char **argv)
         if (!strcmp(key, "help") || !strcmp(key, "h")) {
             usage(stdout);
             return 0;
+        }
+        if (!strcmp(key, "version")) {
+            printf("oocsi-hub %s\n", OOCSI_HUB_VERSION);
+            return 0;
+        }
+        if (!strcmp(key, "listen") || !strcmp(key, "l")) {
+            memcpy(key, "bind", 5); /* --bind is the older name */
         }
         if (!strcmp(key, "verbose") || !strcmp(key, "v")) {
             o.verbose = 1;
@@ -175,16 +184,16 @@ int main(int argc, char **argv)
         return 1;
     }
     const char *addr = o.bind_address ? o.bind_address : "127.0.0.1";
-    const char *fmt = strchr(addr, ':') ? "oocsi-hub listening on %s[%s]:%d\n" : "oocsi-hub listening on %s%s:%d\n";
-    printf(fmt, "", addr, oocsi_hub_port(h));
+    const char *fmt = strchr(addr, ':') ? "oocsi-hub listening on %s[%s]:%d%s\n" : "oocsi-hub listening on %s%s:%d%s\n";
+    printf(fmt, "tcp://", addr, oocsi_hub_port(h), "");
     if (oocsi_hub_tls_port(h) >= 0) {
-        printf(fmt, "tls://", addr, oocsi_hub_tls_port(h));
+        printf(fmt, "tls://", addr, oocsi_hub_tls_port(h), "");
     }
     if (oocsi_hub_ws_port(h) >= 0) {
-        printf(fmt, "ws://", addr, oocsi_hub_ws_port(h));
+        printf(fmt, "ws://", addr, oocsi_hub_ws_port(h), "/ws");
     }
     if (oocsi_hub_wss_port(h) >= 0) {
-        printf(fmt, "wss://", addr, oocsi_hub_wss_port(h));
+        printf(fmt, "wss://", addr, oocsi_hub_wss_port(h), "/ws");
     }
     fflush(stdout);
 

@@ -461,6 +461,7 @@ static void test_no_server(void **state)
     proc *p = cli_expect(cli_start("send", "-u", url, "ch", "a=1"), CLI_CONNECT);
     assert_non_null(strstr(buf_text(&p->err), "cannot connect"));
     assert_non_null(strstr(buf_text(&p->err), url));
+    assert_non_null(strstr(buf_text(&p->err), "refused")); /* the cause, not only the code */
     assert_int_equal(p->out.len, 0);
     cli_expect(cli_start("listen", "-u", url, "ch"), CLI_CONNECT);
     cli_expect(cli_start("call", "-u", url, "ch", "name"), CLI_CONNECT);
@@ -483,6 +484,7 @@ static void test_handle_taken(void **state)
     /* A handle the library rejects outright is a usage error. */
     p = cli_expect(cli_start("send", "-u", it_url, "--handle", "with space", "ch"), CLI_USAGE);
     assert_non_null(strstr(buf_text(&p->err), "bad handle"));
+    assert_non_null(strstr(buf_text(&p->err), "whitespace"));
     p = cli_expect(cli_start("send", "-u", "nope://x", "ch"), CLI_USAGE);
     assert_non_null(strstr(buf_text(&p->err), "nope://x"));
 }
