@@ -12,7 +12,15 @@
 
 static void make_id(oocsi_client *c, char out[40])
 {
-    uint64_t a = oocsi__rng_next(&c->rng), b = oocsi__rng_next(&c->rng);
+    /* Fresh bytes from the operating system for every call: an id seen on
+     * the wire says nothing about the next one, so no third party can
+     * answer a call it did not see. (The generator is the fallback.) */
+    uint64_t ab[2];
+    if (oocsi__os_random(ab, sizeof ab) != 0) {
+        ab[0] = oocsi__rng_next(&c->rng);
+        ab[1] = oocsi__rng_next(&c->rng);
+    }
+    uint64_t a = ab[0], b = ab[1];
     /* A version-4 UUID in text form. */
     snprintf(out, 40, "%08x-%04x-4%03x-%04x-%012llx", (unsigned)(a >> 32), (unsigned)(a >> 16) & 0xffffu,
              (unsigned)a & 0xfffu, (unsigned)((b >> 48) & 0x3fffu) | 0x8000u,

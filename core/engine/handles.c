@@ -29,6 +29,10 @@ const char *oocsi__handle_problem(const char *handle)
         if (ch < 0x21 || ch > 0x7E) {
             return "it contains a control or non-ASCII character (only printable ASCII is allowed)";
         }
+        if (ch == '"') {
+            /* servers quote handles in their answers without escaping */
+            return "it contains a double quote";
+        }
         if (++len > OOCSI_HANDLE_MAX) {
             return "it is longer than 194 characters";
         }

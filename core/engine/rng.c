@@ -65,25 +65,25 @@ static ssize_t from_getrandom(int fd, void *buf, size_t n)
 }
 #endif
 
-static int read_os_random(uint64_t *out)
+int oocsi__os_random(void *buf, size_t n)
 {
-    unsigned char buf[sizeof(uint64_t)];
     size_t got = 0;
 #ifdef OOCSI_HAVE_GETRANDOM
-    got = fill(from_getrandom, -1, buf, sizeof buf);
+    got = fill(from_getrandom, -1, buf, n);
 #endif
-    if (got < sizeof buf) {
+    if (got < n) {
         int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
-            got = fill(read, fd, buf, sizeof buf);
+            got = fill(read, fd, buf, n);
             close(fd);
         }
     }
-    if (got < sizeof buf) {
-        return -1;
-    }
-    memcpy(out, buf, sizeof *out);
-    return 0;
+    return got < n ? -1 : 0;
+}
+
+static int read_os_random(uint64_t *out)
+{
+    return oocsi__os_random(out, sizeof *out);
 }
 
 void oocsi__rng_seed(oocsi__rng *r)

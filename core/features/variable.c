@@ -35,7 +35,9 @@ static void on_message(oocsi_client *c, const oocsi_message *msg, void *user)
     oocsi_variable *v = user;
     (void)c;
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(oocsi_message_data(msg), v->key);
-    if (cJSON_IsNumber(it) || cJSON_IsBool(it)) {
+    if ((cJSON_IsNumber(it) && isfinite(it->valuedouble)) || cJSON_IsBool(it)) {
+        /* Non-finite numbers (1e999 parses as infinity) are refused, as the
+         * local setter refuses them: the value would read NaN forever. */
         double d = cJSON_IsNumber(it) ? it->valuedouble : (cJSON_IsTrue(it) ? 1.0 : 0.0);
         pthread_mutex_lock(lock_of(v));
         oocsi__varmath_apply(&v->m, d);

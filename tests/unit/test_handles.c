@@ -128,6 +128,15 @@ static void test_check_rejects_characters(void **state)
     assert_int_equal(oocsi__handle_check("caf\xc3\xa9"), OOCSI_ERR_INVAL); /* UTF-8 é */
     assert_int_equal(oocsi__handle_check("\xff"), OOCSI_ERR_INVAL);
     assert_int_equal(oocsi__handle_check("name:p w"), OOCSI_ERR_INVAL);
+    /* A quote: servers quote handles in their answers without escaping. */
+    assert_int_equal(oocsi__handle_check("a\"b"), OOCSI_ERR_INVAL);
+    assert_int_equal(oocsi__handle_check("name:p\"w"), OOCSI_ERR_INVAL);
+    /* Each refusal says why. */
+    assert_non_null(strstr(oocsi__handle_problem("al ice"), "whitespace"));
+    assert_non_null(strstr(oocsi__handle_problem("a\"b"), "double quote"));
+    assert_non_null(strstr(oocsi__handle_problem("caf\xc3\xa9"), "non-ASCII"));
+    assert_non_null(strstr(oocsi__handle_problem(":pw"), "name"));
+    assert_null(oocsi__handle_problem("alice"));
 }
 
 static void test_check_rejects_empty_parts(void **state)
