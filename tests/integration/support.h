@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -142,6 +143,39 @@ int it_wait_child(int pid, int timeout_ms, int *status);
 /** SIGTERM, it_wait_child(timeout_ms), then SIGKILL and reap if it had not
  *  exited. 1 if it exited on SIGTERM (status in *status), 0 if killed. */
 int it_stop_child(int pid, int timeout_ms, int *status);
+
+/* ---------------------------------------------------- spawned programs */
+
+typedef struct it_buf {
+    char *p;
+    size_t len, cap;
+    int fd; /* -1 after EOF */
+} it_buf;
+
+typedef struct it_proc {
+    pid_t pid;
+    int status; /* exit code, 128 + signal, or -1 while running */
+    it_buf out, err;
+} it_proc;
+
+/** Starts path with args (NULL-terminated, without the program name) and
+ *  stdin_text on its stdin (NULL: empty). Freed by it_proc_free_all(). */
+it_proc *it_proc_startv(const char *path, const char *stdin_text, const char *const *args);
+/** Number of '\n' in s. */
+int it_count_lines(const char *s);
+/** The text read so far (never NULL). */
+const char *it_buf_text(const it_buf *b);
+/** Waits until stdout (which 1) or stderr (2) contains needle. 1/0. */
+int it_proc_wait_text(it_proc *p, int which, const char *needle, int timeout_ms);
+/** Waits until stdout holds at least lines complete lines. 1/0. */
+int it_proc_wait_lines(it_proc *p, int lines, int timeout_ms);
+/** Reads all output until the child exits; its exit code (128 + signal when
+ *  killed). Fails the test if it does not exit within timeout_ms. */
+int it_proc_wait_exit(it_proc *p, int timeout_ms);
+/** Frees a finished (or kills a running) child now. */
+void it_proc_release(it_proc *p);
+/** Kills and frees every child still tracked (test teardown). */
+void it_proc_free_all(void);
 
 /* --------------------------------------------------------- message inbox */
 

@@ -23,8 +23,6 @@
 #error "OOCSI_CLI_PATH must name the built oocsi binary"
 #endif
 
-extern char **environ;
-
 /* Bound of anything the child does (it may start slowly under ASan on a
  * loaded machine). */
 #define CLI_TIMEOUT 15000
@@ -33,218 +31,16 @@ enum { CLI_OK = 0, CLI_RUNTIME = 1, CLI_USAGE = 2, CLI_CONNECT = 3, CLI_TIMEOUT_
 
 /* ------------------------------------------------------------ children */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int fd; /* -1 after EOF */
-} buf;
-
-typedef struct proc {
-    pid_t pid;
-    int status; /* exit code, 128 + signal, or -1 while running */
-    buf out, err;
-} proc;
-
-#define MAX_PROCS 16
-static proc *g_procs[MAX_PROCS];
-
-static void buf_append(buf *b, const char *data, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        assert_non_null(p);
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, data, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-static const char *buf_text(const buf *b)
-{
-    return b->p ? b->p : "";
-}
-
-static void proc_free(proc *p)
-{
-    if (p == NULL)
-        return;
-    if (p->status < 0) {
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, NULL, 0);
-    }
-    if (p->out.fd >= 0)
-        close(p->out.fd);
-    if (p->err.fd >= 0)
-        close(p->err.fd);
-    free(p->out.p);
-    free(p->err.p);
-    free(p);
-}
-
-/* Frees a finished (or kills a running) child before the teardown would. */
-static void proc_release(proc *p)
-{
-    for (size_t i = 0; i < MAX_PROCS; i++)
-        if (g_procs[i] == p)
-            g_procs[i] = NULL;
-    proc_free(p);
-}
-
-static void cloexec_pipe(int fds[2])
-{
-    assert_int_equal(pipe(fds), 0);
-    fcntl(fds[0], F_SETFD, FD_CLOEXEC);
-    fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-}
-
-/* Starts the CLI with argv (NULL-terminated, without the program name) and
- * stdin_text on its stdin (NULL: /dev/null). Freed by the teardown. */
-static proc *cli_startv(const char *stdin_text, const char *const *args)
-{
-    const char *argv[48];
-    size_t n = 0;
-    argv[n++] = OOCSI_CLI_PATH;
-    for (size_t i = 0; args[i] != NULL; i++) {
-        assert_true(n + 1 < sizeof argv / sizeof argv[0]);
-        argv[n++] = args[i];
-    }
-    argv[n] = NULL;
-
-    int out[2], err[2], in[2];
-    cloexec_pipe(out);
-    cloexec_pipe(err);
-    cloexec_pipe(in);
-    posix_spawn_file_actions_t fa;
-    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-    posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-
-    proc *p = calloc(1, sizeof *p);
-    assert_non_null(p);
-    p->status = -1;
-    int rc = posix_spawn(&p->pid, OOCSI_CLI_PATH, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    close(in[0]);
-    close(out[1]);
-    close(err[1]);
-    p->out.fd = out[0];
-    p->err.fd = err[0];
-    if (rc != 0) {
-        close(in[1]);
-        free(p);
-        fail_msg("posix_spawn %s: %s", OOCSI_CLI_PATH, strerror(rc));
-    }
-    size_t slot = 0;
-    while (slot < MAX_PROCS && g_procs[slot] != NULL)
-        slot++;
-    assert_true(slot < MAX_PROCS);
-    g_procs[slot] = p;
-    /* Small inputs fit in the pipe buffer: written at once, then EOF. */
-    if (stdin_text != NULL)
-        assert_int_equal(write(in[1], stdin_text, strlen(stdin_text)), (ssize_t)strlen(stdin_text));
-    close(in[1]);
-    return p;
-}
-
-#define cli_start(...) cli_startv(NULL, (const char *const[]){__VA_ARGS__, NULL})
-#define cli_start_stdin(text, ...) cli_startv((text), (const char *const[]){__VA_ARGS__, NULL})
-
-/* Reads what is available from the child's pipes, waiting at most ms. */
-static void proc_pump(proc *p, int ms)
-{
-    struct pollfd pfd[2];
-    buf *bufs[2];
-    nfds_t n = 0;
-    if (p->out.fd >= 0) {
-        pfd[n] = (struct pollfd){.fd = p->out.fd, .events = POLLIN};
-        bufs[n++] = &p->out;
-    }
-    if (p->err.fd >= 0) {
-        pfd[n] = (struct pollfd){.fd = p->err.fd, .events = POLLIN};
-        bufs[n++] = &p->err;
-    }
-    if (n == 0)
-        return;
-    int r = poll(pfd, n, ms);
-    if (r <= 0)
-        return;
-    for (nfds_t i = 0; i < n; i++) {
-        if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
-            continue;
-        char chunk[4096];
-        ssize_t got = read(pfd[i].fd, chunk, sizeof chunk);
-        if (got > 0) {
-            buf_append(bufs[i], chunk, (size_t)got);
-        } else if (got == 0 || errno != EINTR) {
-            close(bufs[i]->fd);
-            bufs[i]->fd = -1;
-        }
-    }
-}
-
-/* Waits until the child's stdout (which 1) or stderr (2) contains needle. */
-static int proc_wait_text(proc *p, int which, const char *needle, int timeout_ms)
-{
-    buf *b = which == 1 ? &p->out : &p->err;
-    int64_t deadline = it_now_ms() + timeout_ms;
-    for (;;) {
-        if (strstr(buf_text(b), needle) != NULL)
-            return 1;
-        int64_t left = deadline - it_now_ms();
-        if (left <= 0 || b->fd < 0)
-            return 0;
-        proc_pump(p, (int)left);
-    }
-}
-
-/* Waits until the child's stdout holds at least lines complete lines. */
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
-}
-
-static int proc_wait_lines(proc *p, int lines, int timeout_ms)
-{
-    int64_t deadline = it_now_ms() + timeout_ms;
-    for (;;) {
-        if (count_lines(buf_text(&p->out)) >= lines)
-            return 1;
-        int64_t left = deadline - it_now_ms();
-        if (left <= 0 || p->out.fd < 0)
-            return 0;
-        proc_pump(p, (int)left);
-    }
-}
-
-/* Collects all output until the child exits; its exit code (128 + signal
- * when killed). Fails the test if it does not exit within timeout_ms. */
-static int proc_wait_exit(proc *p, int timeout_ms)
-{
-    int64_t deadline = it_now_ms() + timeout_ms;
-    while (p->out.fd >= 0 || p->err.fd >= 0) {
-        int64_t left = deadline - it_now_ms();
-        if (left <= 0)
-            fail_msg("oocsi did not exit within %d ms; stdout:\n%s\nstderr:\n%s", timeout_ms, buf_text(&p->out),
-                     buf_text(&p->err));
-        proc_pump(p, (int)left);
-    }
-    /* Both pipes are closed: the child is exiting. Reap it (bounded). */
-    int st = 0;
-    int64_t left = deadline - it_now_ms();
-    if (!it_wait_child(p->pid, left > 0 ? (int)left : 0, &st))
-        fail_msg("oocsi closed its output but did not exit within %d ms", timeout_ms);
-    p->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    return p->status;
-}
+typedef it_proc proc;
+#define buf_text it_buf_text
+#define proc_wait_text it_proc_wait_text
+#define proc_wait_lines it_proc_wait_lines
+#define proc_wait_exit it_proc_wait_exit
+#define proc_release it_proc_release
+#define count_lines it_count_lines
+/* Starts the CLI with the arguments (without the program name). */
+#define cli_start(...) it_proc_startv(OOCSI_CLI_PATH, NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define cli_start_stdin(text, ...) it_proc_startv(OOCSI_CLI_PATH, (text), (const char *const[]){__VA_ARGS__, NULL})
 
 /* Runs the child to completion and asserts its exit code. */
 static proc *cli_expect(proc *p, int code)
@@ -263,10 +59,7 @@ static int cli_setup(void **state)
 
 static int cli_teardown(void **state)
 {
-    for (size_t i = 0; i < MAX_PROCS; i++) {
-        proc_free(g_procs[i]);
-        g_procs[i] = NULL;
-    }
+    it_proc_free_all();
     return it_test_teardown(state);
 }
 
