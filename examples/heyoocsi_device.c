@@ -181,29 +181,13 @@ int main(int argc, char **argv)
     const char *url = argc > 1 ? argv[1] : "tcp://localhost:4444";
     const char *handle = argc > 2 ? argv[2] : "heyoocsi_device_###";
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
 
-    oocsi_options *opts = oocsi_options_new();
-    if (opts == NULL) {
-        fprintf(stderr, "out of memory\n");
-        return 1;
-    }
-    int rc = oocsi_options_set_handle(opts, handle);
-    if (rc == OOCSI_OK) {
-        rc = oocsi_options_add_endpoint(opts, url);
-    }
     oocsi_client *client = NULL;
-    if (rc == OOCSI_OK) {
-        rc = oocsi_connect(&client, opts);
-    }
-    oocsi_options_free(opts);
+    int rc = oocsi_connect_to(&client, handle, url);
     if (rc != OOCSI_OK) {
-        fprintf(stderr, "cannot connect to %s: %s\n", url, oocsi_strerror(rc));
+        fprintf(stderr, "%s\n", oocsi_last_error(NULL));
         return 1;
     }
 

@@ -94,29 +94,13 @@ int main(int argc, char **argv)
     const char *channel = argc > 3 ? argv[3] : "chat";
 
     /* No SA_RESTART: Ctrl-C interrupts poll() at once. */
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
 
-    oocsi_options *opts = oocsi_options_new();
-    if (opts == NULL) {
-        fprintf(stderr, "out of memory\n");
-        return 1;
-    }
-    int rc = oocsi_options_set_handle(opts, handle);
-    if (rc == OOCSI_OK) {
-        rc = oocsi_options_add_endpoint(opts, url);
-    }
     oocsi_client *client = NULL;
-    if (rc == OOCSI_OK) {
-        rc = oocsi_connect(&client, opts);
-    }
-    oocsi_options_free(opts);
+    int rc = oocsi_connect_to(&client, handle, url);
     if (rc != OOCSI_OK) {
-        fprintf(stderr, "cannot connect to %s: %s\n", url, oocsi_strerror(rc));
+        fprintf(stderr, "%s\n", oocsi_last_error(NULL));
         return 1;
     }
     rc = oocsi_subscribe(client, channel, on_chat, NULL);
