@@ -327,6 +327,7 @@ int it_test_setup(void **state)
 
 int it_test_teardown(void **state)
 {
+    it_proc_free_all(); /* children the test started */
     (void)state;
     /* Clients first: that stops every thread that could still call a recorder. */
     for (size_t i = 0; i < g_ntracked; i++)
