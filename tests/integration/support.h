@@ -177,6 +177,15 @@ void it_proc_release(it_proc *p);
 /** Kills and frees every child still tracked (test teardown). */
 void it_proc_free_all(void);
 
+/* ------------------------------------------------------ headless Chromium */
+
+/** Chromium's path ($CHROMIUM, else the usual places), or NULL. */
+const char *it_find_chromium(void);
+/** Starts exe headless on url with the profile folder profile (its own). */
+pid_t it_browser_start(const char *exe, const char *profile, const char *url);
+/** Stops it (bounded) and removes the profile folder (NULL: keep). */
+void it_browser_stop(pid_t pid, const char *profile);
+
 /* --------------------------------------------------------- message inbox */
 
 typedef struct it_msg {

@@ -22,52 +22,6 @@
 #error "OOCSI_TEST_WWW_DIR must name tests/browser"
 #endif
 
-static const char *find_chromium(void)
-{
-    const char *env = getenv("CHROMIUM");
-    if (env && *env && access(env, X_OK) == 0)
-        return env;
-    static const char *const candidates[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
-                                             NULL};
-    for (int i = 0; candidates[i]; i++)
-        if (access(candidates[i], X_OK) == 0)
-            return candidates[i];
-    return NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static pid_t start_browser(const char *exe, const char *profile, const char *url)
-{
-    char profile_arg[600];
-    snprintf(profile_arg, sizeof profile_arg, "--user-data-dir=%s", profile);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execl(exe, exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-              "--remote-debugging-port=0", profile_arg, url, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop_browser(pid_t pid)
-{
-    if (pid > 0)
-        it_stop_child(pid, 5000, NULL);
-}
-
 static int has_echo_of(const it_msg *m, void *ctx)
 {
     const cJSON *echo = cJSON_GetObjectItemCaseSensitive(m->data, "echo");
@@ -104,7 +58,7 @@ static int has_hello(const it_msg *m, void *ctx)
 static void test_browser_and_c_client_talk(void **state)
 {
     (void)state;
-    const char *exe = find_chromium();
+    const char *exe = it_find_chromium();
     if (!exe) {
         print_message("SKIP: Chromium not found (install the Debian package chromium, or set CHROMIUM=/path)\n");
         skip();
@@ -133,7 +87,7 @@ static void test_browser_and_c_client_talk(void **state)
 
     char profile[] = "/tmp/oocsi-chromium-XXXXXX";
     assert_non_null(mkdtemp(profile));
-    pid_t pid = start_browser(exe, profile, url);
+    pid_t pid = it_browser_start(exe, profile, url);
     assert_true(pid > 0);
 
     /* Browser -> C: the page's hello on the channel (Chromium may take a
@@ -147,8 +101,7 @@ static void test_browser_and_c_client_talk(void **state)
         find_ctx echo = {in, has_echo_of, &n, -1};
         got_echo = it_wait_until(find_cond, &echo, 30000);
     }
-    stop_browser(pid);
-    nftw(profile, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    it_browser_stop(pid, profile);
     oocsi_close(c);
     oocsi_hub_free(hub);
     if (!got_hello)

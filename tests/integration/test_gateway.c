@@ -684,56 +684,6 @@ static void test_tls(void **state)
 
 /* ------------------------------------------------------------------ 1: a real browser */
 
-static const char *find_chromium(void)
-{
-    const char *env = getenv("CHROMIUM");
-    if (env && *env && access(env, X_OK) == 0) {
-        return env;
-    }
-    static const char *const candidates[] = {"/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome",
-                                             NULL};
-    for (int i = 0; candidates[i]; i++) {
-        if (access(candidates[i], X_OK) == 0) {
-            return candidates[i];
-        }
-    }
-    return NULL;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static pid_t start_browser(const char *exe, const char *profile, const char *url)
-{
-    char profile_arg[600];
-    snprintf(profile_arg, sizeof profile_arg, "--user-data-dir=%s", profile);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_WRONLY);
-        if (devnull >= 0) {
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-        }
-        execl(exe, exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
-              "--remote-debugging-port=0", profile_arg, url, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void stop_browser(pid_t pid)
-{
-    if (pid > 0) {
-        it_stop_child(pid, 5000, NULL);
-    }
-}
-
 typedef struct find_ctx {
     it_inbox *in;
     const char *key;
@@ -763,7 +713,7 @@ static int find_cond(void *p)
 static void test_browser(void **state)
 {
     (void)state;
-    const char *exe = find_chromium();
+    const char *exe = it_find_chromium();
     if (!exe) {
         print_message("SKIP: Chromium not found (install the Debian package chromium, or set CHROMIUM=/path)\n");
         skip();
@@ -783,7 +733,7 @@ static void test_browser(void **state)
 
     char profile[] = "/tmp/oocsi-chromium-XXXXXX";
     assert_non_null(mkdtemp(profile));
-    pid_t pid = start_browser(exe, profile, url);
+    pid_t pid = it_browser_start(exe, profile, url);
     assert_true(pid > 0);
 
     find_ctx hello = {in, "hello", 0};
@@ -796,8 +746,7 @@ static void test_browser(void **state)
         find_ctx call = {in, "callresult", 42}; /* the page called add with x = 21 */
         got_call = it_wait_until(find_cond, &call, 30000);
     }
-    stop_browser(pid);
-    nftw(profile, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    it_browser_stop(pid, profile);
     gw_stop(&g);
     if (!got_hello) {
         fail_msg("no hello from the gateway's page in headless Chromium (browser -> C)");

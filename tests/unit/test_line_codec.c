@@ -6,51 +6,11 @@
  * terminating NUL (and scribbled over afterwards), so ASan catches any read
  * past the frame and any event that borrows from it.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <stdlib.h>
-#include <string.h>
-
-#include "oocsi/codec.h"
-
-#define R "\xef\xbf\xbd" /* U+FFFD */
-
-static const oocsi_codec *codec(void)
-{
-    return oocsi_codec_line();
-}
-
-static int setup(void **state)
-{
-    *state = codec()->create();
-    return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    codec()->destroy(*state);
-    return 0;
-}
-
-static int decode_n(void *st, const char *frame, size_t len, oocsi_event *ev)
-{
-    char *copy = malloc(len > 0 ? len : 1);
-    int rc;
-
-    assert_non_null(copy);
-    memcpy(copy, frame, len);
-    memset(ev, 0, sizeof(*ev));
-    rc = codec()->decode(st, len > 0 ? copy : NULL, len, ev);
-    memset(copy, 'X', len);
-    free(copy);
-    return rc;
-}
-
-#define DECODE(st, lit, ev) decode_n(st, lit, sizeof(lit) - 1, ev)
+#define CODEC_UNDER_TEST oocsi_codec_line
+#define CODEC_WELCOME_FRAME "{'message' : \"welcome tester\"}"
+#define CODEC_MESSAGE_FRAME "{\"v\":1}"
+#define CODEC_SEND_VERB "sendraw"
+#include "codec_test_util.h"
 
 /* Decodes a line that carries no payload and checks its type. */
 static void expect_type_n(void *st, const char *line, size_t len, oocsi_event_type type)
@@ -75,27 +35,6 @@ static void expect_text(void *st, const char *line, size_t len, oocsi_event_type
     assert_null(ev.data);
     assert_null(ev.sender);
     oocsi_event_clear(&ev);
-}
-
-static void welcome(void *st)
-{
-    oocsi_event ev;
-    assert_int_equal(DECODE(st, "{'message' : \"welcome tester\"}", &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_WELCOME);
-    oocsi_event_clear(&ev);
-}
-
-/* The payload of a MESSAGE event as compact ASCII text. (Not
- * cJSON_PrintUnformatted: it prints integers above ~1e15 inexactly, e.g.
- * 9007199254740998 as 9.007199254741e+15.) */
-static char *data_text(const oocsi_event *ev)
-{
-    char *s;
-    assert_non_null(ev->data);
-    assert_true(cJSON_IsObject(ev->data));
-    s = oocsi_json_ascii(ev->data, NULL, NULL);
-    assert_non_null(s);
-    return s;
 }
 
 static void expect_message(void *st, const char *line, size_t len, const char *sender, const char *recipient,
@@ -140,38 +79,6 @@ static void test_codec_table(void **state)
     assert_non_null(c->reset);
     assert_non_null(c->decode);
     assert_non_null(c->encode);
-}
-
-static void test_states_are_independent(void **state)
-{
-    void *a = codec()->create(), *b = codec()->create();
-    (void)state;
-
-    assert_non_null(a);
-    assert_non_null(b);
-    welcome(a);
-    expect_type(a, "{\"v\":1}", OOCSI_EVENT_MESSAGE);
-    expect_type(b, "{\"v\":1}", OOCSI_EVENT_NONE);
-    codec()->destroy(a);
-    codec()->destroy(b);
-    codec()->destroy(NULL);
-}
-
-static void test_decode_bad_args(void **state)
-{
-    oocsi_event ev;
-
-    memset(&ev, 0, sizeof(ev));
-    assert_int_equal(codec()->decode(NULL, "ping", 4, &ev), OOCSI_ERR_INVAL);
-    assert_int_equal(codec()->decode(*state, "ping", 4, NULL), OOCSI_ERR_INVAL);
-    assert_int_equal(codec()->decode(*state, NULL, 4, &ev), OOCSI_ERR_INVAL);
-    assert_int_equal(ev.type, OOCSI_EVENT_NONE);
-    /* an empty frame may come as NULL */
-    assert_int_equal(codec()->decode(*state, NULL, 0, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_NONE);
-    welcome(*state);
-    assert_int_equal(codec()->decode(*state, NULL, 0, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_NONE);
 }
 
 /* --------------------------------------------------------- handshake */
@@ -348,24 +255,7 @@ static void test_control_lines(void **state)
 
 static void test_frame_bounded_by_len(void **state)
 {
-    /* the codec reads len bytes, never up to a NUL */
-    void *st = *state;
-    oocsi_event ev;
-    const char buf[] = "ping-and-more";
-    const char msg[] = "{\"v\":1}garbage";
-
-    memset(&ev, 0, sizeof(ev));
-    assert_int_equal(codec()->decode(st, buf, 4, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_PING);
-    welcome(st);
-    memset(&ev, 0, sizeof(ev));
-    assert_int_equal(codec()->decode(st, msg, 7, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_MESSAGE);
-    oocsi_event_clear(&ev);
-    memset(&ev, 0, sizeof(ev));
-    assert_int_equal(codec()->decode(st, msg, 8, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_INVALID);
-    oocsi_event_clear(&ev);
+    check_frame_bounded_by_len(*state, "{\"v\":1}garbage", 7);
 }
 
 /* ---------------------------------------------------------- text lines */
@@ -743,18 +633,6 @@ static void test_invalid_prefix_is_short(void **state)
     oocsi_event_clear(&ev);
 }
 
-static char *repeat(const char *prefix, char c, size_t count, const char *suffix, size_t *len)
-{
-    size_t pl = strlen(prefix), sl = strlen(suffix);
-    char *s = malloc(pl + count + sl);
-    assert_non_null(s);
-    memcpy(s, prefix, pl);
-    memset(s + pl, c, count);
-    memcpy(s + pl + count, suffix, sl);
-    *len = pl + count + sl;
-    return s;
-}
-
 static void test_very_long_lines(void **state)
 {
     void *st = *state;
@@ -770,20 +648,10 @@ static void test_very_long_lines(void **state)
     free(line);
     welcome(st);
     /* a 1 MiB string value */
-    line = repeat("{\"big\":\"", 'a', mib, "\",\"sender\":\"s\",\"recipient\":\"r\",\"timestamp\":1}", &n);
-    assert_int_equal(decode_n(st, line, n, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_MESSAGE);
-    assert_string_equal(ev.sender, "s");
-    assert_int_equal(strlen(cJSON_GetObjectItemCaseSensitive(ev.data, "big")->valuestring), mib);
-    oocsi_event_clear(&ev);
-    free(line);
+    expect_big_value(st, "{\"big\":\"", mib, "\",\"sender\":\"s\",\"recipient\":\"r\",\"timestamp\":1}", "big", mib,
+                     "s");
     /* a 1 MiB message with an invalid byte: repaired, still delivered */
-    line = repeat("{\"big\":\"", 'a', mib, "\xff\"}", &n);
-    assert_int_equal(decode_n(st, line, n, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_MESSAGE);
-    assert_int_equal(strlen(cJSON_GetObjectItemCaseSensitive(ev.data, "big")->valuestring), mib + 3);
-    oocsi_event_clear(&ev);
-    free(line);
+    expect_big_value(st, "{\"big\":\"", mib, "\xff\"}", "big", mib + 3, NULL);
     /* a 1 MiB text line */
     line = repeat("", 'q', mib, "", &n);
     assert_int_equal(decode_n(st, line, n, &ev), OOCSI_OK);
@@ -866,101 +734,41 @@ static void test_deep_nesting(void **state)
     }
 }
 
+/* Every third frame starts like a JSON message line. */
+static void line_shape(unsigned char *buf, size_t n, int round)
+{
+    if (n > 0 && round % 3 == 0) {
+        buf[0] = '{';
+    }
+}
+
 static void test_binary_noise(void **state)
 {
-    /* arbitrary bytes never crash and always give a well-formed event */
-    void *st = *state;
-    unsigned char buf[64];
-    unsigned x = 12345;
-    int round, welcomed;
-
-    for (welcomed = 0; welcomed < 2; welcomed++) {
-        codec()->reset(st);
-        if (welcomed) {
-            welcome(st);
-        }
-        for (round = 0; round < 2000; round++) {
-            oocsi_event ev;
-            size_t n = (size_t)(round % 64), i;
-            for (i = 0; i < n; i++) {
-                x = x * 1103515245u + 12345u;
-                buf[i] = (unsigned char)(x >> 16);
-            }
-            if (n > 0 && round % 3 == 0) {
-                buf[0] = '{';
-            }
-            assert_int_equal(decode_n(st, (const char *)buf, n, &ev), OOCSI_OK);
-            if (ev.text != NULL) {
-                assert_true(oocsi_utf8_valid(ev.text, strlen(ev.text)));
-            }
-            if (ev.type == OOCSI_EVENT_MESSAGE) {
-                assert_non_null(ev.sender);
-                assert_non_null(ev.recipient);
-                assert_non_null(ev.data);
-            }
-            if (ev.type == OOCSI_EVENT_WELCOME && !welcomed) {
-                codec()->reset(st); /* stay in the mode under test */
-            }
-            oocsi_event_clear(&ev);
-        }
-    }
+    run_binary_noise(*state, 2000, line_shape);
 }
 
 /* ------------------------------------------------------------- encode */
 
-static void expect_encode(const oocsi_command *cmd, const char *want)
-{
-    oocsi_buf out = {NULL, 0, 0};
-    assert_int_equal(codec()->encode(NULL, cmd, &out), OOCSI_OK);
-    assert_non_null(out.data);
-    assert_int_equal(out.len, strlen(want));
-    assert_string_equal(out.data, want);
-    oocsi_buf_free(&out);
-}
-
-static oocsi_command mk(oocsi_command_type type, const char *arg, const char *payload)
-{
-    oocsi_command c;
-    c.type = type;
-    c.arg = arg;
-    c.payload = payload;
-    c.payload_len = payload != NULL ? strlen(payload) : 0;
-    return c;
-}
-
 static void test_encode_commands(void **state)
 {
-    oocsi_command c;
+    static const encode_case cases[] = {
+        {OOCSI_CMD_HELLO, "alice", NULL, "alice(JSON)"},
+        {OOCSI_CMD_HELLO, "alice:secret", NULL, "alice:secret(JSON)"},
+        {OOCSI_CMD_SEND, "room", "{\"v\":1}", "sendraw room {\"v\":1}"},
+        {OOCSI_CMD_SEND, "bob", "{\"hi\":true}", "sendraw bob {\"hi\":true}"},
+        {OOCSI_CMD_SEND, "room:secret", "{\"t\":\"caf\\u00e9\"}", "sendraw room:secret {\"t\":\"caf\\u00e9\"}"},
+        {OOCSI_CMD_SUBSCRIBE, "room", NULL, "subscribe room"},
+        {OOCSI_CMD_SUBSCRIBE, "presence(room)", NULL, "subscribe presence(room)"},
+        {OOCSI_CMD_UNSUBSCRIBE, "room", NULL, "unsubscribe room"},
+        {OOCSI_CMD_PING, NULL, NULL, "ping"},
+        {OOCSI_CMD_PONG, NULL, NULL, "."},
+        {OOCSI_CMD_QUIT, NULL, NULL, "quit"},
+        {OOCSI_CMD_CHANNELS, NULL, NULL, "channels"},
+        {OOCSI_CMD_SUBSCRIBERS, "room", NULL, "channels room"},
+        {OOCSI_CMD_CLIENTS, NULL, NULL, "clients"},
+    };
     (void)state;
-
-    c = mk(OOCSI_CMD_HELLO, "alice", NULL);
-    expect_encode(&c, "alice(JSON)");
-    c = mk(OOCSI_CMD_HELLO, "alice:secret", NULL);
-    expect_encode(&c, "alice:secret(JSON)");
-    c = mk(OOCSI_CMD_SEND, "room", "{\"v\":1}");
-    expect_encode(&c, "sendraw room {\"v\":1}");
-    c = mk(OOCSI_CMD_SEND, "bob", "{\"hi\":true}");
-    expect_encode(&c, "sendraw bob {\"hi\":true}");
-    c = mk(OOCSI_CMD_SEND, "room:secret", "{\"t\":\"caf\\u00e9\"}");
-    expect_encode(&c, "sendraw room:secret {\"t\":\"caf\\u00e9\"}");
-    c = mk(OOCSI_CMD_SUBSCRIBE, "room", NULL);
-    expect_encode(&c, "subscribe room");
-    c = mk(OOCSI_CMD_SUBSCRIBE, "presence(room)", NULL);
-    expect_encode(&c, "subscribe presence(room)");
-    c = mk(OOCSI_CMD_UNSUBSCRIBE, "room", NULL);
-    expect_encode(&c, "unsubscribe room");
-    c = mk(OOCSI_CMD_PING, NULL, NULL);
-    expect_encode(&c, "ping");
-    c = mk(OOCSI_CMD_PONG, NULL, NULL);
-    expect_encode(&c, ".");
-    c = mk(OOCSI_CMD_QUIT, NULL, NULL);
-    expect_encode(&c, "quit");
-    c = mk(OOCSI_CMD_CHANNELS, NULL, NULL);
-    expect_encode(&c, "channels");
-    c = mk(OOCSI_CMD_SUBSCRIBERS, "room", NULL);
-    expect_encode(&c, "channels room");
-    c = mk(OOCSI_CMD_CLIENTS, NULL, NULL);
-    expect_encode(&c, "clients");
+    expect_encodes(cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_encode_payload_len(void **state)
@@ -987,18 +795,6 @@ static void test_encode_appends(void **state)
     assert_int_equal(codec()->encode(st, &c, &out), OOCSI_OK);
     assert_string_equal(out.data, "prev\nsubscribe room\nping");
     assert_int_equal(out.len, strlen("prev\nsubscribe room\nping"));
-    oocsi_buf_free(&out);
-}
-
-static void expect_encode_fails(const oocsi_command *cmd, int err)
-{
-    oocsi_buf out = {NULL, 0, 0};
-
-    assert_int_equal(oocsi_buf_append_str(&out, "keep"), OOCSI_OK);
-    assert_int_equal(codec()->encode(NULL, cmd, &out), err);
-    /* nothing was appended */
-    assert_int_equal(out.len, 4);
-    assert_string_equal(out.data, "keep");
     oocsi_buf_free(&out);
 }
 
@@ -1038,25 +834,6 @@ static void test_encode_invalid(void **state)
     assert_int_equal(codec()->encode(NULL, NULL, &out), OOCSI_ERR_INVAL);
     assert_int_equal(codec()->encode(NULL, &c, NULL), OOCSI_ERR_INVAL);
     assert_null(out.data);
-}
-
-static void test_encode_send_from_json_ascii(void **state)
-{
-    /* the intended pipeline: a cJSON object -> ASCII text -> sendraw line */
-    cJSON *o = cJSON_Parse("{\"t\":\"caf\xc3\xa9\\nline\"}");
-    oocsi_command c;
-    size_t len = 0;
-    char *payload;
-    (void)state;
-
-    assert_non_null(o);
-    payload = oocsi_json_ascii(o, &len, NULL);
-    assert_non_null(payload);
-    c = mk(OOCSI_CMD_SEND, "room", payload);
-    c.payload_len = len;
-    expect_encode(&c, "sendraw room {\"t\":\"caf\\u00e9\\nline\"}");
-    free(payload);
-    cJSON_Delete(o);
 }
 
 int main(void)

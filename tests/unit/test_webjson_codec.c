@@ -7,51 +7,11 @@
  * terminating NUL (and scribbled over afterwards), so ASan catches any read
  * past the frame and any event that borrows from it.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <stdlib.h>
-#include <string.h>
-
-#include "oocsi/codec.h"
-
-#define R "\xef\xbf\xbd" /* U+FFFD */
-
-static const oocsi_codec *codec(void)
-{
-    return oocsi_codec_webjson();
-}
-
-static int setup(void **state)
-{
-    *state = codec()->create();
-    return *state == NULL ? -1 : 0;
-}
-
-static int teardown(void **state)
-{
-    codec()->destroy(*state);
-    return 0;
-}
-
-static int decode_n(void *st, const char *frame, size_t len, oocsi_event *ev)
-{
-    char *copy = malloc(len > 0 ? len : 1);
-    int rc;
-
-    assert_non_null(copy);
-    memcpy(copy, frame, len);
-    memset(ev, 0, sizeof(*ev));
-    rc = codec()->decode(st, len > 0 ? copy : NULL, len, ev);
-    memset(copy, 'X', len);
-    free(copy);
-    return rc;
-}
-
-#define DECODE(st, lit, ev) decode_n(st, lit, sizeof(lit) - 1, ev)
+#define CODEC_UNDER_TEST oocsi_codec_webjson
+#define CODEC_WELCOME_FRAME "{\"message\" : \"welcome tester\"}"
+#define CODEC_MESSAGE_FRAME "{\"data\":{\"v\":1}}"
+#define CODEC_SEND_VERB "sendjson"
+#include "codec_test_util.h"
 
 /* Decodes a frame and checks only its type (and that no payload leaks into
  * events that carry none). */
@@ -96,25 +56,6 @@ static void expect_text(void *st, const char *frame, size_t len, oocsi_event_typ
 
 #define TXT(st, lit, type, text) expect_text(st, lit, sizeof(lit) - 1, type, text)
 
-static void welcome(void *st)
-{
-    oocsi_event ev;
-    assert_int_equal(DECODE(st, "{\"message\" : \"welcome tester\"}", &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_WELCOME);
-    oocsi_event_clear(&ev);
-}
-
-/* The payload of a MESSAGE event as compact ASCII text. */
-static char *data_text(const oocsi_event *ev)
-{
-    char *s;
-    assert_non_null(ev->data);
-    assert_true(cJSON_IsObject(ev->data));
-    s = oocsi_json_ascii(ev->data, NULL, NULL);
-    assert_non_null(s);
-    return s;
-}
-
 static void expect_message(void *st, const char *frame, size_t len, const char *sender, const char *recipient,
                            int64_t ts, const char *data)
 {
@@ -148,18 +89,6 @@ static void expect_message(void *st, const char *frame, size_t len, const char *
 
 #define MSG(st, lit, snd, rcp, ts, data) expect_message(st, lit, sizeof(lit) - 1, snd, rcp, ts, data)
 
-static char *repeat(const char *prefix, char c, size_t count, const char *suffix, size_t *len)
-{
-    size_t pl = strlen(prefix), sl = strlen(suffix);
-    char *s = malloc(pl + count + sl);
-    assert_non_null(s);
-    memcpy(s, prefix, pl);
-    memset(s + pl, c, count);
-    memcpy(s + pl + count, suffix, sl);
-    *len = pl + count + sl;
-    return s;
-}
-
 /* ------------------------------------------------------------ vtable */
 
 static void test_codec_table(void **state)
@@ -180,38 +109,6 @@ static void test_codec_table(void **state)
     assert_non_null(c->reset);
     assert_non_null(c->decode);
     assert_non_null(c->encode);
-}
-
-static void test_states_are_independent(void **state)
-{
-    void *a = codec()->create(), *b = codec()->create();
-    (void)state;
-
-    assert_non_null(a);
-    assert_non_null(b);
-    welcome(a);
-    expect_type(a, "{\"data\":{\"v\":1}}", OOCSI_EVENT_MESSAGE);
-    expect_type(b, "{\"data\":{\"v\":1}}", OOCSI_EVENT_NONE);
-    codec()->destroy(a);
-    codec()->destroy(b);
-    codec()->destroy(NULL);
-}
-
-static void test_decode_bad_args(void **state)
-{
-    oocsi_event ev;
-
-    memset(&ev, 0, sizeof(ev));
-    assert_int_equal(codec()->decode(NULL, "ping", 4, &ev), OOCSI_ERR_INVAL);
-    assert_int_equal(codec()->decode(*state, "ping", 4, NULL), OOCSI_ERR_INVAL);
-    assert_int_equal(codec()->decode(*state, NULL, 4, &ev), OOCSI_ERR_INVAL);
-    assert_int_equal(ev.type, OOCSI_EVENT_NONE);
-    /* an empty frame may come as NULL */
-    assert_int_equal(codec()->decode(*state, NULL, 0, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_NONE);
-    welcome(*state);
-    assert_int_equal(codec()->decode(*state, NULL, 0, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_NONE);
 }
 
 /* --------------------------------------------------------- handshake */
@@ -440,26 +337,13 @@ static void test_control_frames(void **state)
 
 static void test_frame_bounded_by_len(void **state)
 {
-    /* the codec reads len bytes, never up to a NUL */
-    void *st = *state;
-    oocsi_event ev;
-    const char buf[] = "ping-and-more";
     const char msg[] = "{\"data\":{\"v\":1}}garbage";
+    oocsi_event ev;
 
+    check_frame_bounded_by_len(*state, msg, 16);
+    /* one byte short of the closing brace is not a message either */
     memset(&ev, 0, sizeof(ev));
-    assert_int_equal(codec()->decode(st, buf, 4, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_PING);
-    welcome(st);
-    memset(&ev, 0, sizeof(ev));
-    assert_int_equal(codec()->decode(st, msg, 16, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_MESSAGE);
-    oocsi_event_clear(&ev);
-    memset(&ev, 0, sizeof(ev));
-    assert_int_equal(codec()->decode(st, msg, 17, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_INVALID);
-    oocsi_event_clear(&ev);
-    memset(&ev, 0, sizeof(ev));
-    assert_int_equal(codec()->decode(st, msg, 15, &ev), OOCSI_OK);
+    assert_int_equal(codec()->decode(*state, msg, 15, &ev), OOCSI_OK);
     assert_int_equal(ev.type, OOCSI_EVENT_INVALID);
     oocsi_event_clear(&ev);
 }
@@ -831,20 +715,10 @@ static void test_very_long_frames(void **state)
     oocsi_event_clear(&ev);
     free(frame);
     /* a 1 MiB string value in the payload */
-    frame = repeat("{\"data\":{\"big\":\"", 'a', mib, "\"},\"recipient\":\"r\",\"sender\":\"s\",\"timestamp\":1}", &n);
-    assert_int_equal(decode_n(st, frame, n, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_MESSAGE);
-    assert_string_equal(ev.sender, "s");
-    assert_int_equal(strlen(cJSON_GetObjectItemCaseSensitive(ev.data, "big")->valuestring), mib);
-    oocsi_event_clear(&ev);
-    free(frame);
+    expect_big_value(st, "{\"data\":{\"big\":\"", mib, "\"},\"recipient\":\"r\",\"sender\":\"s\",\"timestamp\":1}",
+                     "big", mib, "s");
     /* a 1 MiB message with an invalid byte: repaired, still delivered */
-    frame = repeat("{\"data\":{\"big\":\"", 'a', mib, "\xff\"}}", &n);
-    assert_int_equal(decode_n(st, frame, n, &ev), OOCSI_OK);
-    assert_int_equal(ev.type, OOCSI_EVENT_MESSAGE);
-    assert_int_equal(strlen(cJSON_GetObjectItemCaseSensitive(ev.data, "big")->valuestring), mib + 3);
-    oocsi_event_clear(&ev);
-    free(frame);
+    expect_big_value(st, "{\"data\":{\"big\":\"", mib, "\xff\"}}", "big", mib + 3, NULL);
     /* a 1 MiB wrapped text payload */
     frame = repeat("{\"data\":\"", 'w', mib, "\"}", &n);
     assert_int_equal(decode_n(st, frame, n, &ev), OOCSI_OK);
@@ -950,111 +824,39 @@ static void test_deep_nesting(void **state)
     }
 }
 
+/* Frames that start like a message or a status frame. */
+static void webjson_shape(unsigned char *buf, size_t n, int round)
+{
+    if (n > 10 && round % 3 == 0) {
+        memcpy(buf, "{\"data\":", 8);
+    } else if (n > 12 && round % 3 == 1) {
+        memcpy(buf, "{\"message\":\"", 12);
+    }
+}
+
 static void test_binary_noise(void **state)
 {
-    /* arbitrary bytes never crash and always give a well-formed event */
-    void *st = *state;
-    unsigned char buf[64];
-    unsigned x = 12345;
-    int round, welcomed;
-
-    for (welcomed = 0; welcomed < 2; welcomed++) {
-        codec()->reset(st);
-        if (welcomed) {
-            welcome(st);
-        }
-        for (round = 0; round < 3000; round++) {
-            oocsi_event ev;
-            size_t n = (size_t)(round % 64), i;
-            for (i = 0; i < n; i++) {
-                x = x * 1103515245u + 12345u;
-                buf[i] = (unsigned char)(x >> 16);
-            }
-            if (n > 10 && round % 3 == 0) {
-                memcpy(buf, "{\"data\":", 8);
-            } else if (n > 12 && round % 3 == 1) {
-                memcpy(buf, "{\"message\":\"", 12);
-            }
-            assert_int_equal(decode_n(st, (const char *)buf, n, &ev), OOCSI_OK);
-            if (ev.text != NULL) {
-                assert_true(oocsi_utf8_valid(ev.text, strlen(ev.text)));
-            }
-            if (ev.type == OOCSI_EVENT_MESSAGE) {
-                assert_non_null(ev.sender);
-                assert_non_null(ev.recipient);
-                assert_non_null(ev.data);
-                assert_true(cJSON_IsObject(ev.data));
-            }
-            if (ev.type == OOCSI_EVENT_INVALID) {
-                assert_int_equal(ev.err, OOCSI_ERR_PROTOCOL);
-                assert_true(strlen(ev.text) <= 80);
-            }
-            if (ev.type == OOCSI_EVENT_WELCOME && !welcomed) {
-                codec()->reset(st); /* stay in the mode under test */
-            }
-            oocsi_event_clear(&ev);
-        }
-    }
+    run_binary_noise(*state, 3000, webjson_shape);
 }
 
 /* ------------------------------------------------------------- encode */
 
-static void expect_encode(const oocsi_command *cmd, const char *want)
-{
-    oocsi_buf out = {NULL, 0, 0};
-    assert_int_equal(codec()->encode(NULL, cmd, &out), OOCSI_OK);
-    assert_non_null(out.data);
-    assert_int_equal(out.len, strlen(want));
-    assert_string_equal(out.data, want);
-    oocsi_buf_free(&out);
-}
-
-static oocsi_command mk(oocsi_command_type type, const char *arg, const char *payload)
-{
-    oocsi_command c;
-    c.type = type;
-    c.arg = arg;
-    c.payload = payload;
-    c.payload_len = payload != NULL ? strlen(payload) : 0;
-    return c;
-}
-
-static void expect_encode_fails(const oocsi_command *cmd, int err)
-{
-    oocsi_buf out = {NULL, 0, 0};
-
-    assert_int_equal(oocsi_buf_append_str(&out, "keep"), OOCSI_OK);
-    assert_int_equal(codec()->encode(NULL, cmd, &out), err);
-    /* nothing was appended */
-    assert_int_equal(out.len, 4);
-    assert_string_equal(out.data, "keep");
-    oocsi_buf_free(&out);
-}
-
 static void test_encode_commands(void **state)
 {
-    oocsi_command c;
+    static const encode_case cases[] = {
+        /* §19: the bare handle, no "(JSON)" */
+        {OOCSI_CMD_HELLO, "alice", NULL, "alice"},
+        {OOCSI_CMD_HELLO, "x_h###", NULL, "x_h###"},
+        {OOCSI_CMD_SEND, "room", "{\"v\":1}", "sendjson room {\"v\":1}"},
+        {OOCSI_CMD_SEND, "bob", "{\"hi\":true}", "sendjson bob {\"hi\":true}"},
+        {OOCSI_CMD_SEND, "room:secret", "{\"t\":\"caf\\u00e9\"}", "sendjson room:secret {\"t\":\"caf\\u00e9\"}"},
+        {OOCSI_CMD_SUBSCRIBE, "room", NULL, "subscribe room"},
+        {OOCSI_CMD_SUBSCRIBE, "presence(room)", NULL, "subscribe presence(room)"},
+        {OOCSI_CMD_UNSUBSCRIBE, "room", NULL, "unsubscribe room"},
+        {OOCSI_CMD_PONG, NULL, NULL, "."},
+    };
     (void)state;
-
-    /* §19: the bare handle, no "(JSON)" */
-    c = mk(OOCSI_CMD_HELLO, "alice", NULL);
-    expect_encode(&c, "alice");
-    c = mk(OOCSI_CMD_HELLO, "x_h###", NULL);
-    expect_encode(&c, "x_h###");
-    c = mk(OOCSI_CMD_SEND, "room", "{\"v\":1}");
-    expect_encode(&c, "sendjson room {\"v\":1}");
-    c = mk(OOCSI_CMD_SEND, "bob", "{\"hi\":true}");
-    expect_encode(&c, "sendjson bob {\"hi\":true}");
-    c = mk(OOCSI_CMD_SEND, "room:secret", "{\"t\":\"caf\\u00e9\"}");
-    expect_encode(&c, "sendjson room:secret {\"t\":\"caf\\u00e9\"}");
-    c = mk(OOCSI_CMD_SUBSCRIBE, "room", NULL);
-    expect_encode(&c, "subscribe room");
-    c = mk(OOCSI_CMD_SUBSCRIBE, "presence(room)", NULL);
-    expect_encode(&c, "subscribe presence(room)");
-    c = mk(OOCSI_CMD_UNSUBSCRIBE, "room", NULL);
-    expect_encode(&c, "unsubscribe room");
-    c = mk(OOCSI_CMD_PONG, NULL, NULL);
-    expect_encode(&c, ".");
+    expect_encodes(cases, sizeof cases / sizeof cases[0]);
 }
 
 static void test_encode_unsupported(void **state)
@@ -1149,25 +951,6 @@ static void test_encode_invalid(void **state)
     assert_int_equal(codec()->encode(NULL, NULL, &out), OOCSI_ERR_INVAL);
     assert_int_equal(codec()->encode(NULL, &c, NULL), OOCSI_ERR_INVAL);
     assert_null(out.data);
-}
-
-static void test_encode_send_from_json_ascii(void **state)
-{
-    /* the intended pipeline: a cJSON object -> ASCII text -> sendjson frame */
-    cJSON *o = cJSON_Parse("{\"t\":\"caf\xc3\xa9\\nline\"}");
-    oocsi_command c;
-    size_t len = 0;
-    char *payload;
-    (void)state;
-
-    assert_non_null(o);
-    payload = oocsi_json_ascii(o, &len, NULL);
-    assert_non_null(payload);
-    c = mk(OOCSI_CMD_SEND, "room", payload);
-    c.payload_len = len;
-    expect_encode(&c, "sendjson room {\"t\":\"caf\\u00e9\\nline\"}");
-    free(payload);
-    cJSON_Delete(o);
 }
 
 static void test_round_trip(void **state)
