@@ -1,5 +1,5 @@
 /*
- * The "line" codec: the OOCSI TCP line protocol (PROTOCOL.md §1-§4), used by
+ * The "line" codec: the OOCSI TCP line protocol (described in codecs/README.md), used by
  * the tcp and tls transports. Sans-I/O: one line (without its LF) in, one
  * event out; one command in, one line (without its LF) appended out.
  *

@@ -1,6 +1,6 @@
 /*
  * The "webjson" codec: the oocsi-web WebSocket protocol at /ws
- * (PROTOCOL.md §19), used by the ws and wss transports. Sans-I/O: one
+ * (described in codecs/README.md), used by the ws and wss transports. Sans-I/O: one
  * WebSocket text message (no terminator) in, one event out; one command in,
  * one message appended out.
  *

@@ -1,7 +1,7 @@
 /*
  * Codec helpers: the growable byte buffer, event cleanup, strict UTF-8
  * validation and repair, and the ASCII-only compact JSON writer used on the
- * send path (PROTOCOL.md §1: the reference server corrupts multi-byte UTF-8
+ * send path (the reference server corrupts multi-byte UTF-8
  * characters that straddle its 1024-byte read chunks, so clients send pure
  * ASCII with \uXXXX escapes).
  */

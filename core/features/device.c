@@ -1,5 +1,5 @@
 /*
- * heyOOCSI device descriptions (PROTOCOL.md §14): one message to channel
+ * heyOOCSI device descriptions (codecs/README.md shows the shape): one message to channel
  * "heyOOCSI!" whose single key is the device name.
  */
 #include <math.h>
