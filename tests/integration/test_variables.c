@@ -1,6 +1,6 @@
 /*
  * Integration: synchronised variables between two clients over the hub, with
- * the expectations of the Python reference tests (PROTOCOL.md §12.4).
+ * the expectations of the Python reference client's variable tests.
  */
 #include "support.h"
 
@@ -161,104 +161,130 @@ static void test_bound_without_value(void **state)
     oocsi_variable_free(b);
 }
 
-static void test_smooth(void **state)
+/* ------------------------------------------------------ smoothing, as a table */
+
+/* One step of a two-client script: set a variable, wait until one client
+ * has everything the other sent, check a reading, or configure smoothing.
+ * END (0) closes a script. */
+typedef enum { END = 0, SET, TO_O2, TO_O1, GET, SMOOTH, LESS } step_op;
+typedef struct step {
+    step_op op;
+    int v;        /* index into the case's variables */
+    double value; /* SET: the value; GET: the expected reading; SMOOTH: window; LESS: the other index */
+    double sigma; /* SMOOTH */
+} step;
+
+#define MAX_VARS 4
+#define MAX_STEPS 32
+typedef struct var_case {
+    const char *name;
+    int nvars;
+    struct {
+        int client; /* 1 or 2 */
+        const char *key;
+    } vars[MAX_VARS];
+    step steps[MAX_STEPS];
+} var_case;
+
+/* The Python client's smoothing tests, step for step. */
+static const var_case smoothing_cases[] = {
+    {"smooth",
+     2,
+     {{1, "testSmooth"}, {2, "testSmooth"}},
+     {{SMOOTH, 1, 2, 0},
+      {SET, 0, 10, 0},
+      {SET, 0, 20, 0},
+      {TO_O2, 0, 0, 0},
+      {GET, 0, 20, 0},
+      {GET, 1, 15, 0},
+      {SET, 0, 10, 0},
+      {SET, 0, 10, 0},
+      {SET, 0, 10, 0},
+      {TO_O2, 0, 0, 0},
+      {GET, 0, 10, 0},
+      {GET, 1, 10, 0}}},
+    {"sigma1",
+     4,
+     {{1, "testSmoothSigma11"}, {2, "testSmoothSigma11"}, {1, "testSmoothSigma12"}, {2, "testSmoothSigma12"}},
+     {{SMOOTH, 0, 2, 1},  {SMOOTH, 1, 2, 1}, {SMOOTH, 2, 2, 2}, {SMOOTH, 3, 2, 2},    {SET, 0, 1, 0},
+      {SET, 0, 2, 0},     {SET, 2, 1, 0},    {SET, 2, 2, 0},    {TO_O2, 0, 0, 0},     {GET, 0, 1.5, 0},
+      {GET, 1, 1.5, 0},   {GET, 2, 1.5, 0},  {GET, 3, 1.5, 0},  {SET, 1, 10.2, 0},    {TO_O1, 0, 0, 0},
+      {GET, 0, 2.0, 0},   {GET, 1, 2.0, 0},  {SET, 3, 10.2, 0}, {TO_O1, 0, 0, 0},     {GET, 2, 2.25, 0},
+      {LESS, 0, 2, 0},    {SET, 1, 10.2, 0}, {SET, 1, 10.2, 0}, {TO_O1, 0, 0, 0},     {GET, 0, 2.625, 0},
+      {SET, 1, -10.2, 0}, {SET, 1, 10.2, 0}, {TO_O1, 0, 0, 0},  {GET, 0, 2.53125, 0}, {GET, 1, 2.53125, 0}}},
+    {"sigma2",
+     2,
+     {{1, "testSmoothSigma2"}, {2, "testSmoothSigma2"}},
+     {{SMOOTH, 1, 2, 1},
+      {SET, 0, 10, 0},
+      {SET, 0, 20, 0},
+      {TO_O2, 0, 0, 0},
+      {GET, 0, 20, 0},
+      {GET, 1, 10.5, 0},
+      {SET, 0, 20, 0},
+      {TO_O2, 0, 0, 0},
+      {GET, 1, 11, 0},
+      {SET, 0, 10, 0},
+      {SET, 0, 10, 0},
+      {SET, 0, 10, 0},
+      {TO_O2, 0, 0, 0},
+      {GET, 0, 10, 0},
+      {GET, 1, 10, 0}}},
+};
+
+static void run_case(const var_case *vc)
 {
-    (void)state;
     pair p;
     pair_init(&p, "variableChannel");
-    oocsi_variable *ov1 = var(p.o1, p.channel, "testSmooth");
-    oocsi_variable *ov2 = var(p.o2, p.channel, "testSmooth");
-    assert_int_equal(oocsi_variable_smooth(ov2, 2, 0), OOCSI_OK);
-    set(ov1, 10);
-    set(ov1, 20);
-    to_o2(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 20, EPS);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 15, EPS);
-    set(ov1, 10);
-    set(ov1, 10);
-    set(ov1, 10);
-    to_o2(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 10, EPS);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 10, EPS);
-    assert_int_equal(oocsi_variable_smooth(ov2, 0, 0), OOCSI_ERR_INVAL);
-    oocsi_variable_free(ov1);
-    oocsi_variable_free(ov2);
+    oocsi_variable *v[MAX_VARS];
+    for (int i = 0; i < vc->nvars; i++)
+        v[i] = var(vc->vars[i].client == 1 ? p.o1 : p.o2, p.channel, vc->vars[i].key);
+    for (int i = 0; i < MAX_STEPS && vc->steps[i].op != END; i++) {
+        const step *s = &vc->steps[i];
+        double got = oocsi_variable_get(v[s->v]);
+        switch (s->op) {
+        case SET:
+            set(v[s->v], s->value);
+            break;
+        case TO_O2:
+            to_o2(&p);
+            break;
+        case TO_O1:
+            to_o1(&p);
+            break;
+        case GET:
+            if (!(fabs(got - s->value) <= EPS))
+                fail_msg("case %s, step %d: variable %d reads %.9g, expected %.9g", vc->name, i, s->v, got, s->value);
+            break;
+        case SMOOTH:
+            assert_int_equal(oocsi_variable_smooth(v[s->v], (int)s->value, s->sigma), OOCSI_OK);
+            break;
+        case LESS:
+            assert_true(got < oocsi_variable_get(v[(int)s->value]));
+            break;
+        case END:
+            break;
+        }
+    }
+    for (int i = 0; i < vc->nvars; i++)
+        oocsi_variable_free(v[i]);
 }
 
-static void test_smooth_sigma1(void **state)
+static void test_smoothing_cases(void **state)
 {
     (void)state;
-    pair p;
-    pair_init(&p, "variableChannel");
-    oocsi_variable *ov11 = var(p.o1, p.channel, "testSmoothSigma11");
-    oocsi_variable *ov21 = var(p.o2, p.channel, "testSmoothSigma11");
-    oocsi_variable *ov12 = var(p.o1, p.channel, "testSmoothSigma12");
-    oocsi_variable *ov22 = var(p.o2, p.channel, "testSmoothSigma12");
-    assert_int_equal(oocsi_variable_smooth(ov11, 2, 1), OOCSI_OK);
-    assert_int_equal(oocsi_variable_smooth(ov21, 2, 1), OOCSI_OK);
-    assert_int_equal(oocsi_variable_smooth(ov12, 2, 2), OOCSI_OK);
-    assert_int_equal(oocsi_variable_smooth(ov22, 2, 2), OOCSI_OK);
-
-    set(ov11, 1);
-    set(ov11, 2);
-    set(ov12, 1);
-    set(ov12, 2);
-    to_o2(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov11), 1.5, EPS);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov21), 1.5, EPS);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov12), 1.5, EPS);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov22), 1.5, EPS);
-
-    set(ov21, 10.2);
-    to_o1(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov11), 2.0, EPS);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov21), 2.0, EPS);
-    set(ov22, 10.2);
-    to_o1(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov12), 2.25, EPS);
-    assert_true(oocsi_variable_get(ov11) < oocsi_variable_get(ov12));
-
-    set(ov21, 10.2);
-    set(ov21, 10.2);
-    to_o1(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov11), 2.625, EPS);
-
-    set(ov21, -10.2);
-    set(ov21, 10.2);
-    to_o1(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov11), 2.53125, EPS);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov21), 2.53125, EPS);
-
-    oocsi_variable_free(ov11);
-    oocsi_variable_free(ov21);
-    oocsi_variable_free(ov12);
-    oocsi_variable_free(ov22);
+    for (size_t i = 0; i < sizeof smoothing_cases / sizeof smoothing_cases[0]; i++)
+        run_case(&smoothing_cases[i]);
 }
 
-static void test_smooth_sigma2(void **state)
+static void test_smooth_rejects_window_0(void **state)
 {
     (void)state;
     pair p;
     pair_init(&p, "variableChannel");
-    oocsi_variable *ov1 = var(p.o1, p.channel, "testSmoothSigma2");
-    oocsi_variable *ov2 = var(p.o2, p.channel, "testSmoothSigma2");
-    assert_int_equal(oocsi_variable_smooth(ov2, 2, 1), OOCSI_OK);
-    set(ov1, 10);
-    set(ov1, 20);
-    to_o2(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 20, EPS);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 10.5, EPS);
-    set(ov1, 20);
-    to_o2(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 11, EPS);
-    set(ov1, 10);
-    set(ov1, 10);
-    set(ov1, 10);
-    to_o2(&p);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov1), 10, EPS);
-    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 10, EPS);
-    oocsi_variable_free(ov1);
-    oocsi_variable_free(ov2);
+    oocsi_variable *v = var(p.o2, p.channel, "testSmooth0");
+    assert_int_equal(oocsi_variable_smooth(v, 0, 0), OOCSI_ERR_INVAL);
+    oocsi_variable_free(v);
 }
 
 static void test_string_variables(void **state)
@@ -332,9 +358,8 @@ int main(void)
         IT_TEST(test_basic),
         IT_TEST(test_min_max),
         IT_TEST(test_bound_without_value),
-        IT_TEST(test_smooth),
-        IT_TEST(test_smooth_sigma1),
-        IT_TEST(test_smooth_sigma2),
+        IT_TEST(test_smoothing_cases),
+        IT_TEST(test_smooth_rejects_window_0),
         IT_TEST(test_string_variables),
         IT_TEST(test_updates_from_others),
     };
