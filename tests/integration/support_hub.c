@@ -1,7 +1,7 @@
 /*
  * Shared helpers of the integration tests (see support.h).
  */
-#include "support.h"
+#include "support_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -266,8 +266,6 @@ static void g_wait(unsigned long gen, int ms)
 
 /* ------------------------------------------------------------- tracking */
 
-enum { T_CLIENT, T_RAW, T_INBOX, T_STATES, T_LOG };
-
 typedef struct tracked {
     int type;
     void *p;
@@ -278,7 +276,7 @@ typedef struct tracked {
 static tracked *g_tracked;
 static size_t g_ntracked, g_captracked;
 
-static tracked *track(int type, void *p)
+static tracked *track_entry(int type, void *p)
 {
     if (g_ntracked == g_captracked) {
         size_t cap = g_captracked ? g_captracked * 2 : 32;
@@ -295,6 +293,11 @@ static tracked *track(int type, void *p)
     return t;
 }
 
+void it__track(int type, void *p)
+{
+    track_entry(type, p);
+}
+
 static tracked *find_tracked(const void *p)
 {
     for (size_t i = 0; i < g_ntracked; i++)
@@ -303,7 +306,7 @@ static tracked *find_tracked(const void *p)
     return NULL;
 }
 
-static void untrack(const void *p)
+void it__untrack(const void *p)
 {
     for (size_t i = 0; i < g_ntracked; i++) {
         if (g_tracked[i].p == p) {
@@ -313,11 +316,6 @@ static void untrack(const void *p)
         }
     }
 }
-
-static void inbox_free(it_inbox *in);
-static void states_free(it_states *s);
-static void log_free(it_log *l);
-static void raw_free(it_raw *r);
 
 int it_test_setup(void **state)
 {
@@ -336,16 +334,16 @@ int it_test_teardown(void **state)
     for (size_t i = 0; i < g_ntracked; i++) {
         switch (g_tracked[i].type) {
         case T_RAW:
-            raw_free(g_tracked[i].p);
+            it__raw_free(g_tracked[i].p);
             break;
         case T_INBOX:
-            inbox_free(g_tracked[i].p);
+            it__inbox_free(g_tracked[i].p);
             break;
         case T_STATES:
-            states_free(g_tracked[i].p);
+            it__states_free(g_tracked[i].p);
             break;
         case T_LOG:
-            log_free(g_tracked[i].p);
+            it__log_free(g_tracked[i].p);
             break;
         default:
             break;
@@ -376,7 +374,7 @@ oocsi_options *it_options(const char *handle)
 oocsi_client *it_track(oocsi_client *c)
 {
     assert_non_null(c);
-    track(T_CLIENT, c);
+    it__track(T_CLIENT, c);
     return c;
 }
 
@@ -429,7 +427,7 @@ void it_close(oocsi_client *c)
 {
     if (!c)
         return;
-    untrack(c);
+    it__untrack(c);
     oocsi_close(c);
 }
 
@@ -506,630 +504,4 @@ int it_wait_hub_client(oocsi_hub *h, const char *handle, int timeout_ms)
 {
     hub_wait w = {h, handle, NULL};
     return it_wait_until(hub_has_client, &w, timeout_ms);
-}
-
-/* --------------------------------------------------------- message inbox */
-
-struct it_inbox {
-    pthread_mutex_t lock;
-    it_msg **msgs; /* each message allocated once: pointers stay valid */
-    int count, cap;
-};
-
-it_inbox *it_inbox_new(void)
-{
-    it_inbox *in = calloc(1, sizeof *in);
-    assert_non_null(in);
-    pthread_mutex_init(&in->lock, NULL);
-    track(T_INBOX, in);
-    return in;
-}
-
-static void inbox_free(it_inbox *in)
-{
-    for (int i = 0; i < in->count; i++) {
-        free(in->msgs[i]->sender);
-        free(in->msgs[i]->recipient);
-        free(in->msgs[i]->json);
-        cJSON_Delete(in->msgs[i]->data);
-        free(in->msgs[i]);
-    }
-    free(in->msgs);
-    pthread_mutex_destroy(&in->lock);
-    free(in);
-}
-
-static char *dup_or_null(const char *s)
-{
-    return s ? strdup(s) : NULL;
-}
-
-void it_inbox_handler(oocsi_client *c, const oocsi_message *msg, void *user)
-{
-    (void)c;
-    it_inbox *in = user;
-    it_msg *m = calloc(1, sizeof *m);
-    if (!m)
-        abort();
-    m->sender = dup_or_null(oocsi_message_sender(msg));
-    m->recipient = dup_or_null(oocsi_message_recipient(msg));
-    m->timestamp = oocsi_message_timestamp(msg);
-    char *json = oocsi_message_data_json(msg);
-    m->json = dup_or_null(json);
-    oocsi_free(json);
-    m->data = m->json ? cJSON_Parse(m->json) : NULL;
-    pthread_mutex_lock(&in->lock);
-    if (in->count == in->cap) {
-        int cap = in->cap ? in->cap * 2 : 16;
-        it_msg **n = realloc(in->msgs, (size_t)cap * sizeof *n);
-        if (!n) {
-            pthread_mutex_unlock(&in->lock);
-            abort();
-        }
-        in->msgs = n;
-        in->cap = cap;
-    }
-    in->msgs[in->count++] = m;
-    pthread_mutex_unlock(&in->lock);
-    it_notify();
-}
-
-int it_inbox_count(it_inbox *in)
-{
-    pthread_mutex_lock(&in->lock);
-    int n = in->count;
-    pthread_mutex_unlock(&in->lock);
-    return n;
-}
-
-const it_msg *it_inbox_at(it_inbox *in, int i)
-{
-    pthread_mutex_lock(&in->lock);
-    const it_msg *m = (i >= 0 && i < in->count) ? in->msgs[i] : NULL;
-    pthread_mutex_unlock(&in->lock);
-    assert_non_null(m);
-    return m;
-}
-
-typedef struct inbox_wait {
-    it_inbox *in;
-    int count;
-    const char *key, *value;
-    int found;
-} inbox_wait;
-
-static int inbox_has_count(void *ctx)
-{
-    inbox_wait *w = ctx;
-    return it_inbox_count(w->in) >= w->count;
-}
-
-int it_inbox_wait(it_inbox *in, int count, int timeout_ms)
-{
-    inbox_wait w = {in, count, NULL, NULL, -1};
-    return it_wait_until(inbox_has_count, &w, timeout_ms);
-}
-
-static int inbox_has_str(void *ctx)
-{
-    inbox_wait *w = ctx;
-    pthread_mutex_lock(&w->in->lock);
-    for (int i = 0; i < w->in->count; i++) {
-        const cJSON *v = cJSON_GetObjectItemCaseSensitive(w->in->msgs[i]->data, w->key);
-        if (cJSON_IsString(v) && strcmp(v->valuestring, w->value) == 0) {
-            w->found = i;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&w->in->lock);
-    return w->found >= 0;
-}
-
-int it_inbox_wait_str(it_inbox *in, const char *key, const char *value, int timeout_ms)
-{
-    inbox_wait w = {in, 0, key, value, -1};
-    return it_wait_until(inbox_has_str, &w, timeout_ms) ? w.found : -1;
-}
-
-/* ---------------------------------------------------------- state events */
-
-typedef struct state_ev {
-    oocsi_state state;
-    int err;
-    char *endpoint;
-} state_ev;
-
-struct it_states {
-    pthread_mutex_t lock;
-    state_ev ev[256];
-    int count;
-};
-
-it_states *it_states_new(void)
-{
-    it_states *s = calloc(1, sizeof *s);
-    assert_non_null(s);
-    pthread_mutex_init(&s->lock, NULL);
-    track(T_STATES, s);
-    return s;
-}
-
-static void states_free(it_states *s)
-{
-    for (int i = 0; i < s->count; i++)
-        free(s->ev[i].endpoint);
-    pthread_mutex_destroy(&s->lock);
-    free(s);
-}
-
-void it_state_handler(oocsi_client *c, oocsi_state state, int err, void *user)
-{
-    it_states *s = user;
-    char *ep = NULL;
-    if (state == OOCSI_STATE_CONNECTED)
-        ep = dup_or_null(oocsi_endpoint(c));
-    pthread_mutex_lock(&s->lock);
-    if (s->count < (int)(sizeof s->ev / sizeof s->ev[0])) {
-        s->ev[s->count].state = state;
-        s->ev[s->count].err = err;
-        s->ev[s->count].endpoint = ep;
-        s->count++;
-        ep = NULL;
-    }
-    pthread_mutex_unlock(&s->lock);
-    free(ep);
-    it_notify();
-}
-
-int it_states_count(it_states *s)
-{
-    pthread_mutex_lock(&s->lock);
-    int n = s->count;
-    pthread_mutex_unlock(&s->lock);
-    return n;
-}
-
-oocsi_state it_states_at(it_states *s, int i, int *err)
-{
-    pthread_mutex_lock(&s->lock);
-    int ok = i >= 0 && i < s->count;
-    oocsi_state st = ok ? s->ev[i].state : OOCSI_STATE_CLOSED;
-    if (err)
-        *err = ok ? s->ev[i].err : 0;
-    pthread_mutex_unlock(&s->lock);
-    assert_true(ok);
-    return st;
-}
-
-const char *it_states_endpoint(it_states *s, int i)
-{
-    pthread_mutex_lock(&s->lock);
-    const char *ep = (i >= 0 && i < s->count) ? s->ev[i].endpoint : NULL;
-    pthread_mutex_unlock(&s->lock);
-    return ep;
-}
-
-typedef struct states_wait {
-    it_states *s;
-    int from;
-    oocsi_state st;
-    int found;
-} states_wait;
-
-static int states_has(void *ctx)
-{
-    states_wait *w = ctx;
-    pthread_mutex_lock(&w->s->lock);
-    for (int i = w->from; i < w->s->count; i++) {
-        if (w->s->ev[i].state == w->st) {
-            w->found = i;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&w->s->lock);
-    return w->found >= 0;
-}
-
-int it_states_wait_for(it_states *s, int from, oocsi_state st, int timeout_ms)
-{
-    states_wait w = {s, from, st, -1};
-    return it_wait_until(states_has, &w, timeout_ms) ? w.found : -1;
-}
-
-/* ---------------------------------------------------------------- logger */
-
-typedef struct log_line {
-    oocsi_log_level level;
-    char *text;
-} log_line;
-
-struct it_log {
-    pthread_mutex_t lock;
-    log_line *lines;
-    int count, cap;
-};
-
-it_log *it_log_new(void)
-{
-    it_log *l = calloc(1, sizeof *l);
-    assert_non_null(l);
-    pthread_mutex_init(&l->lock, NULL);
-    track(T_LOG, l);
-    return l;
-}
-
-static void log_free(it_log *l)
-{
-    for (int i = 0; i < l->count; i++)
-        free(l->lines[i].text);
-    free(l->lines);
-    pthread_mutex_destroy(&l->lock);
-    free(l);
-}
-
-void it_log_fn(oocsi_log_level level, const char *msg, void *user)
-{
-    it_log *l = user;
-    char *copy = strdup(msg ? msg : "(null)");
-    pthread_mutex_lock(&l->lock);
-    if (l->count == l->cap) {
-        int cap = l->cap ? l->cap * 2 : 16;
-        log_line *n = realloc(l->lines, (size_t)cap * sizeof *n);
-        if (!n) {
-            pthread_mutex_unlock(&l->lock);
-            abort();
-        }
-        l->lines = n;
-        l->cap = cap;
-    }
-    l->lines[l->count].level = level;
-    l->lines[l->count].text = copy;
-    l->count++;
-    pthread_mutex_unlock(&l->lock);
-    it_notify();
-}
-
-int it_log_contains(it_log *l, oocsi_log_level min_level, const char *needle)
-{
-    int found = 0;
-    pthread_mutex_lock(&l->lock);
-    for (int i = 0; i < l->count && !found; i++)
-        found = l->lines[i].level >= min_level && l->lines[i].text && strstr(l->lines[i].text, needle);
-    pthread_mutex_unlock(&l->lock);
-    return found;
-}
-
-int it_log_count(it_log *l, oocsi_log_level min_level)
-{
-    int n = 0;
-    pthread_mutex_lock(&l->lock);
-    for (int i = 0; i < l->count; i++)
-        n += l->lines[i].level >= min_level;
-    pthread_mutex_unlock(&l->lock);
-    return n;
-}
-
-/* ---------------------------------------------------------- raw peer */
-
-struct it_raw {
-    int fd;
-    char *buf;
-    size_t len, cap;
-};
-
-static int raw_write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
-it_raw *it_raw_connect(int port, const char *handle)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return NULL;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    a.sin_port = htons((uint16_t)port);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return NULL;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    it_raw *r = calloc(1, sizeof *r);
-    if (!r) {
-        close(fd);
-        return NULL;
-    }
-    r->fd = fd;
-    track(T_RAW, r);
-    if (it_raw_send(r, "%s(JSON)", handle) != 0) {
-        it_raw_close(r);
-        return NULL;
-    }
-    char *line = it_raw_line(r, IT_TIMEOUT);
-    int ok = line && strstr(line, "welcome ") != NULL;
-    free(line);
-    if (!ok) {
-        it_raw_close(r);
-        return NULL;
-    }
-    return r;
-}
-
-int it_raw_send(it_raw *r, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return -1;
-    char *s = malloc((size_t)n + 2);
-    if (!s)
-        return -1;
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    s[n] = '\n';
-    int rc = raw_write_all(r->fd, s, (size_t)n + 1);
-    free(s);
-    return rc;
-}
-
-char *it_raw_line(it_raw *r, int timeout_ms)
-{
-    int64_t deadline = it_now_ms() + timeout_ms;
-    for (;;) {
-        char *nl = r->len ? memchr(r->buf, '\n', r->len) : NULL;
-        if (nl) {
-            size_t n = (size_t)(nl - r->buf);
-            char *line = malloc(n + 1);
-            if (!line)
-                return NULL;
-            memcpy(line, r->buf, n);
-            line[n] = '\0';
-            memmove(r->buf, nl + 1, r->len - n - 1);
-            r->len -= n + 1;
-            return line;
-        }
-        int64_t left = deadline - it_now_ms();
-        if (left <= 0)
-            return NULL;
-        struct pollfd p = {r->fd, POLLIN, 0};
-        int pr = poll(&p, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            return NULL;
-        if (r->cap - r->len < 65536) {
-            size_t cap = r->cap ? r->cap * 2 : 131072;
-            char *nb = realloc(r->buf, cap);
-            if (!nb)
-                return NULL;
-            r->buf = nb;
-            r->cap = cap;
-        }
-        ssize_t got = recv(r->fd, r->buf + r->len, r->cap - r->len, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return NULL;
-        r->len += (size_t)got;
-    }
-}
-
-cJSON *it_raw_next_json(it_raw *r, int timeout_ms)
-{
-    int64_t deadline = it_now_ms() + timeout_ms;
-    for (;;) {
-        int64_t left = deadline - it_now_ms();
-        if (left <= 0)
-            return NULL;
-        char *line = it_raw_line(r, (int)left);
-        if (!line)
-            return NULL;
-        if (strcmp(line, "ping") == 0) {
-            free(line);
-            if (it_raw_send(r, ".") != 0)
-                return NULL;
-            continue;
-        }
-        if (line[0] == '{') {
-            cJSON *j = cJSON_Parse(line);
-            free(line);
-            if (cJSON_IsObject(j))
-                return j;
-            cJSON_Delete(j);
-            continue;
-        }
-        free(line);
-    }
-}
-
-int it_raw_subscribe(it_raw *r, const char *channel)
-{
-    if (it_raw_send(r, "subscribe %s", channel) != 0 || it_raw_send(r, "ping") != 0)
-        return -1;
-    int64_t deadline = it_now_ms() + IT_TIMEOUT;
-    for (;;) {
-        int64_t left = deadline - it_now_ms();
-        char *line = left > 0 ? it_raw_line(r, (int)left) : NULL;
-        if (!line)
-            return -1;
-        int done = strcmp(line, ".") == 0;
-        if (strcmp(line, "ping") == 0)
-            it_raw_send(r, ".");
-        free(line);
-        if (done)
-            return 0;
-    }
-}
-
-static void raw_free(it_raw *r)
-{
-    if (r->fd >= 0)
-        close(r->fd);
-    free(r->buf);
-    free(r);
-}
-
-void it_raw_close(it_raw *r)
-{
-    if (!r)
-        return;
-    untrack(r);
-    raw_free(r);
-}
-
-/* ----------------------------------------------------------- JSON help */
-
-cJSON *it_json(const char *text)
-{
-    cJSON *j = cJSON_Parse(text);
-    if (!j)
-        fail_msg("test bug: invalid JSON %s", text);
-    return j;
-}
-
-int it_json_equal(const cJSON *a, const cJSON *b)
-{
-    return a && b && cJSON_Compare(a, b, 1);
-}
-
-int it_states_settle(it_states *s)
-{
-    int i = it_states_wait_for(s, 0, OOCSI_STATE_CONNECTED, IT_TIMEOUT);
-    if (i != 0)
-        fail_msg("the first state event is not CONNECTED (index %d)", i);
-    return 1;
-}
-
-/* ---------------------------------------------------------- child processes */
-
-/* Where pidfd_open() is missing (e.g. under valgrind, which does not know the
- * system call), a thread blocks in waitpid() and reports the exit through a
- * pipe: still an event, never a polling sleep. A waiter outlives a timeout
- * so a later call (after SIGKILL) picks up the same exit. */
-typedef struct child_waiter {
-    int pid;
-    int fds[2];
-    pthread_t thread;
-} child_waiter;
-
-static pthread_mutex_t g_child_lock = PTHREAD_MUTEX_INITIALIZER;
-static child_waiter *g_child_waiters[16];
-
-static void *child_wait_main(void *arg)
-{
-    child_waiter *w = arg;
-    int st = 0;
-    while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    ssize_t n = write(w->fds[1], &st, sizeof st);
-    (void)n;
-    return NULL;
-}
-
-static child_waiter *child_waiter_for(int pid)
-{
-    pthread_mutex_lock(&g_child_lock);
-    child_waiter *w = NULL;
-    int slot = -1;
-    for (int i = 0; i < 16; i++) {
-        if (g_child_waiters[i] && g_child_waiters[i]->pid == pid)
-            w = g_child_waiters[i];
-        else if (!g_child_waiters[i] && slot < 0)
-            slot = i;
-    }
-    if (!w && slot >= 0 && (w = calloc(1, sizeof *w)) != NULL) {
-        w->pid = pid;
-        if (pipe(w->fds) != 0 || pthread_create(&w->thread, NULL, child_wait_main, w) != 0) {
-            free(w);
-            w = NULL;
-        } else {
-            g_child_waiters[slot] = w;
-        }
-    }
-    pthread_mutex_unlock(&g_child_lock);
-    return w;
-}
-
-static void child_waiter_done(child_waiter *w)
-{
-    pthread_mutex_lock(&g_child_lock);
-    for (int i = 0; i < 16; i++)
-        if (g_child_waiters[i] == w)
-            g_child_waiters[i] = NULL;
-    pthread_mutex_unlock(&g_child_lock);
-    pthread_join(w->thread, NULL);
-    close(w->fds[0]);
-    close(w->fds[1]);
-    free(w);
-}
-
-static int wait_readable(int fd, int64_t deadline)
-{
-    for (;;) {
-        int64_t left = deadline - it_now_ms();
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, left > 0 ? (int)left : 0);
-        if (r > 0)
-            return 1;
-        if (r == 0 || errno != EINTR)
-            return 0;
-    }
-}
-
-int it_wait_child(int pid, int timeout_ms, int *status)
-{
-    int st = 0;
-    int64_t deadline = it_now_ms() + timeout_ms;
-    int fd = pidfd_open(pid, 0);
-    if (fd >= 0) {
-        int exited = 0;
-        for (;;) {
-            if (waitpid(pid, &st, WNOHANG) == pid) {
-                exited = 1;
-                break;
-            }
-            if (!wait_readable(fd, deadline) && waitpid(pid, &st, WNOHANG) != pid)
-                break;
-        }
-        close(fd);
-        if (exited && status)
-            *status = st;
-        return exited;
-    }
-    child_waiter *w = child_waiter_for(pid);
-    if (!w || !wait_readable(w->fds[0], deadline))
-        return 0;
-    if (read(w->fds[0], &st, sizeof st) != (ssize_t)sizeof st)
-        st = 0;
-    child_waiter_done(w);
-    if (status)
-        *status = st;
-    return 1;
-}
-
-int it_stop_child(int pid, int timeout_ms, int *status)
-{
-    kill(pid, SIGTERM);
-    if (it_wait_child(pid, timeout_ms, status))
-        return 1;
-    kill(pid, SIGKILL);
-    (void)it_wait_child(pid, 10000, NULL);
-    return 0;
 }

@@ -15,6 +15,8 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sys/pidfd.h>
 
 extern char **environ;
 
@@ -215,4 +217,121 @@ void it_proc_free_all(void)
         proc_free(g_procs[i]);
         g_procs[i] = NULL;
     }
+}
+
+/* ---------------------------------------------------------- waiting for children */
+
+/* Where pidfd_open() is missing (e.g. under valgrind, which does not know the
+ * system call), a thread blocks in waitpid() and reports the exit through a
+ * pipe: still an event, never a polling sleep. A waiter outlives a timeout
+ * so a later call (after SIGKILL) picks up the same exit. */
+typedef struct child_waiter {
+    int pid;
+    int fds[2];
+    pthread_t thread;
+} child_waiter;
+
+static pthread_mutex_t g_child_lock = PTHREAD_MUTEX_INITIALIZER;
+static child_waiter *g_child_waiters[16];
+
+static void *child_wait_main(void *arg)
+{
+    child_waiter *w = arg;
+    int st = 0;
+    while (waitpid(w->pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    ssize_t n = write(w->fds[1], &st, sizeof st);
+    (void)n;
+    return NULL;
+}
+
+static child_waiter *child_waiter_for(int pid)
+{
+    pthread_mutex_lock(&g_child_lock);
+    child_waiter *w = NULL;
+    int slot = -1;
+    for (int i = 0; i < 16; i++) {
+        if (g_child_waiters[i] && g_child_waiters[i]->pid == pid)
+            w = g_child_waiters[i];
+        else if (!g_child_waiters[i] && slot < 0)
+            slot = i;
+    }
+    if (!w && slot >= 0 && (w = calloc(1, sizeof *w)) != NULL) {
+        w->pid = pid;
+        if (pipe(w->fds) != 0 || pthread_create(&w->thread, NULL, child_wait_main, w) != 0) {
+            free(w);
+            w = NULL;
+        } else {
+            g_child_waiters[slot] = w;
+        }
+    }
+    pthread_mutex_unlock(&g_child_lock);
+    return w;
+}
+
+static void child_waiter_done(child_waiter *w)
+{
+    pthread_mutex_lock(&g_child_lock);
+    for (int i = 0; i < 16; i++)
+        if (g_child_waiters[i] == w)
+            g_child_waiters[i] = NULL;
+    pthread_mutex_unlock(&g_child_lock);
+    pthread_join(w->thread, NULL);
+    close(w->fds[0]);
+    close(w->fds[1]);
+    free(w);
+}
+
+static int wait_readable(int fd, int64_t deadline)
+{
+    for (;;) {
+        int64_t left = deadline - it_now_ms();
+        struct pollfd p = {fd, POLLIN, 0};
+        int r = poll(&p, 1, left > 0 ? (int)left : 0);
+        if (r > 0)
+            return 1;
+        if (r == 0 || errno != EINTR)
+            return 0;
+    }
+}
+
+int it_wait_child(int pid, int timeout_ms, int *status)
+{
+    int st = 0;
+    int64_t deadline = it_now_ms() + timeout_ms;
+    int fd = pidfd_open(pid, 0);
+    if (fd >= 0) {
+        int exited = 0;
+        for (;;) {
+            if (waitpid(pid, &st, WNOHANG) == pid) {
+                exited = 1;
+                break;
+            }
+            if (!wait_readable(fd, deadline) && waitpid(pid, &st, WNOHANG) != pid)
+                break;
+        }
+        close(fd);
+        if (exited && status)
+            *status = st;
+        return exited;
+    }
+    child_waiter *w = child_waiter_for(pid);
+    if (!w || !wait_readable(w->fds[0], deadline))
+        return 0;
+    if (read(w->fds[0], &st, sizeof st) != (ssize_t)sizeof st)
+        st = 0;
+    child_waiter_done(w);
+    if (status)
+        *status = st;
+    return 1;
+}
+
+int it_stop_child(int pid, int timeout_ms, int *status)
+{
+    kill(pid, SIGTERM);
+    if (it_wait_child(pid, timeout_ms, status))
+        return 1;
+    kill(pid, SIGKILL);
+    (void)it_wait_child(pid, 10000, NULL);
+    return 0;
 }
