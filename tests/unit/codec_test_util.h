@@ -25,24 +25,24 @@
 
 #define R "\xef\xbf\xbd" /* U+FFFD */
 
-static const oocsi_codec *codec(void)
+static inline const oocsi_codec *codec(void)
 {
     return CODEC_UNDER_TEST();
 }
 
-static int setup(void **state)
+static inline int setup(void **state)
 {
     *state = codec()->create();
     return *state == NULL ? -1 : 0;
 }
 
-static int teardown(void **state)
+static inline int teardown(void **state)
 {
     codec()->destroy(*state);
     return 0;
 }
 
-static int decode_n(void *st, const char *frame, size_t len, oocsi_event *ev)
+static inline int decode_n(void *st, const char *frame, size_t len, oocsi_event *ev)
 {
     char *copy = malloc(len > 0 ? len : 1);
     int rc;
@@ -58,7 +58,7 @@ static int decode_n(void *st, const char *frame, size_t len, oocsi_event *ev)
 
 #define DECODE(st, lit, ev) decode_n(st, lit, sizeof(lit) - 1, ev)
 
-static void welcome(void *st)
+static inline void welcome(void *st)
 {
     oocsi_event ev;
     assert_int_equal(DECODE(st, CODEC_WELCOME_FRAME, &ev), OOCSI_OK);
@@ -69,7 +69,7 @@ static void welcome(void *st)
 /* The payload of a MESSAGE event as compact ASCII text. (Not
  * cJSON_PrintUnformatted: it prints integers above ~1e15 inexactly, e.g.
  * 9007199254740998 as 9.007199254741e+15.) */
-static char *data_text(const oocsi_event *ev)
+static inline char *data_text(const oocsi_event *ev)
 {
     char *s;
     assert_non_null(ev->data);
@@ -80,7 +80,7 @@ static char *data_text(const oocsi_event *ev)
 }
 
 /* Two states do not share the handshake. */
-static void test_states_are_independent(void **state)
+static inline void test_states_are_independent(void **state)
 {
     void *a = codec()->create(), *b = codec()->create();
     oocsi_event ev;
@@ -103,7 +103,7 @@ static void test_states_are_independent(void **state)
     codec()->destroy(NULL);
 }
 
-static void test_decode_bad_args(void **state)
+static inline void test_decode_bad_args(void **state)
 {
     oocsi_event ev;
 
@@ -123,7 +123,7 @@ static void test_decode_bad_args(void **state)
 /* Arbitrary bytes never crash and always give a well-formed event, before
  * and after the welcome: rounds frames of 0..63 pseudo-random bytes, each
  * given a codec-specific start by shape() (it may leave the bytes alone). */
-static void run_binary_noise(void *st, int rounds, void (*shape)(unsigned char *buf, size_t n, int round))
+static inline void run_binary_noise(void *st, int rounds, void (*shape)(unsigned char *buf, size_t n, int round))
 {
     unsigned char buf[64];
     unsigned x = 12345;
@@ -164,7 +164,7 @@ static void run_binary_noise(void *st, int rounds, void (*shape)(unsigned char *
 }
 
 /* Encoding: the frame a command gives, or the error it fails with. */
-static void expect_encode(const oocsi_command *cmd, const char *want)
+static inline void expect_encode(const oocsi_command *cmd, const char *want)
 {
     oocsi_buf out = {NULL, 0, 0};
     assert_int_equal(codec()->encode(NULL, cmd, &out), OOCSI_OK);
@@ -174,7 +174,7 @@ static void expect_encode(const oocsi_command *cmd, const char *want)
     oocsi_buf_free(&out);
 }
 
-static oocsi_command mk(oocsi_command_type type, const char *arg, const char *payload)
+static inline oocsi_command mk(oocsi_command_type type, const char *arg, const char *payload)
 {
     oocsi_command c;
     c.type = type;
@@ -184,7 +184,7 @@ static oocsi_command mk(oocsi_command_type type, const char *arg, const char *pa
     return c;
 }
 
-static void expect_encode_fails(const oocsi_command *cmd, int err)
+static inline void expect_encode_fails(const oocsi_command *cmd, int err)
 {
     oocsi_buf out = {NULL, 0, 0};
 
@@ -202,7 +202,7 @@ typedef struct encode_case {
     const char *arg, *payload, *want;
 } encode_case;
 
-static void expect_encodes(const encode_case *cases, size_t n)
+static inline void expect_encodes(const encode_case *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         oocsi_command c = mk(cases[i].type, cases[i].arg, cases[i].payload);
@@ -210,7 +210,7 @@ static void expect_encodes(const encode_case *cases, size_t n)
     }
 }
 
-static void test_encode_send_from_json_ascii(void **state)
+static inline void test_encode_send_from_json_ascii(void **state)
 {
     /* the intended pipeline: a cJSON object -> ASCII text -> send frame */
     cJSON *o = cJSON_Parse("{\"t\":\"caf\xc3\xa9\\nline\"}");
@@ -232,7 +232,7 @@ static void test_encode_send_from_json_ascii(void **state)
 /* The codec reads len bytes, never up to a NUL: "ping" out of a longer
  * buffer, then (welcomed) the first msg_len bytes of msg are a message and
  * one byte more is not. */
-static void check_frame_bounded_by_len(void *st, const char *msg, size_t msg_len)
+static inline void check_frame_bounded_by_len(void *st, const char *msg, size_t msg_len)
 {
     oocsi_event ev;
     const char buf[] = "ping-and-more";
@@ -252,7 +252,7 @@ static void check_frame_bounded_by_len(void *st, const char *msg, size_t msg_len
 }
 
 /* prefix, count times c, suffix: a malloc'd frame of *len bytes, no NUL. */
-static char *repeat(const char *prefix, char c, size_t count, const char *suffix, size_t *len)
+static inline char *repeat(const char *prefix, char c, size_t count, const char *suffix, size_t *len)
 {
     size_t pl = strlen(prefix), sl = strlen(suffix);
     char *s = malloc(pl + count + sl);
@@ -266,8 +266,8 @@ static char *repeat(const char *prefix, char c, size_t count, const char *suffix
 
 /* A big message: prefix + count 'a's + suffix decodes to a MESSAGE whose
  * string key has want characters (and, given, that sender). */
-static void expect_big_value(void *st, const char *prefix, size_t count, const char *suffix, const char *key,
-                             size_t want, const char *sender)
+static inline void expect_big_value(void *st, const char *prefix, size_t count, const char *suffix, const char *key,
+                                    size_t want, const char *sender)
 {
     oocsi_event ev;
     size_t n;
