@@ -1,6 +1,6 @@
 /*
  * Integration: call / response between liboocsi clients and with raw-socket
- * peers acting like the Java and Python reference clients (PROTOCOL.md §11).
+ * peers acting like the Java and Python reference clients (see codecs/README.md).
  */
 #include "support.h"
 

@@ -122,7 +122,7 @@ static void test_invalid_handles(void **state)
 static void test_welcomed_name_is_used(void **state)
 {
     (void)state;
-    /* The server strips one leading '/' (PROTOCOL.md §2.1 step 3): the client
+    /* The server strips one leading '/' (as the reference server does): the client
      * must use the name it was welcomed with. */
     char base[64], req[80];
     it_unique(base, sizeof base, "slash");
@@ -166,7 +166,7 @@ static void test_password_handles(void **state)
     char name[64], req[96], other[64], users[160];
     it_unique(name, sizeof name, "pw");
     it_unique(other, sizeof other, "pwother");
-    /* Over ws/wss (oocsi-web, PROTOCOL.md §19) there are no password handles:
+    /* Over ws/wss (the oocsi-web protocol) there are no password handles:
      * the webjson codec refuses the hello with OOCSI_ERR_UNSUPPORTED, and
      * connect must say so (OOCSI_ERR_AUTH would also be a fair answer), never
      * connect under another name or report a transport failure. */
@@ -597,7 +597,7 @@ static void test_null_arguments(void **state)
     assert_int_equal(oocsi_subscribe(c, ch, msg_noop, NULL), OOCSI_OK);
     assert_int_equal(oocsi_hub_wait_subscribed(it_hub, oocsi_handle(c), ch, IT_TIMEOUT), 1);
     if (it_transport_is_web()) {
-        /* oocsi-web has no queries (PROTOCOL.md §19). */
+        /* oocsi-web has no queries (see codecs/README.md). */
         assert_int_equal(oocsi_clients(c, IT_TIMEOUT, &text), OOCSI_ERR_UNSUPPORTED);
         assert_null(text);
     } else {

@@ -1,6 +1,6 @@
 /*
  * Integration: heyOOCSI device descriptions as a listener on "heyOOCSI!"
- * receives them (PROTOCOL.md §14.1, §14.2).
+ * receives them (see codecs/README.md).
  */
 #include "support.h"
 

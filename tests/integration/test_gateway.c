@@ -5,7 +5,7 @@
  *  1. headless Chromium opens the gateway's own page, joins a channel and
  *     exchanges messages and a call with a C client on the hub over TCP
  *     (skipped, with a message, where Chromium is not installed);
- *  2. a hand-written WebSocket client speaks PROTOCOL.md §19 through the
+ *  2. a hand-written WebSocket client speaks the web JSON protocol through the
  *     gateway: welcome, subscribe, unsubscribe, messages both ways, direct
  *     messages, calls both ways, taken handle;
  *  3. flood: many browsers, a frame over the limit, a browser that does not
@@ -369,7 +369,7 @@ static void test_protocol(void **state)
     assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
     ws_subscribe(p, h, ch);
 
-    /* C -> browser on the channel: the §19 frame */
+    /* C -> browser on the channel: the web JSON frame */
     assert_int_equal(oocsi_send_json(c, ch, "{\"n\":1,\"b\":\"x\"}"), OOCSI_OK);
     cJSON *j = ws_json(p);
     assert_string_equal(jstr(j, "recipient"), ch);
@@ -621,7 +621,7 @@ static void test_upstream_restart(void **state)
 #ifdef OOCSI_GATEWAY_TEST_TLS
 /* The gateway serves wss with --cert; upstream it fails over from a dead
  * tcp endpoint to the hub's tls endpoint. The "browser" is liboocsi itself
- * over wss (it speaks §19 too). */
+ * over wss (it speaks the web JSON protocol too). */
 static void test_tls(void **state)
 {
     (void)state;

@@ -187,7 +187,7 @@ static void test_payload_forms(void **state)
     /* no payload: ignored */
     sendf(a, "sendraw b");
     expect_quiet(b);
-    /* value fidelity (§4.2): top-level nulls and integers beyond 64 bits are
+    /* value fidelity: top-level nulls and integers beyond 64 bits are
      * dropped, envelope keys overwritten, numbers kept as written, \u escapes
      * written as UTF-8, nested values verbatim */
     sendf(a, "sendraw b { \"n\" : null, \"big\":123456789012345678901234, \"max\":9223372036854775807,"

@@ -2,7 +2,7 @@
  * The hub's TLS, WebSocket (ws and wss) and HTTP endpoints on the wire: raw
  * sockets, a raw OpenSSL client and a minimal hand-written WebSocket client
  * (fixed handshake, masked client frames) against an in-process hub on
- * ephemeral loopback ports. Checks the exact frames of PROTOCOL.md §19 and
+ * ephemeral loopback ports. Checks the exact frames of the web JSON protocol (codecs/README.md) and
  * that TCP, TLS and WebSocket clients share one set of clients and channels.
  *
  * Every wait is bounded (poll() with a deadline, or the hub's wait_*

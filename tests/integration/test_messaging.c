@@ -788,7 +788,7 @@ static void resp_noop(oocsi_client *c, const oocsi_message *m, cJSON *r, void *u
 static void test_subscribe_barrier(void **state)
 {
     (void)state;
-    /* PROTOCOL.md §3.3: subscribe, register and variable_new return only once
+    /* The protocol: subscribe, register and variable_new return only once
      * the server has the subscription (checked without waiting). */
     for (int bg = 0; bg < 2; bg++) {
         oocsi_client *a = connect_direct("barrier_a", NULL, bg);

@@ -244,7 +244,7 @@ static void assert_queries_unsupported(oocsi_client *c, const char *channel)
     }
 }
 
-/* ws/wss (oocsi-web, PROTOCOL.md §19): no queries. They are refused, on
+/* ws/wss (the oocsi-web protocol): no queries. They are refused, on
  * background and caller-driven clients alike, and the client keeps working. */
 static void test_web_queries_unsupported(void **state)
 {

@@ -1,5 +1,5 @@
 /*
- * Integration: connection loss and recovery (PROTOCOL.md §6): drops, hub
+ * Integration: connection loss and recovery: drops, hub
  * restarts, the offline queue, giving up, keep-alive, failover.
  */
 #include "support.h"
@@ -170,7 +170,7 @@ static void test_offline_sends_after_drop(void **state)
     assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
     assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
     /* A squatter takes the name: a's reconnect attempts get "name already
-     * registered" (transient, PROTOCOL.md §6.4) until it leaves. */
+     * registered" (transient) until it leaves. */
     it_raw *squatter = it_raw_connect(oocsi_hub_port(it_hub), a.handle);
     if (!squatter)
         fail_msg("the client was back before the squatter (first retry far earlier than 500 ms?)");
@@ -388,7 +388,7 @@ static void test_keepalive_detects_stall(void **state)
     }
     /* The hub still holds the name on the stalled connection: reconnect
      * attempts get "name already registered" meanwhile, which is transient
-     * (PROTOCOL.md §6.4). Observe that for a second, then let the hub see the
+     * (see codecs/README.md). Observe that for a second, then let the hub see the
      * old connection's end so that the name is free again. */
     it_pump_for(1000);
     oocsi_hub_stall_client(it_hub, a.handle, 0);

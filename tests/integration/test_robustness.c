@@ -4,7 +4,7 @@
  * lines) and with server keep-alive pings.
  *
  * Over ws/wss each oocsi_hub_send_raw() reaches the client as one text frame
- * (one frame = one message, PROTOCOL.md §19): injected bad bytes and the
+ * (one frame = one message): injected bad bytes and the
  * marker after them go as separate frames, well-formed messages use the
  * oocsi-web shape (payload nested under "data"), and a frame over the
  * length limit is what an over-long line is on the line protocol.
@@ -150,7 +150,7 @@ static void test_skips_unparseable_lines(void **state)
     (void)state;
     victim v;
     victim_connect(&v, "skip");
-    /* PROTOCOL.md §1/§4: lines that cannot be parsed are skipped, not fatal. */
+    /* The protocol: lines that cannot be parsed are skipped, not fatal. */
     const char *lines[] = {
         "garbage line @@@ \x01\x02\n",
         "{not json at all\n",

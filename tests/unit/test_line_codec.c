@@ -1,6 +1,6 @@
 /*
  * Unit tests for the "line" codec (codecs/line.c): every server line shape of
- * PROTOCOL.md §2 and §4, malformed and hostile input, and every command.
+ * the line protocol (codecs/README.md), malformed and hostile input, and every command.
  *
  * Frames are always handed to the codec in an exact-size heap copy without a
  * terminating NUL (and scribbled over afterwards), so ASan catches any read
@@ -209,7 +209,7 @@ static void test_reset(void **state)
     codec()->reset(NULL); /* NULL-safe */
 }
 
-/* ------------------------------------------------- example session §4.3 */
+/* ------------------------------------------------- example session (line protocol) */
 
 static void test_example_session(void **state)
 {
@@ -373,7 +373,7 @@ static void test_message_protocol_shapes(void **state)
     void *st = *state;
 
     welcome(st);
-    /* presence events (§8) */
+    /* presence events */
     MSG(st,
         "{\"client\":\"bob\",\"join\":\"bob\",\"recipient\":\"presence(bob)\",\"timestamp\":1795526313761,"
         "\"sender\":\"bob\"}",
@@ -386,7 +386,7 @@ static void test_message_protocol_shapes(void **state)
         "room", "presence(room)", 3, "{\"channel\":\"room\",\"refresh\":[\"carol\",\"bob\"]}");
     MSG(st, "{\"client\":\"bob\",\"refresh\":[],\"recipient\":\"presence(bob)\",\"timestamp\":4,\"sender\":\"bob\"}",
         "bob", "presence(bob)", 4, "{\"client\":\"bob\",\"refresh\":[]}");
-    /* meta channels (§9), sent by SERVER */
+    /* meta channels, sent by SERVER */
     MSG(st, "{\"clients\":\"h1,h2,h3\",\"recipient\":\"OOCSI_clients\",\"timestamp\":5,\"sender\":\"SERVER\"}",
         "SERVER", "OOCSI_clients", 5, "{\"clients\":\"h1,h2,h3\"}");
     MSG(st, "{\"channels\":\"s1, s2\",\"recipient\":\"room/?\",\"timestamp\":6,\"sender\":\"SERVER\"}", "SERVER",
@@ -395,10 +395,10 @@ static void test_message_protocol_shapes(void **state)
         "{\"PUB\":\"bob\",\"CHANNEL\":\"\",\"SUB\":[\"-\"],\"size\":3,\"count\":1,\"recipient\":\"OOCSI_events\","
         "\"timestamp\":7,\"sender\":\"SERVER\"}",
         "SERVER", "OOCSI_events", 7, "{\"PUB\":\"bob\",\"CHANNEL\":\"\",\"SUB\":[\"-\"],\"size\":3,\"count\":1}");
-    /* function subscriptions (§10) keep the bracketed recipient */
+    /* function subscriptions keep the bracketed recipient */
     MSG(st, "{\"v\":3,\"recipient\":\"room[min(v)]\",\"timestamp\":8,\"sender\":\"bob\"}", "bob", "room[min(v)]", 8,
         "{\"v\":3}");
-    /* call/response (§11) and server keys (§7) stay in the payload */
+    /* call/response and server keys stay in the payload */
     MSG(st,
         "{\"x\":1,\"_MESSAGE_HANDLE\":\"add\",\"_MESSAGE_ID\":\"0f8c-1\",\"recipient\":\"add\",\"timestamp\":9,"
         "\"sender\":\"caller\"}",

@@ -1,7 +1,7 @@
 /*
  * Unit tests: variable arithmetic (core/util.c), including every expectation
- * of the Python variable tests (PROTOCOL.md §12.4). Two peers are simulated:
- * a local set(v) applies v locally and every peer applies the raw v (§12.2:
+ * of the Python client's variable tests. Two peers are simulated:
+ * a local set(v) applies v locally and every peer applies the raw v (the Python tests:
  * the raw argument is published, no echo).
  */
 #include <float.h>
@@ -15,7 +15,7 @@
 
 #include "varmath.h"
 
-/* Exact comparison (all §12.4 numbers are exactly representable). */
+/* Exact comparison (all the numbers of the Python tests are exactly representable). */
 #define assert_dbl_exact(got, want)                                                                                    \
     do {                                                                                                               \
         double got_ = (got), want_ = (want);                                                                           \
@@ -43,7 +43,7 @@ static void set(oocsi__varmath *local, oocsi__varmath *peer, double v)
     }
 }
 
-/* ------------------------------------------------------------ §12.4 */
+/* ------------------------------------------------------------ the Python tests */
 
 static void test_python_basic(void **state)
 {

@@ -1,6 +1,6 @@
 /*
  * Unit tests for the "webjson" codec (codecs/webjson.c): every frame shape
- * of the oocsi-web /ws protocol (PROTOCOL.md §19), the handshake states,
+ * of the oocsi-web /ws protocol (see codecs/README.md), the handshake states,
  * malformed and hostile input, and every command.
  *
  * Frames are always handed to the codec in an exact-size heap copy without a
@@ -99,7 +99,7 @@ static void test_codec_table(void **state)
     assert_non_null(c);
     assert_ptr_equal(c, oocsi_codec_webjson());
     assert_string_equal(c->name, "webjson");
-    /* §19: no queries, no client ping, no quit, no password handles */
+    /* no queries, no client ping, no quit, no password handles */
     assert_int_equal(c->caps & OOCSI_CODEC_QUERIES, 0);
     assert_int_equal(c->caps & OOCSI_CODEC_PING_BARRIER, 0);
     assert_int_equal(c->caps & OOCSI_CODEC_QUIT, 0);
@@ -118,7 +118,7 @@ static void test_welcome(void **state)
     void *st = *state;
     oocsi_event ev;
 
-    /* §19: {"message" : "welcome <name>"}, valid JSON over /ws */
+    /* {"message" : "welcome <name>"}, valid JSON over /ws */
     assert_int_equal(DECODE(st, "{\"message\" : \"welcome alice\"}", &ev), OOCSI_OK);
     assert_int_equal(ev.type, OOCSI_EVENT_WELCOME);
     assert_string_equal(ev.text, "alice");
@@ -196,7 +196,7 @@ static void test_rejected(void **state)
     void *st = *state;
     oocsi_event ev;
 
-    /* §19: the name is taken */
+    /* the name is taken */
     assert_int_equal(DECODE(st, "{\"message\" : \"ERROR: client alice exists already\"}", &ev), OOCSI_OK);
     assert_int_equal(ev.type, OOCSI_EVENT_REJECTED);
     assert_int_equal(ev.err, OOCSI_ERR_HANDLE_TAKEN);
@@ -297,7 +297,7 @@ static void test_reset(void **state)
     codec()->reset(NULL);
 }
 
-/* ------------------------------------------------- example session §19 */
+/* ------------------------------------------------- example session (web JSON) */
 
 static void test_example_session(void **state)
 {
@@ -355,7 +355,7 @@ static void test_message_sorted_keys(void **state)
     void *st = *state;
 
     welcome(st);
-    /* §19: envelope and payload keys sorted alphabetically */
+    /* envelope and payload keys sorted alphabetically */
     MSG(st,
         "{\"data\":{\"a\":1,\"b\":\"two\",\"c\":[1,2,3],\"d\":{\"e\":true,\"f\":null}},\"recipient\":\"room\","
         "\"sender\":\"bob\",\"timestamp\":1795526313761}",
@@ -566,7 +566,7 @@ static void test_status_frames(void **state)
     void *st = *state;
 
     welcome(st);
-    /* §19: {"code": n, "status": "..."} from sender "server": nothing to do */
+    /* {"code": n, "status": "..."} from sender "server": nothing to do */
     expect_type(st, "{\"code\":200,\"status\":\"ok\"}", OOCSI_EVENT_NONE);
     expect_type(st, "{\"code\" : 404, \"status\" : \"recipient not found\"}", OOCSI_EVENT_NONE);
     expect_type(st, "{\"code\":1,\"sender\":\"server\",\"status\":\"x\"}", OOCSI_EVENT_NONE);

@@ -13,7 +13,7 @@
 static void test_encode_commands(void **state)
 {
     static const encode_case cases[] = {
-        /* §19: the bare handle, no "(JSON)" */
+        /* the bare handle, no "(JSON)" */
         {OOCSI_CMD_HELLO, "alice", NULL, "alice"},
         {OOCSI_CMD_HELLO, "x_h###", NULL, "x_h###"},
         {OOCSI_CMD_SEND, "room", "{\"v\":1}", "sendjson room {\"v\":1}"},
