@@ -117,13 +117,32 @@ static void heyoocsi_device_announces_itself(void **state)
     expect_exit(p, 0);
 }
 
+/* Lines on stdin become {"text": ...} on the chat channel; SIGTERM ends it. */
+static void poll_loop_sends_stdin_lines(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "ex_chat");
+    oocsi_client *c = it_connect(NULL);
+    it_inbox *in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
+    char path[512];
+    snprintf(path, sizeof path, "%s/oocsi-example-poll-loop", OOCSI_EXAMPLES_DIR);
+    it_proc *p = it_proc_startv(path, "hello from stdin\n", (const char *const[]){it_url, "ex_poller", ch, NULL});
+    assert_true(it_inbox_wait_str(in, "text", "hello from stdin", EX_TIMEOUT) >= 0);
+    assert_string_equal(it_inbox_at(in, 0)->sender, "ex_poller");
+    assert_true(it_proc_wait_text(p, 1, "stdin closed", EX_TIMEOUT));
+    kill(p->pid, SIGTERM);
+    expect_exit(p, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         IT_TEST(channel_send_to_channel_receive),  IT_TEST(direct_send_to_direct_receive),
         IT_TEST(call_response_answers_both_calls), IT_TEST(variables_agree),
         IT_TEST(custom_logger_gets_the_lines),     IT_TEST(custom_reconnection_gives_up),
-        IT_TEST(heyoocsi_device_announces_itself),
+        IT_TEST(heyoocsi_device_announces_itself), IT_TEST(poll_loop_sends_stdin_lines),
     };
     return cmocka_run_group_tests_name("examples", tests, it_group_setup, it_group_teardown);
 }
