@@ -174,6 +174,8 @@ int it_proc_wait_lines(it_proc *p, int lines, int timeout_ms);
 int it_proc_wait_exit(it_proc *p, int timeout_ms);
 /** Frees a finished (or kills a running) child now. */
 void it_proc_release(it_proc *p);
+/** Keeps p past the test's teardown (free it with it_proc_release). */
+void it_proc_keep(it_proc *p);
 /** Kills and frees every child still tracked (test teardown). */
 void it_proc_free_all(void);
 

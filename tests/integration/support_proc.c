@@ -211,6 +211,13 @@ int it_proc_wait_exit(it_proc *p, int timeout_ms)
     return p->status;
 }
 
+void it_proc_keep(it_proc *p)
+{
+    for (size_t i = 0; i < MAX_PROCS; i++)
+        if (g_procs[i] == p)
+            g_procs[i] = NULL;
+}
+
 void it_proc_free_all(void)
 {
     for (size_t i = 0; i < MAX_PROCS; i++) {
