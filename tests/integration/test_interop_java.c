@@ -220,6 +220,49 @@ static void handles_as_the_server_sees_them(void **state)
     assert_null(strchr(oocsi_handle(d), '#'));
 }
 
+/* The reference Python client as a peer, through the Java server: messages
+ * both ways and a call to a Python responder. */
+static void python_peer(void **state)
+{
+    (void)state;
+    char ch_in[64], ch_out[64], port[16];
+    it_unique(ch_in, sizeof ch_in, "ij_py_in");
+    it_unique(ch_out, sizeof ch_out, "ij_py_out");
+    oocsi_client *c = java_client("ij_with_python");
+    it_loop_start(c);
+    it_inbox *in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(c, ch_out, it_inbox_handler, in), OOCSI_OK);
+    if (access("/usr/bin/python3", X_OK) != 0) {
+        fprintf(stderr, "SKIP: no /usr/bin/python3 for the Python peer\n");
+        skip();
+    }
+    snprintf(port, sizeof port, "%s", strrchr(url, ':') + 1);
+    it_proc *py =
+        it_proc_startv("/usr/bin/python3", NULL,
+                       (const char *const[]){OOCSI_PYTHON_PEER, OOCSI_REFERENCE_DIR, port, ch_in, ch_out, NULL});
+    if (!it_proc_wait_text(py, 1, "ready", JAVA_START_TIMEOUT))
+        fail_msg("the Python peer did not start:\n%s\n%s", it_buf_text(&py->out), it_buf_text(&py->err));
+    /* Python -> C */
+    assert_true(it_inbox_wait(in, 1, IT_TIMEOUT));
+    const it_msg *m = it_inbox_at(in, 0);
+    assert_string_equal(m->sender, "py_peer");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(m->data, "from")->valuestring, "python");
+    assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(m->data, "n")->valuedouble, 7);
+    /* C -> Python */
+    assert_int_equal(oocsi_send_json(c, ch_in, "{\"hello\":\"from C\"}"), OOCSI_OK);
+    assert_true(it_proc_wait_text(py, 1, "\"hello\": \"from C\"", IT_TIMEOUT));
+    assert_true(it_proc_wait_text(py, 1, "\"sender\": \"ij_with_python\"", IT_TIMEOUT));
+    /* C calls a Python responder */
+    cJSON *req = cJSON_CreateObject(), *resp = NULL;
+    cJSON_AddNumberToObject(req, "x", 21);
+    assert_int_equal(oocsi_call_and_wait(c, ch_in, "double", req, IT_TIMEOUT, &resp), OOCSI_OK);
+    assert_int_equal((int)cJSON_GetObjectItemCaseSensitive(resp, "doubled")->valuedouble, 42);
+    cJSON_Delete(resp);
+    cJSON_Delete(req);
+    assert_int_equal(oocsi_send_json(c, ch_in, "{\"quit\":true}"), OOCSI_OK);
+    assert_int_equal(it_proc_wait_exit(py, IT_TIMEOUT * 3), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -228,6 +271,7 @@ int main(void)
         IT_TEST(variables_agree),
         IT_TEST(queries),
         IT_TEST(handles_as_the_server_sees_them),
+        IT_TEST(python_peer),
     };
     return cmocka_run_group_tests_name("interop.java_server", tests, group_setup, group_teardown);
 }
