@@ -380,19 +380,16 @@ static int line_encode_one(const oocsi_command *cmd, oocsi_buf *out)
                         cmd->arg, strlen(cmd->arg), NULL, 0);
         break;
     case OOCSI_CMD_PING:
-        rc = oocsi_buf_append(out, "ping", 4);
-        break;
     case OOCSI_CMD_PONG:
-        rc = oocsi_buf_append(out, ".", 1);
-        break;
     case OOCSI_CMD_QUIT:
-        rc = oocsi_buf_append(out, "quit", 4);
-        break;
     case OOCSI_CMD_CHANNELS:
-        rc = oocsi_buf_append(out, "channels", 8);
-        break;
     case OOCSI_CMD_CLIENTS:
-        rc = oocsi_buf_append(out, "clients", 7);
+        /* commands without arguments: one fixed word each */
+        rc = oocsi_buf_append_str(out, cmd->type == OOCSI_CMD_PING       ? "ping"
+                                       : cmd->type == OOCSI_CMD_PONG     ? "."
+                                       : cmd->type == OOCSI_CMD_QUIT     ? "quit"
+                                       : cmd->type == OOCSI_CMD_CHANNELS ? "channels"
+                                                                         : "clients");
         break;
     default:
         return OOCSI_ERR_UNSUPPORTED;
