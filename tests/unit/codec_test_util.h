@@ -281,4 +281,26 @@ static inline void expect_big_value(void *st, const char *prefix, size_t count, 
     free(frame);
 }
 
+/* Commands that must fail: every argument-taking command with a bad word, and
+ * payloads that would break the framing or are missing. */
+static inline void check_encode_rejects(const oocsi_command_type *with_arg, size_t n)
+{
+    static const char *bad_words[] = {NULL, "", "a b", "a\tb", "a\nb", "a\rb", " a", "a ", "a\x01", "a\x7f"};
+    static const char *bad_payloads[] = {NULL, "", "{\"a\":\n1}", "{\"a\":1}\r"};
+    oocsi_command c;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < sizeof(bad_words) / sizeof(bad_words[0]); j++) {
+            c = mk(with_arg[i], bad_words[j], "{}");
+            expect_encode_fails(&c, OOCSI_ERR_INVAL);
+        }
+    }
+    for (size_t j = 0; j < sizeof(bad_payloads) / sizeof(bad_payloads[0]); j++) {
+        c = mk(OOCSI_CMD_SEND, "room", bad_payloads[j]);
+        expect_encode_fails(&c, OOCSI_ERR_INVAL);
+    }
+    c = mk(OOCSI_CMD_SEND, "room", "{\"a\":1}");
+    c.payload = "{\"a\":\0}"; /* a NUL inside the given length */
+    expect_encode_fails(&c, OOCSI_ERR_INVAL);
+}
+
 #endif
