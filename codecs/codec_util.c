@@ -199,6 +199,9 @@ int oocsi__encode(const oocsi_command *cmd, oocsi_buf *out, int (*encode_one)(co
     if (cmd == NULL || out == NULL) {
         return OOCSI_ERR_INVAL;
     }
+    if (cmd->type == OOCSI_CMD_HELLO && !oocsi__word_ok(cmd->arg)) {
+        return OOCSI_ERR_INVAL; /* a handle is one word in every protocol */
+    }
     start = out->data != NULL ? out->len : 0;
     rc = encode_one(cmd, out);
     if (rc != OOCSI_OK && out->data != NULL && out->len != start) {

@@ -79,4 +79,27 @@ int oocsi__send_ok(const oocsi_command *cmd);
  *  frame is left behind. */
 int oocsi__encode(const oocsi_command *cmd, oocsi_buf *out, int (*encode_one)(const oocsi_command *, oocsi_buf *));
 
+/* Defines a codec built on the welcome state and oocsi__encode: the encode
+ * wrapper of prefix##_encode_one, the vtable (decode: prefix##_decode) and
+ * the public getter oocsi_codec_##prefix(). */
+#define OOCSI__DEFINE_CODEC(prefix, name_, caps_)                                                                      \
+    static int prefix##_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)                                  \
+    {                                                                                                                  \
+        (void)state;                                                                                                   \
+        return oocsi__encode(cmd, out, prefix##_encode_one);                                                           \
+    }                                                                                                                  \
+    static const oocsi_codec prefix##_codec = {                                                                        \
+        .name = name_,                                                                                                 \
+        .caps = caps_,                                                                                                 \
+        .create = oocsi__welcome_create,                                                                               \
+        .destroy = oocsi__welcome_destroy,                                                                             \
+        .reset = oocsi__welcome_reset,                                                                                 \
+        .decode = prefix##_decode,                                                                                     \
+        .encode = prefix##_encode,                                                                                     \
+    };                                                                                                                 \
+    const oocsi_codec *oocsi_codec_##prefix(void)                                                                      \
+    {                                                                                                                  \
+        return &prefix##_codec;                                                                                        \
+    }
+
 #endif

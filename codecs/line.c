@@ -352,10 +352,7 @@ static int line_encode_one(const oocsi_command *cmd, oocsi_buf *out)
     int rc;
 
     switch (cmd->type) {
-    case OOCSI_CMD_HELLO:
-        if (!oocsi__word_ok(cmd->arg)) {
-            return OOCSI_ERR_INVAL;
-        }
+    case OOCSI_CMD_HELLO: /* the handle was checked by oocsi__encode() */
         rc = append_all(out, cmd->arg, "(JSON)", 6, NULL, 0);
         break;
     case OOCSI_CMD_SEND:
@@ -397,23 +394,5 @@ static int line_encode_one(const oocsi_command *cmd, oocsi_buf *out)
     return rc;
 }
 
-static int line_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
-{
-    (void)state;
-    return oocsi__encode(cmd, out, line_encode_one);
-}
-
-static const oocsi_codec line_codec = {
-    .name = "line",
-    .caps = OOCSI_CODEC_QUERIES | OOCSI_CODEC_PING_BARRIER | OOCSI_CODEC_QUIT | OOCSI_CODEC_PASSWORDS,
-    .create = oocsi__welcome_create,
-    .destroy = oocsi__welcome_destroy,
-    .reset = oocsi__welcome_reset,
-    .decode = line_decode,
-    .encode = line_encode,
-};
-
-const oocsi_codec *oocsi_codec_line(void)
-{
-    return &line_codec;
-}
+OOCSI__DEFINE_CODEC(line, "line",
+                    OOCSI_CODEC_QUERIES | OOCSI_CODEC_PING_BARRIER | OOCSI_CODEC_QUIT | OOCSI_CODEC_PASSWORDS)

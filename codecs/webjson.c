@@ -231,10 +231,7 @@ static int webjson_encode_one(const oocsi_command *cmd, oocsi_buf *out)
     int rc;
 
     switch (cmd->type) {
-    case OOCSI_CMD_HELLO:
-        if (!oocsi__word_ok(cmd->arg)) {
-            return OOCSI_ERR_INVAL;
-        }
+    case OOCSI_CMD_HELLO: /* the handle was checked by oocsi__encode() */
         if (strchr(cmd->arg, ':') != NULL) {
             return OOCSI_ERR_UNSUPPORTED; /* no password handles over /ws */
         }
@@ -275,23 +272,4 @@ static int webjson_encode_one(const oocsi_command *cmd, oocsi_buf *out)
     return rc;
 }
 
-static int webjson_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)
-{
-    (void)state;
-    return oocsi__encode(cmd, out, webjson_encode_one);
-}
-
-static const oocsi_codec webjson_codec = {
-    .name = "webjson",
-    .caps = 0,
-    .create = oocsi__welcome_create,
-    .destroy = oocsi__welcome_destroy,
-    .reset = oocsi__welcome_reset,
-    .decode = webjson_decode,
-    .encode = webjson_encode,
-};
-
-const oocsi_codec *oocsi_codec_webjson(void)
-{
-    return &webjson_codec;
-}
+OOCSI__DEFINE_CODEC(webjson, "webjson", 0)

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -165,4 +166,22 @@ ssize_t oocsi__sock_send(const oocsi__sock *k, const char *buf, size_t len)
         return 0;
     oocsi__sock_log(k, OOCSI_LOG_DEBUG, "send", errno);
     return OOCSI_ERR_IO;
+}
+
+int oocsi__sock_state_fd(void *state)
+{
+    return ((const oocsi__sock *)state)->fd;
+}
+
+void *oocsi__sock_state_new(size_t size, const char *tag, void **state, const oocsi_url *url,
+                            const oocsi_transport_config *cfg, int *rc)
+{
+    *rc = OOCSI_ERR_INVAL;
+    if (!state || !url || !url->host || !*url->host)
+        return NULL;
+    *rc = OOCSI_ERR_NOMEM;
+    oocsi__sock *k = calloc(1, size);
+    if (k)
+        oocsi__sock_init(k, tag, url, cfg);
+    return k;
 }

@@ -63,4 +63,21 @@ ssize_t oocsi__sock_recv(const oocsi__sock *k, char *buf, size_t len);
  *  OOCSI_ERR_IO on an error. */
 ssize_t oocsi__sock_send(const oocsi__sock *k, const char *buf, size_t len);
 
+/** A zeroed transport state of size bytes whose first member is an
+ *  oocsi__sock, initialised for url; NULL with *rc OOCSI_ERR_INVAL (no state
+ *  pointer or no host) or OOCSI_ERR_NOMEM. */
+void *oocsi__sock_state_new(size_t size, const char *tag, void **state, const oocsi_url *url,
+                            const oocsi_transport_config *cfg, int *rc);
+/** The transport fd() of a state whose first member is its oocsi__sock. */
+int oocsi__sock_state_fd(void *state);
+
+/* The vtable of a stream transport built on these helpers: scheme_ uses
+ * prefix_open, prefix_fd, prefix_interest, ... (tcp and tls). */
+#define OOCSI__STREAM_TRANSPORT(prefix, scheme_, port_)                                                                \
+    {                                                                                                                  \
+        .scheme = scheme_, .default_codec = "line", .default_port = port_, .flags = OOCSI_TRANSPORT_STREAM,            \
+        .open = prefix##_open, .fd = oocsi__sock_state_fd, .interest = prefix##_interest, .process = prefix##_process, \
+        .read = prefix##_read, .write = prefix##_write, .close = prefix##_close,                                       \
+    }
+
 #endif

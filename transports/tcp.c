@@ -14,24 +14,17 @@ typedef struct tcp_state {
 
 static int tcp_open(void **state, const oocsi_url *url, const oocsi_transport_config *cfg)
 {
-    if (!state || !url || !url->host || !*url->host)
-        return OOCSI_ERR_INVAL;
-    tcp_state *s = calloc(1, sizeof(*s));
+    int rc;
+    tcp_state *s = oocsi__sock_state_new(sizeof(*s), "tcp", state, url, cfg, &rc);
     if (!s)
-        return OOCSI_ERR_NOMEM;
-    oocsi__sock_init(&s->sock, "tcp", url, cfg);
-    int rc = oocsi__sock_open(&s->sock, url->host);
+        return rc;
+    rc = oocsi__sock_open(&s->sock, url->host);
     if (rc != OOCSI_OK) {
         free(s);
         return rc;
     }
     *state = s;
     return OOCSI_OK;
-}
-
-static int tcp_fd(void *state)
-{
-    return ((tcp_state *)state)->sock.fd;
 }
 
 static int tcp_interest(void *state)
@@ -67,23 +60,7 @@ static void tcp_close(void *state)
     free(s);
 }
 
-static const oocsi_transport tcp_transport = {
-    .scheme = "tcp",
-    .default_codec = "line",
-    .default_port = 4444,
-    .flags = OOCSI_TRANSPORT_STREAM,
-    .default_path = NULL,
-    .open = tcp_open,
-    .fd = tcp_fd,
-    .interest = tcp_interest,
-    .process = tcp_process,
-    .read = tcp_read,
-    .write = tcp_write,
-    .close = tcp_close,
-    .wait = NULL,
-    .wake = NULL,
-    .pending_frame = NULL,
-};
+static const oocsi_transport tcp_transport = OOCSI__STREAM_TRANSPORT(tcp, "tcp", 4444);
 
 const oocsi_transport *oocsi_transport_tcp(void)
 {

@@ -73,28 +73,32 @@ static void tls_log_ssl(tls_state *s, oocsi_log_level lvl, const char *what, con
  * A socket BIO writing with MSG_NOSIGNAL, so a peer reset never raises SIGPIPE
  * (OpenSSL's own socket BIO uses write()). */
 
-static int sock_bio_write(BIO *b, const char *buf, int len)
+/* One send or recv on the BIO's socket; a socket that would block asks
+ * OpenSSL to retry in the same direction. */
+static int sock_bio_io(BIO *b, char *buf, int len, int writing)
 {
     int fd = (int)(intptr_t)BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    ssize_t n = oocsi__send_nosignal(fd, buf, (size_t)len);
+    ssize_t n = writing ? oocsi__send_nosignal(fd, buf, (size_t)len) : oocsi__recv_retry(fd, buf, (size_t)len);
     if (n >= 0)
         return (int)n;
-    if (oocsi__would_block(errno))
-        BIO_set_retry_write(b);
+    if (oocsi__would_block(errno)) {
+        if (writing)
+            BIO_set_retry_write(b);
+        else
+            BIO_set_retry_read(b);
+    }
     return -1;
+}
+
+static int sock_bio_write(BIO *b, const char *buf, int len)
+{
+    return sock_bio_io(b, (char *)buf, len, 1); /* send() only reads buf */
 }
 
 static int sock_bio_read(BIO *b, char *buf, int len)
 {
-    int fd = (int)(intptr_t)BIO_get_data(b);
-    BIO_clear_retry_flags(b);
-    ssize_t n = oocsi__recv_retry(fd, buf, (size_t)len);
-    if (n >= 0)
-        return (int)n;
-    if (oocsi__would_block(errno))
-        BIO_set_retry_read(b);
-    return -1;
+    return sock_bio_io(b, buf, len, 0);
 }
 
 static int sock_bio_puts(BIO *b, const char *str)
@@ -227,22 +231,16 @@ static int tls_setup_ssl(tls_state *s)
 
 static int tls_open(void **state, const oocsi_url *url, const oocsi_transport_config *cfg)
 {
-    if (!state || !url || !url->host || !*url->host)
-        return OOCSI_ERR_INVAL;
-    tls_state *s = calloc(1, sizeof(*s));
+    int rc;
+    tls_state *s = oocsi__sock_state_new(sizeof(*s), "tls", state, url, cfg, &rc);
     if (!s)
-        return OOCSI_ERR_NOMEM;
-    oocsi__sock_init(&s->sock, "tls", url, cfg);
+        return rc;
     if (!cfg || !cfg->tls_verify)
         tls_log(s, OOCSI_LOG_WARN, "%s",
                 "INSECURE: certificate verification is disabled (tls_verify 0); the server is not authenticated");
-    int rc = tls_setup_ctx(s);
-    if (rc != OOCSI_OK) {
-        SSL_CTX_free(s->ctx);
-        free(s);
-        return rc;
-    }
-    rc = oocsi__sock_open(&s->sock, url->host);
+    rc = tls_setup_ctx(s);
+    if (rc == OOCSI_OK)
+        rc = oocsi__sock_open(&s->sock, url->host);
     if (rc != OOCSI_OK) {
         SSL_CTX_free(s->ctx);
         free(s);
@@ -250,11 +248,6 @@ static int tls_open(void **state, const oocsi_url *url, const oocsi_transport_co
     }
     *state = s;
     return OOCSI_OK;
-}
-
-static int tls_fd(void *state)
-{
-    return ((tls_state *)state)->sock.fd;
 }
 
 static int tls_interest(void *state)
@@ -397,23 +390,7 @@ static void tls_close(void *state)
     free(s);
 }
 
-static const oocsi_transport tls_transport = {
-    .scheme = "tls",
-    .default_codec = "line",
-    .default_port = 4443,
-    .flags = OOCSI_TRANSPORT_STREAM,
-    .default_path = NULL,
-    .open = tls_open,
-    .fd = tls_fd,
-    .interest = tls_interest,
-    .process = tls_process,
-    .read = tls_read,
-    .write = tls_write,
-    .close = tls_close,
-    .wait = NULL,
-    .wake = NULL,
-    .pending_frame = NULL,
-};
+static const oocsi_transport tls_transport = OOCSI__STREAM_TRANSPORT(tls, "tls", 4443);
 
 const oocsi_transport *oocsi_transport_tls(void)
 {
