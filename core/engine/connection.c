@@ -91,8 +91,10 @@ void oocsi__report_attempt(oocsi_client *c, int err)
                                 "oocsi_options_set_tls_ca_file(), or --cafile for the tools; "
                                 "oocsi_options_set_tls_verify(o, 0) turns verification off, for tests only)");
     else if (err == OOCSI_ERR_AUTH)
-        oocsi_buf_append_str(r, " (a server without user accounts refuses every name:password handle: "
-                                "leave out the ':password')");
+        oocsi_buf_append_str(r, " (the password does not match the server's account for this name, or "
+                                "the server has no accounts and refuses every name:password handle; "
+                                "some servers also refuse a correct password while that user is "
+                                "still connected: check the password, or connect as plain name)");
     c->why[0] = '\0';
     c->why_lvl = -1;
 }

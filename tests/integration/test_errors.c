@@ -152,7 +152,7 @@ static void password_on_a_server_without_users(void **state)
     const char *urls[] = {it_url, NULL};
     int rc = try_connect("err_pw:secret", urls, 1, IT_TIMEOUT);
     assert_int_equal(rc, OOCSI_ERR_AUTH);
-    assert_explained(it_url, "leave out the ':password'");
+    assert_explained(it_url, "connect as plain name");
 }
 
 #ifdef OOCSI_IT_HAVE_TLS

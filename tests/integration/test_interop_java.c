@@ -50,6 +50,10 @@ static int group_setup(void **state)
         skip_reason = "no java on PATH (Debian: apt-get install default-jre-headless)";
         return it_group_setup(state);
     }
+    /* Under a C/POSIX locale the JVM reads and writes lines as ASCII and turns
+     * every non-ASCII character into '?'; OOCSI is UTF-8. */
+    if (!getenv("JAVA_TOOL_OPTIONS"))
+        setenv("JAVA_TOOL_OPTIONS", "-Dfile.encoding=UTF-8", 1);
     snprintf(port, sizeof port, "%d", it_free_port());
     snprintf(url, sizeof url, "tcp://127.0.0.1:%s", port);
     server = it_proc_startv(script, NULL, (const char *const[]){port, "-users", "alice:pw", NULL});
