@@ -21,7 +21,7 @@ oocsi_options *oocsi_options_new(void)
     o->reconnect_max_ms = 5000;
     o->keepalive_idle_ms = 10000;
     o->keepalive_timeout_ms = 20000;
-    o->max_line = 16u * 1024 * 1024;
+    o->max_line = 16u * 1024 * 1024 + 64u * 1024; /* a 16 MiB message and its envelope */
     o->queue_max_count = 10000;
     o->queue_max_bytes = 16u * 1024 * 1024;
     return o;

@@ -171,7 +171,9 @@ struct oocsi_client {
     void *cs;
     int64_t attempt_deadline;
     int64_t backoff_until;
-    int failed_passes; /* reconnect passes failed in a row */
+    int failed_passes;    /* reconnect passes failed in a row */
+    int quick_drops;      /* connections lost soon after their welcome, in a row */
+    int64_t online_since; /* when the current connection was welcomed */
     int ever_connected;
     int initial;        /* inside oocsi_connect */
     int initial_result; /* result of the initial connect */
@@ -181,6 +183,7 @@ struct oocsi_client {
     /* input */
     char *in;
     size_t in_len, in_cap, in_scan;
+    size_t in_skipped; /* > 0: inside an over-long line, its bytes dropped so far */
 
     /* output */
     oocsi_buf out;
@@ -235,6 +238,10 @@ struct oocsi_client {
     int why_lvl;
     oocsi_buf report;
 };
+
+/* A connection lost within this time after its welcome counts as a quick
+ * drop: several in a row make the reconnect back off. */
+#define OOCSI__STABLE_MS 10000
 
 /* Appends node n to the singly linked list (head, tail) through its next. */
 #define OOCSI__APPEND(head, tail, n)                                                                                   \

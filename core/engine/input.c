@@ -222,9 +222,40 @@ static int in_reserve(oocsi_client *c, size_t extra)
     return 0;
 }
 
+/* A line over the limit is dropped, not the connection: the line protocol
+ * resynchronises at the next newline, and a reset would only bring the same
+ * line again (a retained message, say) in a reconnect loop. */
+static void report_skipped_line(oocsi_client *c, size_t bytes)
+{
+    oocsi__log(c, OOCSI_LOG_WARN,
+               "skipped a line of %zu bytes from the server: longer than the limit of %zu bytes (the message in it "
+               "is lost; oocsi_options_set_max_line_length() raises the limit)",
+               bytes, c->opts.max_line);
+    oocsi__set_error(c, "skipped a %zu-byte line from the server (limit %zu bytes)", bytes, c->opts.max_line);
+    c->in_skipped = 0;
+}
+
+/* In an over-long line: drops input up to its newline. Returns 1 while the
+ * line goes on (everything buffered was dropped), 0 once it ended. */
+static int skip_long_line(oocsi_client *c)
+{
+    char *nl = memchr(c->in, '\n', c->in_len);
+    size_t drop = nl ? (size_t)(nl - c->in) + 1 : c->in_len;
+    c->in_skipped += nl ? drop - 1 : drop;
+    memmove(c->in, c->in + drop, c->in_len - drop);
+    c->in_len -= drop;
+    c->in_scan = 0;
+    if (!nl)
+        return 1;
+    report_skipped_line(c, c->in_skipped);
+    return 0;
+}
+
 /* Splits complete lines out of the input buffer. */
 static int process_lines(oocsi_client *c)
 {
+    if (c->in_skipped && skip_long_line(c))
+        return 0;
     size_t start = 0;
     while (c->tps) {
         char *nl = memchr(c->in + c->in_scan, '\n', c->in_len - c->in_scan);
@@ -233,13 +264,12 @@ static int process_lines(oocsi_client *c)
             break;
         }
         size_t end = (size_t)(nl - c->in);
-        if (end - start > c->opts.max_line) {
-            oocsi__log(c, OOCSI_LOG_ERROR, "server sent a line longer than %zu bytes; resetting the connection",
-                       c->opts.max_line);
-            oocsi__connection_lost(c, OOCSI_ERR_PROTOCOL, "line too long");
-            return -1;
-        }
         c->in_scan = end + 1;
+        if (end - start > c->opts.max_line) {
+            report_skipped_line(c, end - start);
+            start = end + 1;
+            continue;
+        }
         if (handle_frame(c, c->in + start, end - start) < 0)
             return -1;
         start = end + 1;
@@ -252,10 +282,9 @@ static int process_lines(oocsi_client *c)
         c->in_scan -= start;
     }
     if (c->tps && c->in_len > c->opts.max_line) {
-        oocsi__log(c, OOCSI_LOG_ERROR, "server sent a line longer than %zu bytes; resetting the connection",
-                   c->opts.max_line);
-        oocsi__connection_lost(c, OOCSI_ERR_PROTOCOL, "line too long");
-        return -1;
+        /* The line under way is already too long: drop what came of it. */
+        c->in_skipped = c->in_len;
+        c->in_len = c->in_scan = 0;
     }
     return 0;
 }

@@ -157,8 +157,11 @@ OOCSI_API int oocsi_options_set_reconnect_delay(oocsi_options *opts, int initial
 /** Keep-alive: send "ping" after idle_ms without incoming bytes, consider the
  *  server dead after timeout_ms without incoming bytes. Defaults 10000/20000 ms. */
 OOCSI_API int oocsi_options_set_keepalive(oocsi_options *opts, int idle_ms, int timeout_ms);
-/** Longest line/frame accepted from the server (default 16 MiB); a longer one
- *  resets the connection with OOCSI_ERR_PROTOCOL. Minimum 1024. */
+/** Longest line/frame accepted from the server (default 16 MiB + 64 KiB: a
+ *  message the usual 16 MiB server limit let in, with the envelope the server
+ *  adds). Minimum 1024. Over TCP/TLS a longer line is skipped with a warning
+ *  in the log (its message is lost, the connection stays); over ws/wss a
+ *  longer frame resets the connection with OOCSI_ERR_PROTOCOL. */
 OOCSI_API int oocsi_options_set_max_line_length(oocsi_options *opts, size_t bytes);
 /** Bound of the queue of messages sent while offline (defaults 10000 messages,
  *  16 MiB); past it oocsi_send() returns OOCSI_ERR_QUEUE_FULL. max_bytes also
