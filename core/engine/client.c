@@ -325,6 +325,7 @@ void oocsi_close(oocsi_client *c)
      * so callers can release what they attached. Queued results too. */
     oocsi__note *notes = c->notes_head;
     c->notes_head = c->notes_tail = NULL;
+    c->notes_bytes = 0;
     oocsi__call *calls = c->calls;
     c->calls = NULL;
     pthread_mutex_unlock(&c->mu);

@@ -45,6 +45,7 @@ struct oocsi_options {
     int keepalive_idle_ms, keepalive_timeout_ms;
     size_t max_line;
     size_t queue_max_count, queue_max_bytes;
+    size_t pending_max_bytes; /* received messages waiting for their handlers */
     /* set_handle refused a handle: connecting fails until a valid one is set */
     char *bad_handle;
 };
@@ -125,6 +126,7 @@ typedef struct oocsi__note {
     /* STATE */
     oocsi_state state;
     int err;
+    size_t bytes; /* counted in the client's notes_bytes */
 } oocsi__note;
 
 /* ------------------------------------------------------------------- client */
@@ -205,6 +207,9 @@ struct oocsi_client {
     oocsi__pingw *pings_head, *pings_tail;
     oocsi__call *calls;
     oocsi__note *notes_head, *notes_tail;
+    size_t notes_bytes;   /* bytes of received messages in the notes */
+    size_t frame_len;     /* length of the frame being decoded */
+    size_t notes_dropped; /* messages dropped over pending_max_bytes, not yet reported */
 
     /* loop ownership */
     int loop_busy;

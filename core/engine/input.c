@@ -54,6 +54,21 @@ static oocsi__note *note_from_event(oocsi_client *c, int kind, oocsi_event *ev)
     oocsi__note *n = calloc(1, sizeof(*n));
     if (!n)
         return NULL;
+    if (kind == NOTE_MESSAGE && c->in_callback && c->notes_bytes > 0 &&
+        c->notes_bytes + c->frame_len > c->opts.pending_max_bytes) {
+        /* Only while the application blocks and cannot run handlers. */
+        free(n);
+        if (c->notes_dropped++ == 0)
+            oocsi__log(c, OOCSI_LOG_WARN,
+                       "more than %zu bytes of messages wait for their handlers while the application is blocked "
+                       "(a call, subscribe or query): dropping messages until they have run "
+                       "(oocsi_options_set_pending_limit() raises the bound; oocsi_loop_start() runs handlers "
+                       "during such waits)",
+                       c->opts.pending_max_bytes);
+        return NULL;
+    }
+    n->bytes = kind == NOTE_MESSAGE ? c->frame_len : 0;
+    c->notes_bytes += n->bytes;
     n->kind = kind;
     n->sender = ev->sender;
     n->recipient = ev->recipient;
@@ -195,6 +210,7 @@ static int handle_frame(oocsi_client *c, const char *frame, size_t len)
 {
     oocsi_event ev;
     memset(&ev, 0, sizeof(ev));
+    c->frame_len = len;
     int rc = c->codec->decode(c->cs, frame, len, &ev);
     if (rc != OOCSI_OK) {
         oocsi_event_clear(&ev);
@@ -295,6 +311,10 @@ static void read_input(oocsi_client *c)
     size_t budget = READ_BUDGET;
     int framed = (c->tp->flags & OOCSI_TRANSPORT_FRAMED) != 0;
     while (c->tps && budget > 0) {
+        /* Backpressure: with the bound of waiting messages reached, read on
+         * only when handlers cannot run now (a blocking wait needs its answer). */
+        if (c->notes_bytes >= c->opts.pending_max_bytes && !c->in_callback)
+            break;
         ssize_t n;
         if (framed) {
             size_t want = c->tp->pending_frame ? c->tp->pending_frame(c->tps) : c->opts.max_line + 1;

@@ -168,6 +168,14 @@ OOCSI_API int oocsi_options_set_max_line_length(oocsi_options *opts, size_t byte
  *  bounds the bytes written but not yet taken by a connected server that does
  *  not read (a stalled peer). */
 OOCSI_API int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, size_t max_bytes);
+/** Bound of received messages waiting for their handlers (default 64 MiB,
+ *  counted as the bytes that came over the wire). The loop stops reading from
+ *  the server while it is reached, until handlers have run (the server then
+ *  holds the rest, or drops this slow client by its own rules). While the
+ *  application blocks in oocsi_call_and_wait(), a subscribe or a query the
+ *  answer must still be read: messages past the bound are then dropped, with
+ *  a warning in the log that counts them. A single message is always taken. */
+OOCSI_API int oocsi_options_set_pending_limit(oocsi_options *opts, size_t max_bytes);
 
 /**
  * Connects: blocks until the server's welcome, until every endpoint failed,
