@@ -176,6 +176,7 @@ struct oocsi_client {
     int failed_passes;    /* reconnect passes failed in a row */
     int quick_drops;      /* connections lost soon after their welcome, in a row */
     int64_t online_since; /* when the current connection was welcomed */
+    int64_t peer_checked; /* when a send last checked for a closed peer */
     int ever_connected;
     int initial;        /* inside oocsi_connect */
     int initial_result; /* result of the initial connect */
@@ -337,6 +338,13 @@ void oocsi__attempt_why(oocsi_client *c, oocsi_log_level lvl, const char *fmt, .
 void oocsi__remember_done(oocsi_client *c, const char *id);
 /* Drives the transport after poll (events: OOCSI_EV_*). */
 void oocsi__service(oocsi_client *c, int events);
+/* The registry of open clients (see oocsi_close). */
+int oocsi__live_add(oocsi_client *c);
+int oocsi__is_live(const oocsi_client *c);
+/* Before writing on a connection idle for a while: notices a server that
+ * closed it meanwhile (its stale timeout, say), so the message is queued for
+ * the next connection instead of written into a dead one. */
+void oocsi__check_peer(oocsi_client *c);
 
 /* loop.c */
 /* Wakes the loop owner if it is another thread. Lock held. */

@@ -362,6 +362,27 @@ static void read_input(oocsi_client *c)
     }
 }
 
+/* Idle this long on the read side before a send checks the peer. */
+#define PEER_CHECK_IDLE_MS 1000
+
+void oocsi__check_peer(oocsi_client *c)
+{
+    if (!c->tps || !c->tp->fd || c->in_wait || (c->loop_busy && !pthread_equal(c->loop_owner, pthread_self())))
+        return; /* another thread drives the connection: it sees the end itself */
+    /* At most once a second: a publisher that never receives pays one poll()
+     * a second, not one per message. */
+    int64_t now = oocsi__now_ms();
+    if (now - c->last_rx < PEER_CHECK_IDLE_MS || now - c->peer_checked < PEER_CHECK_IDLE_MS)
+        return;
+    c->peer_checked = now;
+    int fd = c->tp->fd(c->tps);
+    if (fd < 0)
+        return;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
+        oocsi__service(c, OOCSI_EV_READABLE | ((p.revents & (POLLHUP | POLLERR)) ? OOCSI_EV_ERROR : 0));
+}
+
 /* Drives the transport after poll. */
 void oocsi__service(oocsi_client *c, int events)
 {

@@ -196,7 +196,10 @@ OOCSI_API int oocsi_connect(oocsi_client **out, const oocsi_options *opts);
  * An invalid handle or server gives OOCSI_ERR_INVAL before any connection.
  */
 OOCSI_API int oocsi_connect_to(oocsi_client **out, const char *handle, const char *server);
-/** NULL-safe: says quit, stops the loop thread, frees everything. */
+/** NULL-safe: says quit, stops the loop thread, frees everything. Free the
+ *  variables attached to c first; a client closed twice (or a variable freed
+ *  after its client) is reported on stderr and in oocsi_last_error(NULL)
+ *  and otherwise ignored. */
 OOCSI_API void oocsi_close(oocsi_client *c);
 /** The handle the server welcomed (without password). Valid until close. */
 OOCSI_API const char *oocsi_handle(const oocsi_client *c);

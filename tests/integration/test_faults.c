@@ -6,6 +6,7 @@
  */
 #include "support.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -621,6 +622,35 @@ static void test_pending_calls_on_drop(void **state)
 
 /* Deeply nested JSON from the server (100,000 levels): skipped without
  * crashing or stalling, and the connection goes on delivering. */
+/* The server closed an idle client's connection (its stale timeout, say) and
+ * the application, which has not run its loop since, sends: the send notices
+ * the closed connection, the message waits for the next one, nothing is lost. */
+static void test_send_after_server_closed(void **state)
+{
+    (void)state;
+    char h[64], ch[64];
+    it_unique(h, sizeof h, "afterdrop");
+    it_unique(ch, sizeof ch, "afterdrop_ch");
+    it_inbox *in = it_inbox_new();
+    oocsi_client *s = it_connect_bg(NULL);
+    assert_int_equal(oocsi_subscribe(s, ch, it_inbox_handler, in), OOCSI_OK);
+    it_states *st = it_states_new();
+    oocsi_options *o = it_options(h);
+    assert_int_equal(oocsi_options_set_state_handler(o, it_state_handler, st), OOCSI_OK);
+    oocsi_client *c = it_connect_opts(o);
+    it_set_pumped(c, 0);
+    it_pump_for(1200); /* c idle (it checks a peer idle for a second or more) */
+    assert_int_equal(oocsi_hub_drop_client(it_hub, h), 0);
+    struct pollfd p = {.fd = oocsi_fd(c), .events = POLLIN};
+    assert_int_equal(poll(&p, 1, IT_TIMEOUT), 1); /* the end of stream has arrived */
+    assert_int_equal(oocsi_send_json(c, ch, "{\"after\":\"drop\"}"), OOCSI_OK);
+    assert_int_equal(oocsi_is_connected(c), 0);
+    it_set_pumped(c, 1);
+    if (it_inbox_wait_str(in, "after", "drop", 3 * IT_TIMEOUT) < 0)
+        fail_msg("the message sent into the closed connection was lost");
+    assert_true(it_states_wait_for(st, 1, OOCSI_STATE_OFFLINE, 0) >= 0);
+}
+
 static void test_deeply_nested_json(void **state)
 {
     (void)state;
@@ -658,9 +688,10 @@ static void test_deeply_nested_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        FT_TEST(test_endpoint_flapping),  FT_TEST(test_slow_consumer),   FT_TEST(test_ping_flood),
-        FT_TEST(test_default_line_limit), FT_TEST(test_private_channel), FT_TEST(test_pending_calls_on_drop),
-        FT_TEST(test_deeply_nested_json),
+        FT_TEST(test_endpoint_flapping),  FT_TEST(test_slow_consumer),
+        FT_TEST(test_ping_flood),         FT_TEST(test_default_line_limit),
+        FT_TEST(test_private_channel),    FT_TEST(test_pending_calls_on_drop),
+        FT_TEST(test_deeply_nested_json), FT_TEST(test_send_after_server_closed),
     };
     return cmocka_run_group_tests_name("integration.faults", tests, it_group_setup, it_group_teardown);
 }
