@@ -70,10 +70,11 @@
  *    closing, so "bye" is not lost to a TCP reset;
  *  - duplicate top-level payload keys are passed on as sent (not merged);
  *  - WebSocket: a handle with ':' is replaced by webclient_#### like
- *    other invalid handles; "sendjson" with a payload that is not a valid
- *    JSON object is ignored; payload keys are not sorted (the envelope keys
- *    are in sorted order); reference_drop_queue does not apply to WebSocket
- *    clients; unanswered pings are not limited.
+ *    other invalid handles; "sendjson" with a payload that is not valid
+ *    JSON is ignored (valid JSON that is not an object is delivered as an
+ *    empty message, as by the web server); payload keys are not sorted
+ *    (the envelope keys are in sorted order); reference_drop_queue does
+ *    not apply to WebSocket clients; unanswered pings are not limited.
  *
  * Control API details (hub.h): oocsi_hub_options_init() sets port 0 (an
  * ephemeral port; the oocsi-hub program defaults to 4444); a negative

@@ -103,8 +103,9 @@ static void ws_hello(oocsi_hub *h, client *c, const char *text, size_t len)
     client_register(h, c, handle, 0, msg);
 }
 
-/* sendjson <recipient> <json-object>, subscribe <ch>, unsubscribe <ch>;
- * anything else only counts as activity (a pong). */
+/* sendjson <recipient> <json>, subscribe <ch>, unsubscribe <ch>; anything
+ * else only counts as activity (a pong). A payload that is valid JSON but
+ * not an object is sent as an empty message; invalid JSON is ignored. */
 static void ws_command(oocsi_hub *h, client *c, char *line, size_t len)
 {
     int has_nul = strlen(line) != len;
@@ -123,12 +124,19 @@ static void ws_command(oocsi_hub *h, client *c, char *line, size_t len)
             pl++;
             plen--;
         }
-        if (!plen || *pl != '{') {
-            return; /* not a JSON object */
-        }
         sbuf body = {0};
         pkeys k;
-        if (payload_normalise(pl, plen, &body, &k)) {
+        memset(&k, 0, sizeof k);
+        if (plen && *pl != '{') {
+            /* JSON that is not an object (text, array, number, null): an
+             * empty message, as the web server delivers it */
+            cJSON *v = has_nul ? NULL : cJSON_ParseWithOpts(pl, NULL, 1);
+            int valid = v != NULL;
+            cJSON_Delete(v);
+            if (!valid) {
+                return;
+            }
+        } else if (!plen || payload_normalise(pl, plen, &body, &k)) {
             if (h->opt.verbose) {
                 hub_log("invalid JSON from %s: ignored", c->handle);
             }
