@@ -44,8 +44,10 @@
  *    TCP client's output) that the service thread takes one per WRITEABLE
  *    callback after hub_ws_notify(); it is freed by the service thread
  *    (hub_ws_detach) when its connection closes, so reap() only asks for
- *    the close. Stopping the hub stops the service thread first (with the
- *    mutex released), then forgets everything.
+ *    the close. Freeing the hub first sends every WebSocket connection a
+ *    close frame with status 1001 and waits (bounded) for the handshakes
+ *    (oocsi_hub_stop, a fault control, drops them instead); then it stops
+ *    the service thread (with the mutex released) and forgets everything.
  *
  * Deliberate differences from the Java reference server (v1.3.7/1.3.8):
  *  - no outgoing message loss (unless reference_drop_queue = 1);

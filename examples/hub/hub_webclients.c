@@ -213,6 +213,27 @@ unsigned hub_ws_want(const struct client *c)
     return c->state >= CS_CLOSING ? HUB_WS_CLOSE : 0;
 }
 
+void hub_ws_wait_none(oocsi_hub *h, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl); /* the clock of h->cond */
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    while (1) {
+        int left = 0;
+        for (size_t i = 0; i < h->all.n && !left; i++) {
+            left = ((client *)h->all.v[i])->ws;
+        }
+        if (!left || pthread_cond_timedwait(&h->cond, &h->mu, &dl) == ETIMEDOUT) {
+            return;
+        }
+    }
+}
+
 void hub_ws_each(oocsi_hub *h, void (*fn)(void *conn, unsigned want, void *ctx), void *ctx)
 {
     for (size_t i = 0; i < h->all.n; i++) {

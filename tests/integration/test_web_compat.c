@@ -10,12 +10,15 @@
  *  2. a payload that is JSON but not an object (text, array, null) is
  *     delivered with an empty data object, from a browser and from a line
  *     client;
+ *  3. on SIGTERM the programs send every browser a close frame with status
+ *     1001 (going away) before they exit.
  *
  * Every wait is bounded (the support waits, poll() with deadlines).
  */
 #include "support.h"
 #include "support_ws.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,6 +265,41 @@ static void test_hub_ws_non_object(void **state)
     non_object_payloads(0);
 }
 
+/* ------------------------------------------------------------------ 3: SIGTERM sends 1001 */
+
+/* A browser of the program prog (started, port known) gets a close frame
+ * with status 1001 when the program is sent SIGTERM, and the program exits 0. */
+static void going_away(it_proc *prog, int port, const char *handle)
+{
+    it_ws_peer *p = it_ws_peer_connect(port, 0);
+    assert_non_null(p);
+    assert_int_equal(it_ws_handshake(p, port, "/ws", NULL), 0);
+    it_ws_hello(p, handle);
+    assert_int_equal(kill(prog->pid, SIGTERM), 0);
+    assert_int_equal(it_ws_recv_close(p, 10000), 1001);
+    assert_int_equal(it_proc_wait_exit(prog, 15000), 0);
+    it_ws_peer_close(p);
+}
+
+static void test_gateway_sigterm(void **state)
+{
+    (void)state;
+    int port;
+    it_proc *g = gateway_start(&port);
+    char h[64];
+    it_unique(h, sizeof h, "bye_gw");
+    going_away(g, port, h);
+}
+
+static void test_hub_sigterm(void **state)
+{
+    (void)state;
+    it_proc *hub = it_proc_startv(OOCSI_HUB_PATH, NULL, (const char *const[]){"--port", "0", "--ws-port", "0", NULL});
+    assert_non_null(hub);
+    int port = port_after(hub, "ws://");
+    going_away(hub, port, "bye_hub");
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -274,10 +312,8 @@ static int group_setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(test_gateway_direct_once),
-        IT_TEST(test_hub_ws_direct_once),
-        IT_TEST(test_gateway_non_object),
-        IT_TEST(test_hub_ws_non_object),
+        IT_TEST(test_gateway_direct_once), IT_TEST(test_hub_ws_direct_once), IT_TEST(test_gateway_non_object),
+        IT_TEST(test_hub_ws_non_object),   IT_TEST(test_gateway_sigterm),    IT_TEST(test_hub_sigterm),
     };
     return cmocka_run_group_tests(tests, group_setup, it_group_teardown);
 }
