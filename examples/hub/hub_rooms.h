@@ -62,6 +62,10 @@
  *    like whitespace; a hello that leaves an empty handle is also ignored;
  *  - unregistered connections (no hello yet, or after an error line) are also
  *    subject to the stale timeout; they are never pinged;
+ *  - WebSocket clients are pinged and timed out on what they send alone:
+ *    one silent for the ping interval is pinged even while it receives
+ *    messages, and dropped once silent for the stale timeout (a dead
+ *    browser behind a stream is found);
  *  - invalid UTF-8 in client lines is replaced by U+FFFD before processing;
  *  - presence `refresh` events are sent on the keep-alive tick
  *    (ping_interval_ms, 5 s by default like the reference);
@@ -174,7 +178,8 @@ typedef struct client {
     size_t out_len, out_cap, out_off;
     outline q[DROP_QUEUE_LEN]; /* reference_drop_queue: lines not yet handed to out */
     size_t q_head, q_n, q_bytes;
-    int64_t last_active;
+    int64_t last_active; /* last line or frame in, or message out */
+    int64_t last_rx;     /* WebSocket: last frame in (pong or command) */
     int64_t close_deadline;
     char peer[80];
 #ifdef HUB_HAVE_TLS

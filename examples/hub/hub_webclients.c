@@ -29,7 +29,7 @@ struct client *hub_ws_attach(oocsi_hub *h, void *conn, const char *peer)
     c->ws_conn = conn;
     c->state = CS_HELLO;
     c->type = CT_JSON;
-    c->last_active = mono_ms();
+    c->last_active = c->last_rx = mono_ms();
     snprintf(c->peer, sizeof c->peer, "ws:%s", peer ? peer : "?");
     pv_push(&h->all, c);
     if (h->opt.verbose) {
@@ -159,7 +159,7 @@ void hub_ws_input(oocsi_hub *h, struct client *c, char *text, size_t len)
     if (!c || client_gone(c) || c->state >= CS_CLOSING) {
         return;
     }
-    c->last_active = mono_ms();
+    c->last_active = c->last_rx = mono_ms();
     while (len && (unsigned char)text[0] <= 0x20) {
         text++;
         len--;

@@ -11,7 +11,9 @@
  *     delivered with an empty data object, from a browser and from a line
  *     client;
  *  3. on SIGTERM the programs send every browser a close frame with status
- *     1001 (going away) before they exit.
+ *     1001 (going away) before they exit;
+ *  4. the hub pings a WebSocket client that sends nothing even while it
+ *     streams messages to it, and drops it after the stale timeout.
  *
  * Every wait is bounded (the support waits, poll() with deadlines).
  */
@@ -300,6 +302,54 @@ static void test_hub_sigterm(void **state)
     going_away(hub, port, "bye_hub");
 }
 
+/* ------------------------------------------------------------------ 4: pings under a stream */
+
+static void test_hub_ws_ping_while_streaming(void **state)
+{
+    (void)state;
+    oocsi_hub_options o;
+    oocsi_hub_options_init(&o);
+    o.ws_port = 0;
+    o.ping_interval_ms = 50;
+    o.stale_timeout_ms = 1000;
+    oocsi_hub *h = it_hub_start_extra(&o, NULL, 0);
+    assert_non_null(h);
+    it_ws_peer *p = it_ws_peer_connect(oocsi_hub_ws_port(h), 0);
+    assert_non_null(p);
+    assert_int_equal(it_ws_handshake(p, oocsi_hub_ws_port(h), "/ws", NULL), 0);
+    it_ws_hello(p, "mute_ws");
+    it_raw *r = it_raw_connect(oocsi_hub_port(h), "streamer");
+    assert_non_null(r);
+
+    /* one message at a time, each read before the next is sent: the
+     * browser always has fresh traffic but never answers a ping */
+    int pings = 0, closed = 0;
+    int64_t dl = it_now_ms() + 20000;
+    for (int i = 0; !closed && it_now_ms() < dl; i++) {
+        assert_int_equal(it_raw_send(r, "sendraw mute_ws {\"i\":%d}", i), 0);
+        while (1) {
+            char *m = it_ws_recv(p, TMO, &closed);
+            if (!m) {
+                assert_true(closed); /* else: a message did not arrive in time */
+                break;
+            }
+            int is_ping = !strcmp(m, "ping");
+            int is_msg = strstr(m, "\"i\"") != NULL;
+            pings += is_ping;
+            free(m);
+            if (is_msg) {
+                break;
+            }
+        }
+    }
+    assert_true(pings > 0);
+    assert_true(closed); /* dropped as stale although it received all the time */
+    assert_int_equal(oocsi_hub_wait_client_gone(h, "mute_ws", TMO), 1);
+    it_ws_peer_close(p);
+    it_raw_close(r);
+    oocsi_hub_free(h);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -312,8 +362,9 @@ static int group_setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(test_gateway_direct_once), IT_TEST(test_hub_ws_direct_once), IT_TEST(test_gateway_non_object),
-        IT_TEST(test_hub_ws_non_object),   IT_TEST(test_gateway_sigterm),    IT_TEST(test_hub_sigterm),
+        IT_TEST(test_gateway_direct_once),         IT_TEST(test_hub_ws_direct_once), IT_TEST(test_gateway_non_object),
+        IT_TEST(test_hub_ws_non_object),           IT_TEST(test_gateway_sigterm),    IT_TEST(test_hub_sigterm),
+        IT_TEST(test_hub_ws_ping_while_streaming),
     };
     return cmocka_run_group_tests(tests, group_setup, it_group_teardown);
 }
