@@ -159,13 +159,16 @@ static void direct_once(int gateway)
 {
     target t;
     target_open(&t, gateway);
-    char h[64], peer_h[64], lib_h[64], calls[64];
+    char h[64], peer_h[64], lib_h[64], calls[64], barrier[64];
+    it_unique(barrier, sizeof barrier, "dupbarrier");
     it_unique(h, sizeof h, "dup");
     it_unique(peer_h, sizeof peer_h, "duppeer");
     it_unique(lib_h, sizeof lib_h, "duplib");
     it_unique(calls, sizeof calls, "dupcalls");
     it_ws_peer *p = browser(&t, h);
     browser_subscribe(p, h, h); /* what oocsi-web.js does after every welcome */
+    /* commands run in order: once the hub has this one, the one above is done */
+    browser_subscribe(p, h, barrier);
 
     /* a raw line peer's direct message, then a marker */
     it_raw *r = it_raw_connect(oocsi_hub_port(it_hub), peer_h);
