@@ -33,6 +33,7 @@ void hub_destroy(oocsi_hub *h)
 #ifdef HUB_HAVE_WS
     hub_ws *w = h->ws; /* first: its connections are clients */
     h->ws = NULL;
+    hub_ws_go_away(w, HUB_WS_GOING_AWAY_MS); /* browsers see 1001, not 1006 */
     hub_ws_stop(w);
 #endif
     forget_everything(h);

@@ -21,7 +21,8 @@ typedef struct oocsi_hub_options {
     const char *bind_address; /* default "127.0.0.1" */
     int port;                 /* 0: an ephemeral port (see oocsi_hub_port) */
     int ping_interval_ms;     /* keep-alive tick; default 5000 */
-    int stale_timeout_ms;     /* drop a client silent for this long; default 120000 */
+    int stale_timeout_ms;     /* drop a client silent for this long; default 120000 (a WebSocket client:
+                                 sending nothing, whatever it receives; it is pinged meanwhile) */
     const char *users;        /* "-users" list "n1:p1;n2:p2", or NULL */
     int max_clients;          /* 0: unlimited */
     size_t max_line;          /* longest accepted line; default 16 MiB; longer: client dropped */

@@ -44,8 +44,10 @@
  *    TCP client's output) that the service thread takes one per WRITEABLE
  *    callback after hub_ws_notify(); it is freed by the service thread
  *    (hub_ws_detach) when its connection closes, so reap() only asks for
- *    the close. Stopping the hub stops the service thread first (with the
- *    mutex released), then forgets everything.
+ *    the close. Freeing the hub first sends every WebSocket connection a
+ *    close frame with status 1001 and waits (bounded) for the handshakes
+ *    (oocsi_hub_stop, a fault control, drops them instead); then it stops
+ *    the service thread (with the mutex released) and forgets everything.
  *
  * Deliberate differences from the Java reference server (v1.3.7/1.3.8):
  *  - no outgoing message loss (unless reference_drop_queue = 1);
@@ -60,6 +62,10 @@
  *    like whitespace; a hello that leaves an empty handle is also ignored;
  *  - unregistered connections (no hello yet, or after an error line) are also
  *    subject to the stale timeout; they are never pinged;
+ *  - WebSocket clients are pinged and timed out on what they send alone:
+ *    one silent for the ping interval is pinged even while it receives
+ *    messages, and dropped once silent for the stale timeout (a dead
+ *    browser behind a stream is found);
  *  - invalid UTF-8 in client lines is replaced by U+FFFD before processing;
  *  - presence `refresh` events are sent on the keep-alive tick
  *    (ping_interval_ms, 5 s by default like the reference);
@@ -70,10 +76,11 @@
  *    closing, so "bye" is not lost to a TCP reset;
  *  - duplicate top-level payload keys are passed on as sent (not merged);
  *  - WebSocket: a handle with ':' is replaced by webclient_#### like
- *    other invalid handles; "sendjson" with a payload that is not a valid
- *    JSON object is ignored; payload keys are not sorted (the envelope keys
- *    are in sorted order); reference_drop_queue does not apply to WebSocket
- *    clients; unanswered pings are not limited.
+ *    other invalid handles; "sendjson" with a payload that is not valid
+ *    JSON is ignored (valid JSON that is not an object is delivered as an
+ *    empty message, as by the web server); payload keys are not sorted
+ *    (the envelope keys are in sorted order); reference_drop_queue does
+ *    not apply to WebSocket clients; unanswered pings are not limited.
  *
  * Control API details (hub.h): oocsi_hub_options_init() sets port 0 (an
  * ephemeral port; the oocsi-hub program defaults to 4444); a negative
@@ -171,7 +178,8 @@ typedef struct client {
     size_t out_len, out_cap, out_off;
     outline q[DROP_QUEUE_LEN]; /* reference_drop_queue: lines not yet handed to out */
     size_t q_head, q_n, q_bytes;
-    int64_t last_active;
+    int64_t last_active; /* last line or frame in, or message out */
+    int64_t last_rx;     /* WebSocket: last frame in (pong or command) */
     int64_t close_deadline;
     char peer[80];
 #ifdef HUB_HAVE_TLS

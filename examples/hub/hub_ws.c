@@ -27,7 +27,8 @@ struct hub_ws {
     struct lws_context *ctx;
     pthread_t thread;
     int thread_started;
-    int quit; /* under the hub mutex */
+    int quit;       /* under the hub mutex */
+    int going_away; /* under the hub mutex: close every connection with 1001 */
     size_t max_frame;
     int verbose;
     char *www;
@@ -46,10 +47,10 @@ typedef struct ws_sess {
 
 static void apply_want(void *conn, unsigned want, void *ctx)
 {
-    (void)ctx;
+    hub_ws *w = ctx;
     struct lws *wsi = conn;
     ws_sess *s = lws_wsi_user(wsi);
-    if (want & (HUB_WS_WRITE | HUB_WS_CLOSE)) {
+    if ((want & (HUB_WS_WRITE | HUB_WS_CLOSE)) || w->going_away) {
         lws_callback_on_writable(wsi);
     }
     int stall = (want & HUB_WS_STALL) != 0;
@@ -108,11 +109,17 @@ static int on_writeable(hub_ws *w, struct lws *wsi, ws_sess *s)
     size_t n = 0;
     unsigned more = 0;
     hub_lock(w->h);
-    int r = hub_ws_next_frame(w->h, s->c, LWS_PRE, &b, &n);
+    int going_away = w->going_away;
+    int r = going_away ? 0 : hub_ws_next_frame(w->h, s->c, LWS_PRE, &b, &n);
     if (r > 0) {
         more = hub_ws_want(s->c);
     }
     hub_unlock(w->h);
+    if (going_away) {
+        static const char why[] = "server shutting down";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)why, sizeof why - 1);
+        return -1;
+    }
     if (r == -2) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
     }
@@ -325,6 +332,18 @@ void hub_ws_notify(hub_ws *w)
     if (w && w->ctx) {
         lws_cancel_service(w->ctx);
     }
+}
+
+void hub_ws_go_away(hub_ws *w, int timeout_ms)
+{
+    if (!w || !w->thread_started) {
+        return;
+    }
+    hub_lock(w->h);
+    w->going_away = 1;
+    lws_cancel_service(w->ctx); /* WRITEABLE for every connection, which closes it */
+    hub_ws_wait_none(w->h, timeout_ms);
+    hub_unlock(w->h);
 }
 
 void hub_ws_stop(hub_ws *w)
