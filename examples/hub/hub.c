@@ -51,6 +51,7 @@ void hub_destroy(oocsi_hub *h)
         free(h->users[i].pw);
     }
     free(h->users);
+    free(h->auth);
     free(h->bind_address);
     free((char *)h->opt.cert_file);
     free((char *)h->opt.key_file);
