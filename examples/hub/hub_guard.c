@@ -292,3 +292,56 @@ int guard_server_keys(const pkeys *k, int64_t now_real, int64_t *retain_s, int64
     }
     return 0;
 }
+
+/* ------------------------------------------------------------------ WebSocket origins */
+
+/* 1 if the comma-separated list has item (case-insensitive), or "*". */
+static int list_has(const char *list, const char *item, size_t n)
+{
+    while (list && *list) {
+        const char *comma = strchr(list, ',');
+        size_t m = comma ? (size_t)(comma - list) : strlen(list);
+        while (m && list[m - 1] == '/') {
+            m--; /* "https://example.org/" names the same origin */
+        }
+        if ((m == 1 && *list == '*') || (m == n && !strncasecmp(list, item, n))) {
+            return 1;
+        }
+        list = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+int hub_origin_allowed(const char *origin, const char *host, const char *allow_origins)
+{
+    if (!origin || !*origin) {
+        return 1; /* not a browser page: no cross-site risk */
+    }
+    size_t n = strlen(origin);
+    while (n && origin[n - 1] == '/') {
+        n--;
+    }
+    if (list_has(allow_origins, origin, n)) {
+        return 1;
+    }
+    const char *auth = strstr(origin, "://");
+    if (!auth) {
+        return 0; /* "null" (a sandboxed page or a file) and anything odd */
+    }
+    auth += 3;
+    size_t alen = (size_t)(origin + n - auth);
+    if (host && strlen(host) == alen && !strncasecmp(host, auth, alen)) {
+        return 1; /* same origin: the hub's own pages (--www) */
+    }
+    size_t hlen = auth[0] == '[' ? strcspn(auth, "]") + 1 : strcspn(auth, ":/");
+    if (hlen > alen) {
+        return 0;
+    }
+    static const char *const local[] = {"localhost", "127.0.0.1", "[::1]"};
+    for (size_t i = 0; i < sizeof local / sizeof *local; i++) {
+        if (hlen == strlen(local[i]) && !strncasecmp(auth, local[i], hlen)) {
+            return 1;
+        }
+    }
+    return 0;
+}
