@@ -56,10 +56,15 @@
  *    subscribe lines are ignored;
  *  - plain ("OOCSI", legacy Java) clients receive messages as JSON lines,
  *    like JSON clients, instead of the legacy serialised form;
- *  - hello lines containing ASCII control characters are rejected silently
- *    like whitespace; a hello that leaves an empty handle is also ignored;
- *  - unregistered connections (no hello yet, or after an error line) are also
- *    subject to the stale timeout; they are never pinged;
+ *  - a refused hello (error line) closes the connection: nothing after it is
+ *    run (the reference keeps it open as an unregistered client that can
+ *    still send under the refused name); see hub_guard.c and oocsi-hub.1
+ *    (PROTECTION) for the names refused (reserved, ',' '"' and control
+ *    characters, --users names without their password), password
+ *    throttling and the server-key values refused with an error line;
+ *  - a hello that leaves an empty handle is ignored;
+ *  - connections without a hello yet are also subject to the stale timeout;
+ *    they are never pinged;
  *  - invalid UTF-8 in client lines is replaced by U+FFFD before processing;
  *  - presence `refresh` events are sent on the keep-alive tick
  *    (ping_interval_ms, 5 s by default like the reference);
