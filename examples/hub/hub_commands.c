@@ -322,6 +322,9 @@ static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
         if (ch == ' ' || (ch >= '\t' && ch <= '\r') || ch >= 0x80) {
             return; /* whitespace or non-ASCII (other control characters: an error below) */
         }
+        if (!ch) {
+            line[i] = 0x01; /* a NUL must not cut the handle short: refused like the others */
+        }
     }
     char *s = line;
     if (*s == '/') {

@@ -105,6 +105,10 @@ static void test_reserved_and_invalid_handles(void **state)
     refused("a\x7f"
             "b(JSON)",
             "error (invalid character in name: a?b)");
+    conn *z = conn_open();
+    send_bytes(z, "a\0b(JSON)\n", 10);
+    expect_line(z, "error (invalid character in name: a?b)");
+    expect_eof(z);
     assert_int_equal(oocsi_hub_client_count(hub), 0);
     /* what the reference clients send still works */
     hello("OOCSIClient_0123456789abcdef0(JSON)", "{'message' : \"welcome OOCSIClient_0123456789abcdef0\"}");
