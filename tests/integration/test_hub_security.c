@@ -184,9 +184,36 @@ static void test_server_key_values_refused(void **state)
 
 /* ------------------------------------------------------------------ password guessing */
 
+/* A connection from the loopback address 127.0.0.2 (another address than
+ * conn_open's 127.0.0.1, for the hub); NULL where the system refuses it. */
+static conn *conn_open_from_127_0_0_2(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(0x7F000002);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return NULL;
+    }
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return NULL;
+    }
+    conn *c = conn_open(); /* a slot and buffers; its own socket is replaced */
+    close(c->fd);
+    c->fd = fd;
+    return c;
+}
+
 /* Wrong passwords were answered at once, without limit (thousands of guesses
  * a second). After 5 wrong ones within a minute the address is refused for
- * a while, even with the right password; other hellos are not affected. */
+ * a while, even with the right password; other hellos, and the same user
+ * from another address (127.0.0.2 on loopback), are not affected. */
 static void test_password_guessing_throttled(void **state)
 {
     (void)state;
@@ -207,6 +234,12 @@ static void test_password_guessing_throttled(void **state)
     expect_eof(d);
     json_client("carol");
     assert_int_equal(oocsi_hub_client_count(hub), 1);
+    /* another address is not blocked */
+    conn *e = conn_open_from_127_0_0_2();
+    if (e) {
+        sendf(e, "alice:pw1(JSON)");
+        expect_line(e, "{'message' : \"welcome alice\"}");
+    }
 }
 
 int main(void)
