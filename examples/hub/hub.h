@@ -36,6 +36,11 @@ typedef struct oocsi_hub_options {
     const char *cert_file; /* PEM server certificate (chain) for tls/wss */
     const char *key_file;  /* PEM private key for tls/wss */
     const char *www_dir;   /* directory served over HTTP on the ws/wss ports (GET /...); NULL: none */
+    /* WebSocket upgrades with an Origin header are refused (HTTP 403) unless
+     * its host is localhost, 127.0.0.1, [::1] or the request's Host, or the
+     * Origin is in this comma-separated list ("https://example.org,..."; "*":
+     * any). Requests without Origin (not from a browser) are accepted. */
+    const char *allow_origins;
 } oocsi_hub_options;
 
 /** Fills *o with the defaults. */

@@ -56,11 +56,16 @@ typedef struct hub_ws_config {
     int wss_port; /* same, over TLS with cert_file/key_file */
     const char *cert_file;
     const char *key_file;
-    const char *www_dir; /* NULL: no static files */
-    size_t max_frame;    /* longest accepted incoming message */
+    const char *www_dir;       /* NULL: no static files */
+    const char *allow_origins; /* oocsi_hub_options.allow_origins */
+    size_t max_frame;          /* longest accepted incoming message */
     int verbose;
 } hub_ws_config;
 
+/** 1 if a WebSocket upgrade with this Origin header (NULL: none) and Host
+ *  header (NULL: none) may proceed (oocsi_hub_options.allow_origins).
+ *  hub_guard.c; no hub state. */
+int hub_origin_allowed(const char *origin, const char *host, const char *allow_origins);
 /** Creates the listeners and starts the service thread. Callable with or
  *  without the hub mutex. NULL on failure (reason on stderr). */
 hub_ws *hub_ws_start(oocsi_hub *h, hub_ws_config *cfg);

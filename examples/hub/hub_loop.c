@@ -365,6 +365,7 @@ int ws_start(oocsi_hub *h)
     cfg.cert_file = h->opt.cert_file;
     cfg.key_file = h->opt.key_file;
     cfg.www_dir = h->opt.www_dir;
+    cfg.allow_origins = h->opt.allow_origins;
     cfg.max_frame = h->opt.max_line;
     cfg.verbose = h->opt.verbose;
     h->ws = hub_ws_start(h, &cfg);

@@ -58,10 +58,15 @@
  *    subscribe lines are ignored;
  *  - plain ("OOCSI", legacy Java) clients receive messages as JSON lines,
  *    like JSON clients, instead of the legacy serialised form;
- *  - hello lines containing ASCII control characters are rejected silently
- *    like whitespace; a hello that leaves an empty handle is also ignored;
- *  - unregistered connections (no hello yet, or after an error line) are also
- *    subject to the stale timeout; they are never pinged;
+ *  - a refused hello (error line) closes the connection: nothing after it is
+ *    run (the reference keeps it open as an unregistered client that can
+ *    still send under the refused name); see hub_guard.c and oocsi-hub.1
+ *    (PROTECTION) for the names refused (reserved, ',' '"' and control
+ *    characters, --users names without their password), password
+ *    throttling and the server-key values refused with an error line;
+ *  - a hello that leaves an empty handle is ignored;
+ *  - connections without a hello yet are also subject to the stale timeout;
+ *    they are never pinged;
  *  - WebSocket clients are pinged and timed out on what they send alone:
  *    one silent for the ping interval is pinged even while it receives
  *    messages, and dropped once silent for the stale timeout (a dead
@@ -128,6 +133,11 @@
 #define CLOSE_GRACE_MS 5000
 #define JSON_DEPTH_MAX 512
 #define ACCEPT_BATCH 64
+#define AUTH_FAIL_MAX 5          /* wrong passwords from one address within AUTH_WINDOW_MS ... */
+#define AUTH_WINDOW_MS 60000     /* ... block its password hellos for AUTH_BLOCK_MS, */
+#define AUTH_BLOCK_MS 30000      /* doubled on each further block */
+#define AUTH_BLOCK_MAX_MS 900000 /* up to 15 min */
+#define AUTH_TABLE 1024          /* addresses remembered (the oldest is forgotten first) */
 
 typedef struct sbuf {
     char *p;
@@ -144,7 +154,7 @@ enum { CT_JSON, CT_PLAIN, CT_PD };
 enum {
     CS_HELLO,   /* waiting for the hello line */
     CS_ACTIVE,  /* registered */
-    CS_NAMED,   /* handshake failed: unregistered, commands still work */
+    CS_NAMED,   /* unregistered after being registered (about to close): no commands */
     CS_CLOSING, /* final line queued ("bye", error): flush, then shut down writing */
     CS_LINGER   /* writing shut down: discard input until EOF or the grace time */
 };
@@ -226,6 +236,14 @@ typedef struct delayed {
     int64_t retain_s;
 } delayed;
 
+/* Wrong passwords from one address (hub_guard.c). */
+typedef struct auth_rec {
+    char addr[64];
+    int fails;   /* within the window */
+    int strikes; /* blocks so far */
+    int64_t window_start, blocked_until, last;
+} auth_rec;
+
 typedef struct user {
     char *name;
     char *pw;
@@ -237,6 +255,8 @@ struct oocsi_hub {
     user *users;
     size_t nusers;
     int users_given;
+    auth_rec *auth; /* password throttling, AUTH_TABLE entries once used */
+    size_t nauth;
     size_t out_cap;
 
     pthread_t thread;
@@ -378,10 +398,20 @@ void delayed_release(oocsi_hub *h, int64_t now);
 void route_message(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
                    const pkeys *k);
 
+/* hub_guard.c */
+void users_parse(oocsi_hub *h, const char *list);
+int guard_name_reserved(const char *name);
+int guard_name_bad_chars(const char *name);
+int guard_user_listed(const oocsi_hub *h, const char *name);
+int guard_users_check(const oocsi_hub *h, const char *name, const char *pw);
+int64_t guard_auth_blocked(oocsi_hub *h, const char *peer, int64_t now);
+void guard_auth_failed(oocsi_hub *h, const char *peer, int64_t now);
+int guard_server_keys(const pkeys *k, int64_t now_real, int64_t *retain_s, int64_t *due, char *err, size_t cap);
+
 /* hub_commands.c */
+void send_error(oocsi_hub *h, client *c, const char *text);
 void cmd_subscribe(oocsi_hub *h, client *c, const char *name);
 void cmd_unsubscribe(oocsi_hub *h, client *c, char *name);
-void users_parse(oocsi_hub *h, const char *list);
 void client_register(oocsi_hub *h, client *c, char *handle, int priv, const char *welcome);
 void in_reserve(oocsi_hub *h, client *c, size_t want);
 int client_gone(const client *c);

@@ -46,8 +46,8 @@ static void ws_hello(oocsi_hub *h, client *c, const char *text, size_t len)
     int bad = len > HELLO_MAX;
     for (size_t i = 0; i < len && !bad; i++) {
         unsigned char ch = (unsigned char)text[i];
-        /* whitespace, control, non-ASCII; ':' too: no password handles here */
-        bad = ch <= 0x20 || ch >= 0x7F || ch == ':';
+        /* whitespace, control, non-ASCII; ':' too: no password handles here; ',' '"' (hub_guard.c) */
+        bad = ch <= 0x20 || ch >= 0x7F || ch == ':' || ch == ',' || ch == '"';
     }
     const char *s = bad ? fallback : text;
     size_t n = bad ? sizeof fallback - 1 : len;
@@ -86,7 +86,7 @@ static void ws_hello(oocsi_hub *h, client *c, const char *text, size_t len)
         client_close_with(h, c, "{\"message\" : \"ERROR: too many clients\"}");
         return;
     }
-    if (chan_get(h, handle)) {
+    if (chan_get(h, handle) || guard_name_reserved(handle) || guard_user_listed(h, handle)) {
         snprintf(msg, sizeof msg, "{\"message\" : \"ERROR: client %s exists already\"}", handle);
         if (h->opt.verbose) {
             hub_log("%s: %s", c->peer, msg);

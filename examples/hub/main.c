@@ -4,7 +4,8 @@
  *   oocsi-hub [--port N] [--bind ADDR] [--users LIST] [--max-clients N]
  *             [--ping-interval MS] [--stale-timeout MS] [--max-line BYTES]
  *             [--tls-port N] [--ws-port N] [--wss-port N] [--cert FILE]
- *             [--key FILE] [--www DIR] [--reference-drop-queue] [--verbose]
+ *             [--key FILE] [--www DIR] [--allow-origin ORIGIN]...
+ *             [--reference-drop-queue] [--verbose]
  *             [--help]
  *
  * Options may also be written with one dash (-port 4444, as for the Java
@@ -37,6 +38,8 @@ static void usage(FILE *f)
                "  --cert FILE           PEM server certificate (chain) for --tls-port and --wss-port\n"
                "  --key FILE            PEM private key for --tls-port and --wss-port\n"
                "  --www DIR             serve the files in DIR over HTTP on the ws/wss ports\n"
+               "  --allow-origin ORIGIN also accept WebSocket pages from ORIGIN (repeatable; '*': any;\n"
+               "                        default: no Origin, localhost, 127.0.0.1, [::1], the hub's own host)\n"
                "  --reference-drop-queue  drop output like the Java server (at most 21 pending lines)\n"
                "  -v, --verbose         log connections and commands to stderr\n"
                "  -h, --help            show this text\n"
@@ -58,6 +61,24 @@ static int parse_long(const char *s, long min, long max, long *out)
     *out = v;
     return 0;
 }
+
+/* Appends one --allow-origin value to the comma-separated list. */
+static int origins_add(char **list, const char *value)
+{
+    size_t old = *list ? strlen(*list) : 0, n = strlen(value);
+    char *p = realloc(*list, old + n + 2);
+    if (!p) {
+        return -1;
+    }
+    if (old) {
+        p[old++] = ',';
+    }
+    memcpy(p + old, value, n + 1);
+    *list = p;
+    return 0;
+}
+
+static char *origins; /* the --allow-origin values, comma-separated */
 
 int main(int argc, char **argv)
 {
@@ -108,7 +129,8 @@ int main(int argc, char **argv)
         int known = !strcmp(key, "port") || !strcmp(key, "bind") || !strcmp(key, "users") ||
                     !strcmp(key, "max-clients") || !strcmp(key, "ping-interval") || !strcmp(key, "stale-timeout") ||
                     !strcmp(key, "max-line") || !strcmp(key, "tls-port") || !strcmp(key, "ws-port") ||
-                    !strcmp(key, "wss-port") || !strcmp(key, "cert") || !strcmp(key, "key") || !strcmp(key, "www");
+                    !strcmp(key, "wss-port") || !strcmp(key, "cert") || !strcmp(key, "key") || !strcmp(key, "www") ||
+                    !strcmp(key, "allow-origin");
         if (!known) {
             fprintf(stderr, "oocsi-hub: unknown option '%s'\n", arg);
             usage(stderr);
@@ -162,6 +184,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(key, "www")) {
             bad = !*value;
             o.www_dir = value;
+        } else if (!strcmp(key, "allow-origin")) {
+            bad = !*value || strchr(value, ',') != NULL || origins_add(&origins, value) != 0;
+            o.allow_origins = origins;
         }
         if (bad) {
             fprintf(stderr, "oocsi-hub: invalid value '%s' for '%s'\n", value, arg);
@@ -204,5 +229,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "oocsi-hub: signal %d, shutting down\n", sig);
     }
     oocsi_hub_free(h);
+    free(origins);
     return 0;
 }
