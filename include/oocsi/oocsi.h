@@ -345,6 +345,13 @@ OOCSI_API int oocsi_call(oocsi_client *c, const char *channel, const char *call_
  *  OOCSI_ERR_TIMEOUT when none came in time. */
 OOCSI_API int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
                                   int timeout_ms, cJSON **response);
+/** As oocsi_call_and_wait(), and *responder is the handle of the client whose
+ *  answer was taken (free with oocsi_free()), so a caller can check it came
+ *  from whom it expected. The first answer wins: on a channel any subscriber
+ *  sees the request and may answer it; call ids are unpredictable, so nobody
+ *  who did not see the request can answer it. */
+OOCSI_API int oocsi_call_and_wait_from(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                                       int timeout_ms, cJSON **response, char **responder);
 
 /* --------------------------------------------------------------- variables */
 
