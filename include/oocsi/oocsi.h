@@ -98,7 +98,8 @@ typedef void (*oocsi_state_fn)(oocsi_client *c, oocsi_state state, int err, void
 /** Message handler for channels and direct messages. msg is borrowed. */
 typedef void (*oocsi_handler)(oocsi_client *c, const oocsi_message *msg, void *user);
 /** Responder: request is borrowed; response is pre-filled with a copy of the
- *  request data (without _MESSAGE_HANDLE) and may be changed in place; it is
+ *  request data (without _MESSAGE_HANDLE and the server keys _RETAIN, _DELAY,
+ *  _SCHEDULE, which would act on the answer) and may be changed in place; it is
  *  sent to the caller when the responder returns. */
 typedef void (*oocsi_responder)(oocsi_client *c, const oocsi_message *request, cJSON *response, void *user);
 /** Result of oocsi_call(): response is NULL when the call timed out (or the

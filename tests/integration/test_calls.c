@@ -140,6 +140,24 @@ static void test_call_and_wait_from_names_the_responder(void **state)
     cJSON_Delete(req);
 }
 
+/* A request sent with a server key (_DELAY) is delayed by the server; its
+ * answer must not carry the key back (and be delayed or retained again). */
+static void test_response_does_not_echo_server_keys(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "nokeys");
+    responder(ch, "add", add_responder);
+    oocsi_client *c = it_connect(NULL);
+    cJSON *req = it_json("{\"a\":1,\"b\":1,\"_DELAY\":1}");
+    cJSON *resp = NULL;
+    assert_int_equal(oocsi_call_and_wait(c, ch, "add", req, 3 * IT_TIMEOUT, &resp), OOCSI_OK);
+    cJSON_Delete(req);
+    assert_null(cJSON_GetObjectItemCaseSensitive(resp, "_DELAY"));
+    IT_ASSERT_JSON(resp, "{\"a\":1,\"b\":1,\"sum\":2}");
+    cJSON_Delete(resp);
+}
+
 static void test_call_and_wait_both_directions(void **state)
 {
     (void)state;
@@ -795,6 +813,7 @@ int main(void)
         IT_TEST(test_unregister),
         IT_TEST(test_calls_in_a_row),
         IT_TEST(test_call_and_wait_from_names_the_responder),
+        IT_TEST(test_response_does_not_echo_server_keys),
         IT_TEST(test_close_with_pending_call),
         IT_TEST(test_no_nested_callbacks),
     };
