@@ -272,6 +272,11 @@ OOCSI_API int oocsi_send_jsonf(oocsi_client *c, const char *recipient, const cha
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/** Sends plain text, as the Java client's send(channel, text) does: it
+ *  arrives as {"data": text} (a receiver reads it with
+ *  oocsi_message_get_string(m, "data")). text: valid UTF-8, any length the
+ *  server takes; line breaks and quotes are escaped on the wire. */
+OOCSI_API int oocsi_send_text(oocsi_client *c, const char *recipient, const char *text);
 /** Adds fn to channel and returns once the server has the subscription
  *  (bounded by the connect timeout: OOCSI_ERR_TIMEOUT). While offline the
  *  subscription is recorded and made on reconnect (returns OOCSI_OK). The same
