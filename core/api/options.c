@@ -226,6 +226,13 @@ int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, si
     return OOCSI_OK;
 }
 
+int oocsi_options_set_calls_to_handlers(oocsi_options *opts, int on)
+{
+    OOCSI__CHECK(opts, "opts", "is NULL");
+    opts->calls_to_handlers = on != 0;
+    return OOCSI_OK;
+}
+
 int oocsi_options_set_pending_limit(oocsi_options *opts, size_t max_bytes)
 {
     OOCSI__CHECK(opts, "opts", "is NULL");

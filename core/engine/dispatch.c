@@ -115,7 +115,12 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
                     break;
                 }
     }
-    if (!nt) {
+    if (is_call && !nt && !c->opts.calls_to_handlers) {
+        oocsi__log(c, OOCSI_LOG_DEBUG,
+                   "call \"%s\" from %s to %s: no responder registered here; not given to handlers "
+                   "(oocsi_options_set_calls_to_handlers)",
+                   mh->valuestring, m.sender, m.recipient);
+    } else if (!nt) {
         if (c->handle && strcmp(m.recipient, c->handle) == 0 && c->opts.direct_fn) {
             ts[nt].kind = SUB_HANDLER;
             ts[nt].fn = c->opts.direct_fn;

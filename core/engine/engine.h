@@ -46,6 +46,7 @@ struct oocsi_options {
     size_t max_line;
     size_t queue_max_count, queue_max_bytes;
     size_t pending_max_bytes; /* received messages waiting for their handlers */
+    int calls_to_handlers;    /* hand calls without a responder here to handlers */
     /* set_handle refused a handle: connecting fails until a valid one is set */
     char *bad_handle;
 };

@@ -108,6 +108,7 @@ int connect_client(session *s, int long_running, oocsi_client **out)
     if (a->insecure)
         oocsi_options_set_tls_verify(o, 0);
     oocsi_options_set_connect_timeout(o, a->connect_timeout_ms);
+    oocsi_options_set_calls_to_handlers(o, 1); /* listen shows call requests too */
     if (a->quiet)
         oocsi_options_set_logger(o, NULL, NULL);
     else

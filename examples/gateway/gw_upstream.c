@@ -113,6 +113,9 @@ static oocsi_options *upstream_options(session *s, const char *handle)
         rc = oocsi_options_set_direct_handler(o, on_message, s);
     }
     if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_calls_to_handlers(o, 1); /* the browser answers calls itself */
+    }
+    if (rc == OOCSI_OK) {
         rc = oocsi_options_set_state_handler(o, on_state, s);
     }
     if (rc == OOCSI_OK) {

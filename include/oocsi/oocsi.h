@@ -177,6 +177,12 @@ OOCSI_API int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_me
  *  answer must still be read: messages past the bound are then dropped, with
  *  a warning in the log that counts them. A single message is always taken. */
 OOCSI_API int oocsi_options_set_pending_limit(oocsi_options *opts, size_t max_bytes);
+/** A call request (a message with _MESSAGE_HANDLE) for which no responder is
+ *  registered on this client is dropped by default, as the Java client does:
+ *  it is not data for the channel's handlers or the direct handler. on = 1
+ *  hands such requests to those handlers (as the Python client does), for
+ *  relays and monitors such as a gateway or `oocsi listen`. */
+OOCSI_API int oocsi_options_set_calls_to_handlers(oocsi_options *opts, int on);
 
 /**
  * Connects: blocks until the server's welcome, until every endpoint failed,

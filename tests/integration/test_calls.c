@@ -219,6 +219,38 @@ static void test_null_data_call(void **state)
 
 /* ------------------------------------------------ wire: Java-style caller */
 
+/* A call request nobody here answers is not channel data (as in the Java
+ * client); a relay opts in to see it. A plain message after it is the
+ * marker: it arrives after the request would have. */
+static void test_unanswered_call_not_given_to_handlers(void **state)
+{
+    (void)state;
+    char ch[64], ph[64];
+    it_unique(ch, sizeof ch, "unanswered");
+    it_unique(ph, sizeof ph, "unansweredcaller");
+    for (int relay = 0; relay < 2; relay++) {
+        oocsi_options *o = it_options(NULL);
+        assert_int_equal(oocsi_options_set_calls_to_handlers(o, relay), OOCSI_OK);
+        oocsi_client *c = it_connect_opts(o);
+        it_inbox *in = it_inbox_new();
+        assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
+        it_raw *p = it_raw_connect(oocsi_hub_port(it_hub), ph);
+        assert_non_null(p);
+        assert_int_equal(
+            it_raw_send(p, "sendraw %s {\"x\":1,\"_MESSAGE_HANDLE\":\"nope\",\"_MESSAGE_ID\":\"id-x\"}", ch), 0);
+        assert_int_equal(it_raw_send(p, "sendraw %s {\"marker\":true}", ch), 0);
+        assert_int_equal(it_inbox_wait(in, relay ? 2 : 1, IT_TIMEOUT), 1);
+        int n = it_inbox_count(in);
+        if (n != (relay ? 2 : 1))
+            fail_msg("calls_to_handlers=%d: the channel handler got %d message(s)", relay, n);
+        if (relay)
+            assert_non_null(cJSON_GetObjectItemCaseSensitive(it_inbox_at(in, 0)->data, "_MESSAGE_HANDLE"));
+        assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it_inbox_at(in, n - 1)->data, "marker")));
+        it_raw_close(p);
+        it_close(c);
+    }
+}
+
 static void test_wire_java_caller(void **state)
 {
     (void)state;
@@ -814,6 +846,7 @@ int main(void)
         IT_TEST(test_calls_in_a_row),
         IT_TEST(test_call_and_wait_from_names_the_responder),
         IT_TEST(test_response_does_not_echo_server_keys),
+        IT_TEST(test_unanswered_call_not_given_to_handlers),
         IT_TEST(test_close_with_pending_call),
         IT_TEST(test_no_nested_callbacks),
     };
