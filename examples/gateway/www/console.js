@@ -105,11 +105,18 @@
   let readyToken = null;
   const calls = new Map(); // _MESSAGE_ID -> {name, channel, timer, urlCall}
 
+  const stateLog = []; // the states shown since the last join, for report=
   function setState(kind, text) {
     const el = $("state");
     el.className = "state " + kind;
     el.textContent = text;
     document.body.dataset.state = kind;
+    if (stateLog.length < 50) stateLog.push(text);
+  }
+
+  // report=CHANNEL: what the page shows, as shown, for tests and monitors.
+  function reportShown(data) {
+    if (report && me !== null && report !== me) rawSend(report, data);
   }
 
   function connect() {
@@ -190,6 +197,7 @@
   function joined() {
     joins++;
     renderChannels();
+    reportShown({ console_state: $("state").textContent, before: stateLog.splice(0), joins: joins });
     if (announce) for (const c of watched) send(c, { hello: "from the browser", handle: me });
     if (joins > 1) return;
     if (params.has("send")) $("send-form").requestSubmit();
@@ -223,7 +231,7 @@
       joined();
       return;
     }
-    if (from === me && d.console_row !== undefined) return; // our own reports
+    if (from === me && to === report) return; // our own reports
     const direct = to === me;
     noteSeen(from, direct ? null : to);
     if (direct && typeof d._MESSAGE_ID === "string" && calls.has(d._MESSAGE_ID)) {
@@ -274,17 +282,15 @@
     list.prepend(li);
     while (list.children.length > MAX_ROWS) list.lastElementChild.remove();
     $("empty").hidden = true;
-    if (report && me !== null && report !== me) {
-      rawSend(report, {
-        console_row: {
-          time: time.textContent,
-          from: from.textContent,
-          to: to.textContent,
-          data: data.textContent,
-          kind: tag ? tag.textContent : "",
-        },
-      });
-    }
+    reportShown({
+      console_row: {
+        time: time.textContent,
+        from: from.textContent,
+        to: to.textContent,
+        data: data.textContent,
+        kind: tag ? tag.textContent : "",
+      },
+    });
   }
 
   function applyFilter(li) {
@@ -446,6 +452,7 @@
     delete result._MESSAGE_ID;
     delete result._MESSAGE_HANDLE;
     formNote("call-result", c.name + " answered (" + from + "): " + JSON.stringify(result), false);
+    reportShown({ console_call: $("call-result").textContent });
     if (c.urlCall) send(firstChannel(), { callresult: result, handle: me });
   }
 
