@@ -203,7 +203,8 @@
     if (params.has("send")) $("send-form").requestSubmit();
     if (param("call")) {
       urlCallPending = true;
-      $("call-form").requestSubmit();
+      $("call-form").requestSubmit(); // runs the submit handler at once
+      urlCallPending = false;
     }
   }
 
