@@ -2,9 +2,11 @@
  * Integration: oocsi-gateway (examples/gateway) as a child process between
  * browsers and the in-process hub.
  *
- *  1. headless Chromium opens the gateway's own page, joins a channel and
- *     exchanges messages and a call with a C client on the hub over TCP
- *     (skipped, with a message, where Chromium is not installed);
+ *  1. headless Chromium opens the gateway's own page (the console), joins a
+ *     channel and exchanges messages and a call with a C client on the hub
+ *     over TCP; the console's stream, call answer and reconnect state are
+ *     checked through what it reports (skipped, with a message, where
+ *     Chromium is not installed);
  *  2. a hand-written WebSocket client speaks the web JSON protocol through the
  *     gateway: welcome, subscribe, unsubscribe, messages both ways, direct
  *     messages, calls both ways, taken handle;
@@ -760,6 +762,180 @@ static void test_browser(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ 1b: the console page */
+
+/* What the console reports (its report= parameter): the text it shows. */
+typedef struct shown_want {
+    it_inbox *in;
+    const char *kind; /* console_row: the row's tag ("you", "direct", "answer", "" for others) */
+    const char *from, *to, *data_has;
+    const char *call_has; /* console_call: a substring of the call's answer line */
+    int joins;            /* console_state: the join that says "connected as" after a reconnect state */
+} shown_want;
+
+static int is_clock(const char *t)
+{
+    static const char shape[] = "dd:dd:dd";
+    if (!t || strlen(t) != 8) {
+        return 0;
+    }
+    for (int i = 0; i < 8; i++) {
+        if (shape[i] == 'd' ? (t[i] < '0' || t[i] > '9') : t[i] != ':') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int shown_state(const cJSON *d, const shown_want *w)
+{
+    const char *st = jstr(d, "console_state");
+    if (!st || (int)jnum(d, "joins") != w->joins || strncmp(st, "connected as gwcons_", 19)) {
+        return 0;
+    }
+    const cJSON *b;
+    cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(d, "before"))
+    {
+        if (cJSON_IsString(b) && strstr(b->valuestring, "reconnecting in")) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int shown(void *p)
+{
+    const shown_want *w = p;
+    for (int i = 0; i < it_inbox_count(w->in); i++) {
+        const cJSON *d = it_inbox_at(w->in, i)->data;
+        if (w->joins) {
+            if (shown_state(d, w)) {
+                return 1;
+            }
+            continue;
+        }
+        if (w->call_has) {
+            const char *line = jstr(d, "console_call");
+            if (line && strstr(line, "answered") && strstr(line, w->call_has)) {
+                return 1;
+            }
+            continue;
+        }
+        const cJSON *r = cJSON_GetObjectItemCaseSensitive(d, "console_row");
+        const char *kind = jstr(r, "kind"), *from = jstr(r, "from"), *to = jstr(r, "to"), *data = jstr(r, "data");
+        if (kind && from && to && data && is_clock(jstr(r, "time")) && !strcmp(kind, w->kind) &&
+            !strcmp(from, w->from) && !strcmp(to, w->to) && strstr(data, w->data_has)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int page_said(void *p)
+{
+    find_ctx *f = p;
+    for (int i = 0; i < it_inbox_count(f->in); i++) {
+        const cJSON *d = it_inbox_at(f->in, i)->data;
+        const char *from = jstr(d, "from");
+        if ((int)jnum(d, "n") == 5 && from && !strcmp(from, "the page")) {
+            f->n = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The console page in Chromium, driven by its URL parameters and observed
+ * through what it reports (report=): its send form reaches a C client, the C
+ * client's channel and direct messages appear in its stream with sender,
+ * recipient and time, its own message is shown marked, a call made with its
+ * call form shows the answer, and after the gateway restarts on the same port
+ * the page has shown "reconnecting" and is connected again by itself. */
+static void test_console(void **state)
+{
+    (void)state;
+    const char *exe = it_find_chromium();
+    if (!exe) {
+        print_message("SKIP: Chromium not found (install the Debian package chromium, or set CHROMIUM=/path)\n");
+        skip();
+    }
+    gw g;
+    gw_start(&g, NULL);
+    char ch[64], rep[64], calls[64], cname[64], url[1024], port[16];
+    it_unique(ch, sizeof ch, "gwcons");
+    it_unique(rep, sizeof rep, "gwconsrep");
+    it_unique(calls, sizeof calls, "gwconscalls");
+    it_unique(cname, sizeof cname, "gwconsc");
+    /* '#' unescaped in the middle of the query: the page reads it as part of the handle */
+    snprintf(url, sizeof url,
+             "http://127.0.0.1:%d/?channel=%s&handle=gwcons_###&report=%s&to=%s&data=n%%3D5+from%%3Dthe%%20page&send"
+             "&call=add&callchannel=%s&hello=0",
+             g.port, ch, rep, ch, calls);
+    snprintf(port, sizeof port, "%d", g.port);
+
+    oocsi_client *c = it_connect_bg(cname);
+    it_inbox *in = it_inbox_new(), *seen = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
+    assert_int_equal(oocsi_subscribe(c, rep, it_inbox_handler, seen), OOCSI_OK);
+    assert_int_equal(oocsi_register(c, calls, "add", responder_add, NULL), OOCSI_OK);
+
+    char profile[] = "/tmp/oocsi-chromium-XXXXXX";
+    assert_non_null(mkdtemp(profile));
+    pid_t pid = it_browser_start(exe, profile, url);
+    assert_true(pid > 0);
+
+    const char *failed = NULL;
+    char page[64] = "";
+    find_ctx said = {in, "n", -1};
+    if (!it_wait_until(page_said, &said, 60000)) { /* Chromium may start slowly */
+        failed = "the page's send form did not reach the C client (n=5 from=the page)";
+    } else {
+        snprintf(page, sizeof page, "%s", it_inbox_at(in, said.n)->sender);
+        size_t len = strlen(page);
+        if (len != 10 || strncmp(page, "gwcons_", 7) || strspn(page + 7, "0123456789") != 3) {
+            failed = "the page's handle is not gwcons_ with its ### as digits";
+        }
+    }
+    if (!failed) {
+        assert_int_equal(oocsi_send_json(c, ch, "{\"k\":9,\"note\":\"from c\"}"), OOCSI_OK);
+        assert_int_equal(oocsi_send_json(c, page, "{\"d\":1}"), OOCSI_OK);
+        shown_want rows[] = {
+            {seen, "", cname, ch, "\"k\":9", NULL, 0},
+            {seen, "direct", cname, page, "\"d\":1", NULL, 0},
+            {seen, "you", page, ch, "\"n\":5", NULL, 0},
+            {seen, "answer", cname, page, "\"answer\":42", NULL, 0},
+            {seen, NULL, NULL, NULL, NULL, "\"answer\":42", 0},
+        };
+        static const char *const what[] = {
+            "the C client's channel message is not in the page's stream with sender, recipient and time",
+            "the C client's direct message is not in the page's stream marked direct",
+            "the page's own message is not in its stream marked as its own",
+            "the answer to the page's call is not in its stream",
+            "the page's call form does not show the answer",
+        };
+        for (size_t i = 0; !failed && i < sizeof rows / sizeof rows[0]; i++) {
+            if (!it_wait_until(shown, &rows[i], 30000)) {
+                failed = what[i];
+            }
+        }
+    }
+    if (!failed) {
+        /* the gateway goes away and comes back on the same port */
+        gw_stop(&g);
+        const char *const same_port[] = {"--port", port, NULL};
+        gw_start(&g, same_port);
+        shown_want back = {seen, NULL, NULL, NULL, NULL, NULL, 2};
+        if (!it_wait_until(shown, &back, 60000)) {
+            failed = "after the gateway restarted the page did not show reconnecting and connect again";
+        }
+    }
+    it_browser_stop(pid, profile);
+    gw_stop(&g);
+    if (failed) {
+        fail_msg("%s", failed);
+    }
+}
+
 /* --max-clients counts sessions until their upstream client has ended: a
  * browser that opens, says its handle and leaves while the upstream is slow
  * (here: silent) keeps its slot until that worker ends. And one address
@@ -823,7 +999,8 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        GW_TEST(test_browser), GW_TEST(test_protocol),         GW_TEST(test_flood), GW_TEST(test_upstream_restart),
+        GW_TEST(test_browser), GW_TEST(test_console),          GW_TEST(test_protocol),
+        GW_TEST(test_flood),   GW_TEST(test_upstream_restart),
 #ifdef OOCSI_GATEWAY_TEST_TLS
         GW_TEST(test_tls),     GW_TEST(test_admission_limits),
 #endif
