@@ -12,6 +12,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#endif
+
+static int slowdown_factor;
+
+/* Set before main() (no thread reads it half-written). */
+__attribute__((constructor)) static void slowdown_init(void)
+{
+    const char *env = getenv("OOCSI_IT_SLOWDOWN");
+    int f = env ? atoi(env) : 0;
+#ifdef RUNNING_ON_VALGRIND
+    if (f <= 0 && RUNNING_ON_VALGRIND)
+        f = 6;
+#endif
+    slowdown_factor = f > 0 && f <= 100 ? f : 1;
+}
+
+int it_slowdown(void)
+{
+    return slowdown_factor ? slowdown_factor : 1;
+}
 #include <sys/socket.h>
 #include <signal.h>
 #include <sys/pidfd.h>
