@@ -546,8 +546,12 @@ static void test_pending_calls_on_drop(void **state)
     char h[64], svc[64];
     it_unique(h, sizeof h, "pending");
     it_unique(svc, sizeof svc, "pending_svc");
-    /* The request is delivered, but nobody answers it. */
-    oocsi_client *silent = it_connect_bg(NULL);
+    /* The request is delivered, but nobody answers it (a monitor that sees
+     * call requests on its channel handler). */
+    oocsi_options *so = it_options(NULL);
+    assert_int_equal(oocsi_options_set_calls_to_handlers(so, 1), OOCSI_OK);
+    oocsi_client *silent = it_connect_opts(so);
+    it_loop_start(silent);
     it_inbox *requests = it_inbox_new();
     assert_int_equal(oocsi_subscribe(silent, svc, it_inbox_handler, requests), OOCSI_OK);
     it_states *st = it_states_new();
