@@ -47,10 +47,11 @@ static void test_name_taken(void **state)
     conn *dup = conn_open();
     sendf(dup, "alice(JSON)");
     expect_line(dup, "error (name already registered: alice)");
-    /* the connection stays open as an unregistered client */
+    /* the connection stays open until the hello deadline, answering only
+     * pings: no queries without a welcome (test_hub_limits.c) */
     expect_quiet(dup);
     sendf(dup, "clients");
-    expect_line(dup, "alice");
+    expect_quiet(dup);
     /* a handle cannot equal an existing channel */
     subscribe(a, "room");
     conn *r = conn_open();
