@@ -430,17 +430,19 @@ void conn_release(oocsi_hub *h, client *c)
     in_account(h, c);
 }
 
-/* Closes c with an error line if it has had no welcome within the hello
- * deadline (invalid or refused hellos do not extend it). 1 if closed. */
-int hello_expired(oocsi_hub *h, client *c, int64_t now)
+/* Closes every connection without a welcome past the hello deadline, with
+ * an error line (invalid or refused hellos do not extend it). From the
+ * timers only: never while a hello is being handled. */
+void hello_deadlines(oocsi_hub *h, int64_t now)
 {
-    if (!c->prehello || c->state >= CS_CLOSING || now - c->created <= h->opt.hello_timeout_ms) {
-        return 0;
-    }
     char msg[160];
     snprintf(msg, sizeof msg, "error (no welcome within %d ms, raise with --hello-timeout)", h->opt.hello_timeout_ms);
-    client_close_with(h, c, msg);
-    return 1;
+    for (size_t i = 0; i < h->all.n; i++) {
+        client *c = h->all.v[i];
+        if (c->prehello && !client_gone(c) && c->state < CS_CLOSING && now - c->created > h->opt.hello_timeout_ms) {
+            client_close_with(h, c, msg);
+        }
+    }
 }
 
 /* The longest line c may send now: short before a welcome. */

@@ -168,9 +168,6 @@ void stale_check(oocsi_hub *h, int64_t now)
             }
             continue;
         }
-        if (hello_expired(h, c, now)) {
-            continue;
-        }
         if (now - c->last_active > h->opt.stale_timeout_ms) {
             if (h->opt.verbose) {
                 hub_log("%s (%s) timed out", c->handle ? c->handle : "-", c->peer);
@@ -278,6 +275,7 @@ void run_timers(oocsi_hub *h, int64_t now)
 {
     if (now >= h->next_stale) {
         stale_check(h, now);
+        hello_deadlines(h, now);
         h->next_stale = now + h->stale_iv;
     }
     if (now >= h->next_ping) {

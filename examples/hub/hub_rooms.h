@@ -460,7 +460,7 @@ int conn_admit(oocsi_hub *h, int fd, const char *addr, int tls);
 void conn_count(oocsi_hub *h, client *c, const char *addr);
 void conn_welcomed(oocsi_hub *h, client *c);
 void conn_release(oocsi_hub *h, client *c);
-int hello_expired(oocsi_hub *h, client *c, int64_t now);
+void hello_deadlines(oocsi_hub *h, int64_t now);
 size_t line_limit(const oocsi_hub *h, const client *c);
 void out_account(oocsi_hub *h, client *c);
 int out_budget(oocsi_hub *h, client *c, size_t n);
