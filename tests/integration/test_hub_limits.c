@@ -7,6 +7,7 @@
  */
 #include "hub.h"
 #include "hub_wire.h"
+#include "support_ws.h"
 
 static void hub_with(oocsi_hub_options *o)
 {
@@ -101,6 +102,29 @@ static void test_delay_limits(void **state)
     expect_line(c, "error (delayed messages over 3000 bytes in total, raise with --max-delayed-bytes)");
     assert_int_equal(oocsi_hub_usage(hub, "delayed_count"), 4);
     assert_true(oocsi_hub_usage(hub, "delayed") <= 3000);
+}
+
+/* A WebSocket client gets the error as an oocsi-web frame. */
+static void test_delay_limit_ws(void **state)
+{
+    (void)state;
+    oocsi_hub_options o;
+    limits_init(&o);
+    o.max_delay_s = 60;
+    o.ws_port = 0;
+    oocsi_hub_free(hub);
+    hub = NULL;
+    if (start_hub(&o) != 0) {
+        skip(); /* a hub built without WebSocket */
+    }
+    it_ws_peer *w = it_ws_peer_connect(oocsi_hub_ws_port(hub), 0);
+    assert_non_null(w);
+    assert_int_equal(it_ws_handshake(w, oocsi_hub_ws_port(hub), "/ws", NULL), 0);
+    it_ws_hello(w, "w");
+    const char *cmd = "sendjson r {\"_DELAY\":100}";
+    assert_int_equal(it_ws_send_op(w, 1, cmd, strlen(cmd)), 0);
+    it_ws_expect_frame(w, "{\"message\" : \"ERROR: delay of 100 s over the limit of 60 s, raise with --max-delay\"}");
+    it_ws_peer_close(w);
 }
 
 /* The queue releases in due order, also after replacing a message in the
@@ -477,6 +501,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_delay_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delay_limit_ws, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delay_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delay_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retained_limits, setup, teardown),
