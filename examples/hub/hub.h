@@ -48,9 +48,9 @@ typedef struct oocsi_hub_options {
     int max_conns_per_addr;           /* TCP/TLS connections from one address (loopback too); default 256 */
     int max_pending_hellos;           /* TCP/TLS connections without a welcome yet; default 1024 */
     size_t max_hello_line;            /* longest line before a welcome; default 4096 */
-    size_t max_output;                /* output queued to all clients; default 256 MiB; over it the
+    size_t max_output;                /* output queued to all clients; default 1 GiB; over it the
                                          client with the most pending output is dropped */
-    size_t max_memory;                /* input + output + subscriptions + retained + delayed bytes; default 1 GiB */
+    size_t max_memory;                /* input + output + subscriptions + retained + delayed bytes; default 2 GiB */
 } oocsi_hub_options;
 
 /** Fills *o with the defaults. */

@@ -136,8 +136,8 @@
 #define CONNS_PER_ADDR_MAX 256
 #define PENDING_HELLOS_MAX 1024
 #define HELLO_LINE_MAX 4096
-#define OUTPUT_MAX ((size_t)256 * 1024 * 1024)
-#define MEMORY_MAX ((size_t)1024 * 1024 * 1024)
+#define OUTPUT_MAX ((size_t)1024 * 1024 * 1024)
+#define MEMORY_MAX ((size_t)2048 * 1024 * 1024)
 #define SUB_BYTES 64
 #define CLOSE_GRACE_MS 5000
 #define JSON_DEPTH_MAX 512
