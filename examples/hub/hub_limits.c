@@ -368,7 +368,19 @@ int conn_admit(oocsi_hub *h, int fd, const char *addr, int tls)
     if (!flag) {
         return 0;
     }
-    hub_log("refusing a connection from %s: %s (--%s)", addr, what, flag);
+    int64_t now = mono_ms();
+    if (h->opt.verbose || now - h->refused_log_at >= 1000) { /* a flood is not logged line by line */
+        if (h->refused_quiet) {
+            hub_log("refusing a connection from %s: %s (--%s; and %lu since the last such line)", addr, what, flag,
+                    h->refused_quiet);
+        } else {
+            hub_log("refusing a connection from %s: %s (--%s)", addr, what, flag);
+        }
+        h->refused_log_at = now;
+        h->refused_quiet = 0;
+    } else {
+        h->refused_quiet++;
+    }
     if (!tls) { /* best effort: the socket buffer is empty; read what arrived so that close() sends no reset */
         char line[400], junk[4096];
         int n = snprintf(line, sizeof line, "error (%s, raise with --%s)\n", what, flag);

@@ -314,8 +314,10 @@ struct oocsi_hub {
     size_t retained_bytes;
     size_t out_total;
     size_t in_total;
-    size_t nsubs; /* channel and presence subscriptions */
-    int npending; /* TCP/TLS connections without a welcome */
+    size_t nsubs;                /* channel and presence subscriptions */
+    int npending;                /* TCP/TLS connections without a welcome */
+    int64_t refused_log_at;      /* the last logged refusal at accept (at most one a second) */
+    unsigned long refused_quiet; /* refusals not logged since */
 
     uint64_t rng;
     unsigned long long delivered;
