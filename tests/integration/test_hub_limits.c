@@ -125,6 +125,8 @@ static void test_delay_limit_ws(void **state)
     assert_int_equal(it_ws_send_op(w, 1, cmd, strlen(cmd)), 0);
     it_ws_expect_frame(w, "{\"message\" : \"ERROR: delay of 100 s over the limit of 60 s, raise with --max-delay\"}");
     it_ws_peer_close(w);
+    assert_int_equal(oocsi_hub_wait_client_gone(hub, "w", TMO), 1);
+    assert_int_equal(usage_becomes("total", 0, TMO), 1);
 }
 
 /* The queue releases in due order, also after replacing a message in the
@@ -444,6 +446,13 @@ static void test_output_budget(void **state)
     expect_quiet(fast);
     expect_quiet(p);
     assert_true(oocsi_hub_usage(hub, "output") < 256 * 1024);
+    /* the accounting returns to zero when everybody has left */
+    conn_close(fast);
+    conn_close(p);
+    conn_close(slow);
+    assert_int_equal(usage_becomes("total", 0, TMO), 1);
+    assert_int_equal(oocsi_hub_usage(hub, "input"), 0);
+    assert_int_equal(oocsi_hub_usage(hub, "output"), 0);
 }
 
 /* ------------------------------------------------------------------ 5. the memory total and its metrics */
