@@ -51,6 +51,8 @@ typedef struct oocsi_hub_options {
     size_t max_output;                /* output queued to all clients; default 1 GiB; over it the
                                          client with the most pending output is dropped */
     size_t max_memory;                /* input + output + subscriptions + retained + delayed bytes; default 2 GiB */
+    size_t max_client_memory;         /* the share of one client (its buffers, subscriptions, and the retained and
+                                         delayed messages of its handle); default 256 MiB */
 } oocsi_hub_options;
 
 /** Fills *o with the defaults. */

@@ -525,8 +525,7 @@ void process_lines(oocsi_hub *h, client *c)
         line_too_long(h, c);
         return;
     }
-    if (c->in_len - c->in_off > READ_CHUNK && hub_memory(h) > h->opt.max_memory) {
-        memory_admit(h, c, 0); /* the error line */
+    if (c->in_len - c->in_off > READ_CHUNK && !memory_admit(h, c, 0)) { /* the error line was sent */
         c->in_off = c->in_len = c->in_scan = 0;
         client_close_with(h, c, "bye");
         return;

@@ -8,6 +8,8 @@
  */
 #include "hub_rooms.h"
 
+static size_t client_memory(oocsi_hub *h, const client *c);
+
 /* ------------------------------------------------------------------ options */
 
 /* Replaces the 0s of the budget options by their defaults. */
@@ -51,6 +53,9 @@ void limit_options(oocsi_hub_options *o)
     }
     if (!o->max_memory) {
         o->max_memory = MEMORY_MAX;
+    }
+    if (!o->max_client_memory) {
+        o->max_client_memory = CLIENT_MEMORY_MAX;
     }
 }
 
@@ -486,6 +491,13 @@ void in_account(oocsi_hub *h, client *c)
 int out_budget(oocsi_hub *h, client *c, size_t n)
 {
     out_account(h, c);
+    if (c->state == CS_ACTIVE && client_memory(h, c) + n > h->opt.max_client_memory) {
+        hub_log("dropping %s (%s): its memory is over %zu bytes (--max-client-memory)", c->handle, c->peer,
+                h->opt.max_client_memory);
+        c->kill = 1;
+        out_account(h, c);
+        return 0;
+    }
     while (h->out_total + n > h->opt.max_output) {
         client *v = NULL;
         for (size_t i = 0; i < h->all.n; i++) {
@@ -514,17 +526,32 @@ int out_budget(oocsi_hub *h, client *c, size_t n)
 
 /* ------------------------------------------------------------------ memory */
 
-/* 1 if bytes more keep the memory total within max_memory; else 0 and an
- * error line to c (NULL: none). */
+/* A registered client's share: its buffers and subscriptions, and the
+ * retained and delayed messages of its handle. */
+static size_t client_memory(oocsi_hub *h, const client *c)
+{
+    size_t m = c->in_counted + c->out_counted + (c->subs.n + c->psubs.n) * SUB_BYTES;
+    usage *u = c->state == CS_ACTIVE ? usage_get(h, c->handle, 0) : NULL;
+    return m + (u ? u->delayed_bytes + u->retained_bytes : 0);
+}
+
+/* 1 if bytes more for c keep the memory total within max_memory and c's
+ * share within max_client_memory; else 0 and an error line to c (NULL:
+ * only the total is checked). */
 int memory_admit(oocsi_hub *h, client *c, size_t bytes)
 {
-    if (hub_memory(h) + bytes <= h->opt.max_memory) {
-        return 1;
+    char what[192];
+    if (hub_memory(h) + bytes > h->opt.max_memory) {
+        snprintf(what, sizeof what, "memory over %zu bytes", h->opt.max_memory);
+        limit_error(h, c, what, "max-memory");
+        return 0;
     }
-    char what[128];
-    snprintf(what, sizeof what, "memory over %zu bytes", h->opt.max_memory);
-    limit_error(h, c, what, "max-memory");
-    return 0;
+    if (c && c->state == CS_ACTIVE && client_memory(h, c) + bytes > h->opt.max_client_memory) {
+        snprintf(what, sizeof what, "memory of %s over %zu bytes", c->handle, h->opt.max_client_memory);
+        limit_error(h, c, what, "max-client-memory");
+        return 0;
+    }
+    return 1;
 }
 
 /* All accounted bytes (a subscription counts SUB_BYTES: its two list slots

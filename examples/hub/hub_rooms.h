@@ -138,6 +138,7 @@
 #define HELLO_LINE_MAX 4096
 #define OUTPUT_MAX ((size_t)1024 * 1024 * 1024)
 #define MEMORY_MAX ((size_t)2048 * 1024 * 1024)
+#define CLIENT_MEMORY_MAX ((size_t)256 * 1024 * 1024)
 #define SUB_BYTES 64
 #define CLOSE_GRACE_MS 5000
 #define JSON_DEPTH_MAX 512

@@ -55,6 +55,7 @@ static void usage(FILE *f)
                "                        (default 1073741824)\n"
                "  --max-memory BYTES    input, output, subscriptions, retained and delayed messages\n"
                "                        (default 2147483648)\n"
+               "  --max-client-memory BYTES  the share of one client (default 268435456)\n"
                "  -v, --verbose         log connections and commands to stderr\n"
                "  -h, --help            show this text\n"
                "      --version         print the version and exit\n"
@@ -116,6 +117,7 @@ int main(int argc, char **argv)
         {"max-hello-line", NULL, &o.max_hello_line},
         {"max-output", NULL, &o.max_output},
         {"max-memory", NULL, &o.max_memory},
+        {"max-client-memory", NULL, &o.max_client_memory},
     };
     const size_t nbudgets = sizeof budgets / sizeof budgets[0];
 

@@ -506,6 +506,37 @@ static void test_memory_budget(void **state)
     assert_true(refused);
 }
 
+/* One client's share: its delayed messages count against it, not others'. */
+static void test_client_memory(void **state)
+{
+    (void)state;
+    oocsi_hub_options o;
+    limits_init(&o);
+    o.max_client_memory = 256 * 1024; /* its read buffer (64 KiB) counts too */
+    hub_with(&o);
+    conn *a = json_client("a");
+    int refused = 0;
+    for (int i = 0; i < 100 && !refused; i++) {
+        char to[32];
+        snprintf(to, sizeof to, "d%d", i);
+        send_delayed(a, to, 600, 4000);
+        send_str(a, "ping\n");
+        const char *l = next_line(a);
+        if (strcmp(l, ".") != 0) {
+            assert_string_equal(l, "error (memory of a over 262144 bytes, raise with --max-client-memory)");
+            expect_line(a, ".");
+            refused = 1;
+        }
+    }
+    assert_true(refused);
+    assert_true(oocsi_hub_usage(hub, "delayed") > 128 * 1024);
+    /* another client has its own share */
+    conn *b = json_client("b");
+    send_delayed(b, "e0", 600, 4000);
+    subscribe(b, "room");
+    expect_quiet(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -522,6 +553,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hello_line_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_budget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_memory_budget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_memory, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
