@@ -48,7 +48,14 @@ typedef struct ws_state {
     int64_t last_rx_ms; /* monotonic time of the last frame received */
     int64_t hangup_ms;  /* silence after which lws hangs up (keep-alive) */
     size_t out_bytes;   /* bytes queued for WRITEABLE */
+    size_t in_bytes;    /* bytes of received frames not yet read */
+    int rx_paused;      /* receiving paused (lws_rx_flow_control) */
 } ws_state;
+
+/* Received frames the core has not read yet are bounded too: past this the
+ * connection stops receiving (the server sees TCP backpressure) until the
+ * core has read them down to half. A single larger frame still arrives. */
+#define WS_MAX_RECEIVED (4u * 1024 * 1024)
 
 /* Frames waiting for WRITEABLE are bounded: past this write() takes nothing
  * and the core keeps (and bounds) the rest. */
@@ -151,6 +158,11 @@ static int on_receive(ws_state *s, struct lws *wsi, const void *in, size_t len)
         return -1;
     }
     push(&s->in_head, &s->in_tail, f);
+    s->in_bytes += f->len;
+    if (!s->rx_paused && s->in_bytes >= WS_MAX_RECEIVED) {
+        lws_rx_flow_control(wsi, 0);
+        s->rx_paused = 1;
+    }
     return 0;
 }
 
@@ -486,6 +498,7 @@ static ssize_t ws_read(void *state, char *buf, size_t len)
         s->in_head = f->next;
         if (!s->in_head)
             s->in_tail = NULL;
+        s->in_bytes -= f->len;
         memcpy(buf, f->data + LWS_PRE, f->len);
         r = (ssize_t)f->len;
         free(f);
@@ -548,7 +561,14 @@ static int ws_wait(void *state, int timeout_ms)
     ws_state *s = state;
     pthread_mutex_lock(&s->mu);
     int ready = s->in_head != NULL || s->error || (s->closed && s->established);
+    struct lws *resume = NULL;
+    if (s->rx_paused && s->wsi && s->in_bytes < WS_MAX_RECEIVED / 2) {
+        resume = s->wsi;
+        s->rx_paused = 0;
+    }
     pthread_mutex_unlock(&s->mu);
+    if (resume)
+        lws_rx_flow_control(resume, 1);
     if (timeout_ms < 0)
         timeout_ms = 0;
     if (ready)

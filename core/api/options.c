@@ -21,9 +21,10 @@ oocsi_options *oocsi_options_new(void)
     o->reconnect_max_ms = 5000;
     o->keepalive_idle_ms = 10000;
     o->keepalive_timeout_ms = 20000;
-    o->max_line = 16u * 1024 * 1024;
+    o->max_line = 16u * 1024 * 1024 + 64u * 1024; /* a 16 MiB message and its envelope */
     o->queue_max_count = 10000;
     o->queue_max_bytes = 16u * 1024 * 1024;
+    o->pending_max_bytes = 64u * 1024 * 1024;
     return o;
 }
 
@@ -222,6 +223,14 @@ int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, si
     OOCSI__CHECK(max_bytes > 0, "max_bytes", "must be > 0 (got 0)");
     opts->queue_max_count = max_messages;
     opts->queue_max_bytes = max_bytes;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_pending_limit(oocsi_options *opts, size_t max_bytes)
+{
+    OOCSI__CHECK(opts, "opts", "is NULL");
+    OOCSI__CHECK(max_bytes > 0, "max_bytes", "must be > 0 (got 0)");
+    opts->pending_max_bytes = max_bytes;
     return OOCSI_OK;
 }
 

@@ -108,6 +108,9 @@ int oocsi_unsubscribe_handler(oocsi_client *c, const char *channel, oocsi_handle
     OOCSI__CHECK(c, "c", "is NULL");
     OOCSI__CHECK_NAME("channel", channel);
     OOCSI__CHECK(fn, "fn", "is NULL");
+    if (!oocsi__is_live(c))
+        return oocsi_fail(OOCSI_ERR_CLOSED, "oocsi_unsubscribe_handler: c was closed already (free variables and "
+                                            "other attached objects before closing their client)");
     oocsi__listener probe = {0};
     probe.fn = fn;
     probe.user = user;

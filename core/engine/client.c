@@ -223,6 +223,10 @@ int oocsi_connect(oocsi_client **out, const oocsi_options *opts)
     pthread_mutex_unlock(&c->mu);
     if (rc != OOCSI_OK)
         goto fail;
+    if (!oocsi__live_add(c)) {
+        rc = OOCSI_ERR_NOMEM;
+        goto fail;
+    }
     *out = c;
     return OOCSI_OK;
 fail:
@@ -285,10 +289,72 @@ static void client_free(oocsi_client *c)
     free(c);
 }
 
+/* The open clients: closing one twice, or using one after closing it in the
+ * few calls that are made at teardown (oocsi_close, oocsi_unsubscribe_handler
+ * from a variable's free), is reported instead of reading freed memory. */
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static oocsi_client **live;
+static size_t n_live, cap_live;
+
+int oocsi__live_add(oocsi_client *c)
+{
+    pthread_mutex_lock(&live_mu);
+    if (n_live == cap_live) {
+        size_t cap = cap_live ? cap_live * 2 : 16;
+        oocsi_client **n = realloc(live, cap * sizeof(*n));
+        if (!n) {
+            pthread_mutex_unlock(&live_mu);
+            return 0;
+        }
+        live = n;
+        cap_live = cap;
+    }
+    live[n_live++] = c;
+    pthread_mutex_unlock(&live_mu);
+    return 1;
+}
+
+static int live_index(const oocsi_client *c)
+{
+    for (size_t i = 0; i < n_live; i++)
+        if (live[i] == c)
+            return (int)i;
+    return -1;
+}
+
+int oocsi__is_live(const oocsi_client *c)
+{
+    pthread_mutex_lock(&live_mu);
+    int yes = live_index(c) >= 0;
+    pthread_mutex_unlock(&live_mu);
+    return yes;
+}
+
+static int live_remove(oocsi_client *c)
+{
+    pthread_mutex_lock(&live_mu);
+    int i = live_index(c);
+    if (i >= 0) {
+        live[i] = live[--n_live];
+        if (n_live == 0) {
+            free(live);
+            live = NULL;
+            cap_live = 0;
+        }
+    }
+    pthread_mutex_unlock(&live_mu);
+    return i >= 0;
+}
+
 void oocsi_close(oocsi_client *c)
 {
     if (!c)
         return;
+    if (!live_remove(c)) {
+        oocsi_fail(OOCSI_ERR_INVAL, "oocsi_close: c is not an open client (closed twice?)");
+        fprintf(stderr, "liboocsi: oocsi_close: %p is not an open client (closed twice?); ignored\n", (void *)c);
+        return;
+    }
     if (c->thread_running)
         oocsi_loop_stop(c);
     pthread_mutex_lock(&c->mu);
@@ -325,6 +391,7 @@ void oocsi_close(oocsi_client *c)
      * so callers can release what they attached. Queued results too. */
     oocsi__note *notes = c->notes_head;
     c->notes_head = c->notes_tail = NULL;
+    c->notes_bytes = 0;
     oocsi__call *calls = c->calls;
     c->calls = NULL;
     pthread_mutex_unlock(&c->mu);

@@ -126,6 +126,7 @@ void oocsi__close_transport(oocsi_client *c)
     c->cs = NULL;
     c->in_len = 0;
     c->in_scan = 0;
+    c->in_skipped = 0;
 }
 
 /* Ends call k (not freed) with err: wakes its waiter, or queues its callback
@@ -183,8 +184,8 @@ void oocsi__schedule_retry(oocsi_client *c, int err)
         oocsi__give_up(c, OOCSI_ERR_CLOSED);
         return;
     }
-    int delay =
-        oocsi__backoff_ms(c->failed_passes - 1, c->opts.reconnect_initial_ms, c->opts.reconnect_max_ms, &c->rng);
+    int delay = oocsi__backoff_ms(c->failed_passes - 1 + (c->quick_drops > 1 ? c->quick_drops - 1 : 0),
+                                  c->opts.reconnect_initial_ms, c->opts.reconnect_max_ms, &c->rng);
     c->st = CS_BACKOFF;
     c->backoff_until = oocsi__now_ms() + delay;
     oocsi__log(c, OOCSI_LOG_DEBUG, "reconnecting in %d ms", delay);
@@ -256,7 +257,7 @@ static int start_attempt(oocsi_client *c)
         if (rc == OOCSI_OK) {
             c->st = CS_CONNECTING;
             c->attempt_deadline = oocsi__now_ms() + attempt_timeout_ms(c);
-            c->in_len = c->in_scan = 0;
+            c->in_len = c->in_scan = c->in_skipped = 0;
             return OOCSI_OK;
         }
         c->last_attempt_err = rc;
@@ -342,8 +343,20 @@ void oocsi__connection_lost(oocsi_client *c, int err, const char *why)
         oocsi__give_up(c, OOCSI_ERR_CLOSED);
         return;
     }
-    /* First retry soon, with jitter. */
-    int delay = oocsi__backoff_ms(0, c->opts.reconnect_initial_ms, c->opts.reconnect_max_ms, &c->rng);
+    /* First retry soon, with jitter; but a connection that keeps failing
+     * right after its welcome (a server that drops us for something we do,
+     * or sends what we cannot take) backs off as a failed attempt would,
+     * instead of reconnecting several times a second for ever. */
+    int64_t lived = oocsi__now_ms() - c->online_since;
+    c->quick_drops = lived < OOCSI__STABLE_MS ? c->quick_drops + 1 : 0;
+    int delay = oocsi__backoff_ms(c->quick_drops > 1 ? c->quick_drops - 1 : 0, c->opts.reconnect_initial_ms,
+                                  c->opts.reconnect_max_ms, &c->rng);
+    if (c->quick_drops > 1)
+        oocsi__log(c, OOCSI_LOG_WARN,
+                   "the connection was lost %lld ms after its welcome, %d times in a row: waiting %d ms before "
+                   "reconnecting",
+                   (long long)lived, c->quick_drops, delay);
+    oocsi__log(c, OOCSI_LOG_DEBUG, "reconnecting in %d ms", delay);
     c->st = CS_BACKOFF;
     c->backoff_until = oocsi__now_ms() + delay;
 }
@@ -376,6 +389,7 @@ void oocsi__on_welcome(oocsi_client *c, const char *name)
     }
     c->failed_passes = 0;
     c->last_rx = oocsi__now_ms();
+    c->online_since = c->last_rx;
     c->ka_ping_sent = 0;
     c->ever_connected = 1;
     oocsi__log(c, OOCSI_LOG_INFO, "connected to %s", c->eps[c->ep_index].url);

@@ -183,6 +183,14 @@ void oocsi__dispatch_notes(oocsi_client *c)
         c->notes_head = n->next;
         if (!c->notes_head)
             c->notes_tail = NULL;
+        c->notes_bytes -= n->bytes;
+        if (c->notes_dropped && !c->notes_head) {
+            oocsi__log(c, OOCSI_LOG_WARN, "%zu message(s) were dropped while the application was blocked",
+                       c->notes_dropped);
+            oocsi__set_error(c, "%zu message(s) dropped over the pending limit of %zu bytes", c->notes_dropped,
+                             c->opts.pending_max_bytes);
+            c->notes_dropped = 0;
+        }
         switch (n->kind) {
         case NOTE_MESSAGE:
             deliver_message(c, n);

@@ -45,6 +45,7 @@ struct oocsi_options {
     int keepalive_idle_ms, keepalive_timeout_ms;
     size_t max_line;
     size_t queue_max_count, queue_max_bytes;
+    size_t pending_max_bytes; /* received messages waiting for their handlers */
     /* set_handle refused a handle: connecting fails until a valid one is set */
     char *bad_handle;
 };
@@ -125,6 +126,7 @@ typedef struct oocsi__note {
     /* STATE */
     oocsi_state state;
     int err;
+    size_t bytes; /* counted in the client's notes_bytes */
 } oocsi__note;
 
 /* ------------------------------------------------------------------- client */
@@ -171,7 +173,10 @@ struct oocsi_client {
     void *cs;
     int64_t attempt_deadline;
     int64_t backoff_until;
-    int failed_passes; /* reconnect passes failed in a row */
+    int failed_passes;    /* reconnect passes failed in a row */
+    int quick_drops;      /* connections lost soon after their welcome, in a row */
+    int64_t online_since; /* when the current connection was welcomed */
+    int64_t peer_checked; /* when a send last checked for a closed peer */
     int ever_connected;
     int initial;        /* inside oocsi_connect */
     int initial_result; /* result of the initial connect */
@@ -181,6 +186,7 @@ struct oocsi_client {
     /* input */
     char *in;
     size_t in_len, in_cap, in_scan;
+    size_t in_skipped; /* > 0: inside an over-long line, its bytes dropped so far */
 
     /* output */
     oocsi_buf out;
@@ -202,6 +208,9 @@ struct oocsi_client {
     oocsi__pingw *pings_head, *pings_tail;
     oocsi__call *calls;
     oocsi__note *notes_head, *notes_tail;
+    size_t notes_bytes;   /* bytes of received messages in the notes */
+    size_t frame_len;     /* length of the frame being decoded */
+    size_t notes_dropped; /* messages dropped over pending_max_bytes, not yet reported */
 
     /* loop ownership */
     int loop_busy;
@@ -235,6 +244,10 @@ struct oocsi_client {
     int why_lvl;
     oocsi_buf report;
 };
+
+/* A connection lost within this time after its welcome counts as a quick
+ * drop: several in a row make the reconnect back off. */
+#define OOCSI__STABLE_MS 10000
 
 /* Appends node n to the singly linked list (head, tail) through its next. */
 #define OOCSI__APPEND(head, tail, n)                                                                                   \
@@ -325,6 +338,13 @@ void oocsi__attempt_why(oocsi_client *c, oocsi_log_level lvl, const char *fmt, .
 void oocsi__remember_done(oocsi_client *c, const char *id);
 /* Drives the transport after poll (events: OOCSI_EV_*). */
 void oocsi__service(oocsi_client *c, int events);
+/* The registry of open clients (see oocsi_close). */
+int oocsi__live_add(oocsi_client *c);
+int oocsi__is_live(const oocsi_client *c);
+/* Before writing on a connection idle for a while: notices a server that
+ * closed it meanwhile (its stale timeout, say), so the message is queued for
+ * the next connection instead of written into a dead one. */
+void oocsi__check_peer(oocsi_client *c);
 
 /* loop.c */
 /* Wakes the loop owner if it is another thread. Lock held. */

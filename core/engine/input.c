@@ -54,6 +54,21 @@ static oocsi__note *note_from_event(oocsi_client *c, int kind, oocsi_event *ev)
     oocsi__note *n = calloc(1, sizeof(*n));
     if (!n)
         return NULL;
+    if (kind == NOTE_MESSAGE && c->in_callback && c->notes_bytes > 0 &&
+        c->notes_bytes + c->frame_len > c->opts.pending_max_bytes) {
+        /* Only while the application blocks and cannot run handlers. */
+        free(n);
+        if (c->notes_dropped++ == 0)
+            oocsi__log(c, OOCSI_LOG_WARN,
+                       "more than %zu bytes of messages wait for their handlers while the application is blocked "
+                       "(a call, subscribe or query): dropping messages until they have run "
+                       "(oocsi_options_set_pending_limit() raises the bound; oocsi_loop_start() runs handlers "
+                       "during such waits)",
+                       c->opts.pending_max_bytes);
+        return NULL;
+    }
+    n->bytes = kind == NOTE_MESSAGE ? c->frame_len : 0;
+    c->notes_bytes += n->bytes;
     n->kind = kind;
     n->sender = ev->sender;
     n->recipient = ev->recipient;
@@ -195,6 +210,7 @@ static int handle_frame(oocsi_client *c, const char *frame, size_t len)
 {
     oocsi_event ev;
     memset(&ev, 0, sizeof(ev));
+    c->frame_len = len;
     int rc = c->codec->decode(c->cs, frame, len, &ev);
     if (rc != OOCSI_OK) {
         oocsi_event_clear(&ev);
@@ -222,9 +238,40 @@ static int in_reserve(oocsi_client *c, size_t extra)
     return 0;
 }
 
+/* A line over the limit is dropped, not the connection: the line protocol
+ * resynchronises at the next newline, and a reset would only bring the same
+ * line again (a retained message, say) in a reconnect loop. */
+static void report_skipped_line(oocsi_client *c, size_t bytes)
+{
+    oocsi__log(c, OOCSI_LOG_WARN,
+               "skipped a line of %zu bytes from the server: longer than the limit of %zu bytes (the message in it "
+               "is lost; oocsi_options_set_max_line_length() raises the limit)",
+               bytes, c->opts.max_line);
+    oocsi__set_error(c, "skipped a %zu-byte line from the server (limit %zu bytes)", bytes, c->opts.max_line);
+    c->in_skipped = 0;
+}
+
+/* In an over-long line: drops input up to its newline. Returns 1 while the
+ * line goes on (everything buffered was dropped), 0 once it ended. */
+static int skip_long_line(oocsi_client *c)
+{
+    char *nl = memchr(c->in, '\n', c->in_len);
+    size_t drop = nl ? (size_t)(nl - c->in) + 1 : c->in_len;
+    c->in_skipped += nl ? drop - 1 : drop;
+    memmove(c->in, c->in + drop, c->in_len - drop);
+    c->in_len -= drop;
+    c->in_scan = 0;
+    if (!nl)
+        return 1;
+    report_skipped_line(c, c->in_skipped);
+    return 0;
+}
+
 /* Splits complete lines out of the input buffer. */
 static int process_lines(oocsi_client *c)
 {
+    if (c->in_skipped && skip_long_line(c))
+        return 0;
     size_t start = 0;
     while (c->tps) {
         char *nl = memchr(c->in + c->in_scan, '\n', c->in_len - c->in_scan);
@@ -233,13 +280,12 @@ static int process_lines(oocsi_client *c)
             break;
         }
         size_t end = (size_t)(nl - c->in);
-        if (end - start > c->opts.max_line) {
-            oocsi__log(c, OOCSI_LOG_ERROR, "server sent a line longer than %zu bytes; resetting the connection",
-                       c->opts.max_line);
-            oocsi__connection_lost(c, OOCSI_ERR_PROTOCOL, "line too long");
-            return -1;
-        }
         c->in_scan = end + 1;
+        if (end - start > c->opts.max_line) {
+            report_skipped_line(c, end - start);
+            start = end + 1;
+            continue;
+        }
         if (handle_frame(c, c->in + start, end - start) < 0)
             return -1;
         start = end + 1;
@@ -252,10 +298,9 @@ static int process_lines(oocsi_client *c)
         c->in_scan -= start;
     }
     if (c->tps && c->in_len > c->opts.max_line) {
-        oocsi__log(c, OOCSI_LOG_ERROR, "server sent a line longer than %zu bytes; resetting the connection",
-                   c->opts.max_line);
-        oocsi__connection_lost(c, OOCSI_ERR_PROTOCOL, "line too long");
-        return -1;
+        /* The line under way is already too long: drop what came of it. */
+        c->in_skipped = c->in_len;
+        c->in_len = c->in_scan = 0;
     }
     return 0;
 }
@@ -266,6 +311,10 @@ static void read_input(oocsi_client *c)
     size_t budget = READ_BUDGET;
     int framed = (c->tp->flags & OOCSI_TRANSPORT_FRAMED) != 0;
     while (c->tps && budget > 0) {
+        /* Backpressure: with the bound of waiting messages reached, read on
+         * only when handlers cannot run now (a blocking wait needs its answer). */
+        if (c->notes_bytes >= c->opts.pending_max_bytes && !c->in_callback)
+            break;
         ssize_t n;
         if (framed) {
             size_t want = c->tp->pending_frame ? c->tp->pending_frame(c->tps) : c->opts.max_line + 1;
@@ -311,6 +360,27 @@ static void read_input(oocsi_client *c)
         oocsi__connection_lost(c, (int)n, n == OOCSI_ERR_CLOSED ? "server closed the connection" : "read failed");
         return;
     }
+}
+
+/* Idle this long on the read side before a send checks the peer. */
+#define PEER_CHECK_IDLE_MS 1000
+
+void oocsi__check_peer(oocsi_client *c)
+{
+    if (!c->tps || !c->tp->fd || c->in_wait || (c->loop_busy && !pthread_equal(c->loop_owner, pthread_self())))
+        return; /* another thread drives the connection: it sees the end itself */
+    /* At most once a second: a publisher that never receives pays one poll()
+     * a second, not one per message. */
+    int64_t now = oocsi__now_ms();
+    if (now - c->last_rx < PEER_CHECK_IDLE_MS || now - c->peer_checked < PEER_CHECK_IDLE_MS)
+        return;
+    c->peer_checked = now;
+    int fd = c->tp->fd(c->tps);
+    if (fd < 0)
+        return;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 0) == 1 && (p.revents & (POLLIN | POLLHUP | POLLERR)))
+        oocsi__service(c, OOCSI_EV_READABLE | ((p.revents & (POLLHUP | POLLERR)) ? OOCSI_EV_ERROR : 0));
 }
 
 /* Drives the transport after poll. */

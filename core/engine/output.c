@@ -206,6 +206,8 @@ int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *paylo
 {
     if (c->st == CS_CLOSED || c->close_requested)
         return OOCSI_ERR_CLOSED;
+    if (c->st == CS_ONLINE)
+        oocsi__check_peer(c);
     oocsi__qitem *it = oocsi__qitem_new(OOCSI_CMD_SEND, recipient, payload, len);
     if (!it)
         return OOCSI_ERR_NOMEM;

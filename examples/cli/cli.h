@@ -126,6 +126,10 @@ void note(const cli *a, const char *fmt, ...)
 #endif
     ;
 void print_message(session *s, const oocsi_message *m, const cJSON *response);
+/* Writes n bytes of text for a terminal: control characters (C0, DEL, and C1
+ * as UTF-8) become visible escapes (\x1b, \u009b), so names and payloads
+ * from the network cannot drive the operator's terminal. */
+void print_for_terminal(FILE *f, const char *text, size_t n);
 
 /* cli_connect.c */
 void on_message(oocsi_client *c, const oocsi_message *m, void *user);

@@ -170,8 +170,10 @@ static void print_list(const char *list, const char *own)
         }
         while (n > 0 && (item[n - 1] == ' ' || item[n - 1] == '\t' || item[n - 1] == '\r'))
             n--;
-        if (n > 0 && !(own != NULL && strlen(own) == n && strncmp(item, own, n) == 0))
-            printf("%.*s\n", (int)n, item);
+        if (n > 0 && !(own != NULL && strlen(own) == n && strncmp(item, own, n) == 0)) {
+            print_for_terminal(stdout, item, n);
+            fputc('\n', stdout);
+        }
         p += len;
         if (*p == ',')
             p++;

@@ -157,6 +157,26 @@ static void format_time(int64_t ms, char *buf, size_t size)
     snprintf(buf, size, "%s.%03d", hms, (int)(ms % 1000));
 }
 
+void print_for_terminal(FILE *f, const char *text, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)text;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f) {
+            fprintf(f, "\\x%02x", p[i]);
+        } else if (p[i] == 0xc2 && i + 1 < n && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f) {
+            fprintf(f, "\\u%04x", p[i + 1]);
+            i++;
+        } else {
+            fputc(p[i], f);
+        }
+    }
+}
+
+static void print_field(const char *text)
+{
+    print_for_terminal(stdout, text, strlen(text));
+}
+
 /* Prints one message line; response (respond only) may be NULL. */
 void print_message(session *s, const oocsi_message *m, const cJSON *response)
 {
@@ -166,8 +186,17 @@ void print_message(session *s, const oocsi_message *m, const cJSON *response)
         format_time(oocsi_message_timestamp(m), when, sizeof when);
         char *d = cJSON_PrintUnformatted(data);
         char *r = response ? cJSON_PrintUnformatted(response) : NULL;
-        printf("%s  %s -> %s  %s%s%s\n", when, oocsi_message_sender(m), oocsi_message_recipient(m), d ? d : "{}",
-               r ? "  => " : "", r ? r : "");
+        printf("%s  ", when);
+        print_field(oocsi_message_sender(m));
+        fputs(" -> ", stdout);
+        print_field(oocsi_message_recipient(m));
+        fputs("  ", stdout);
+        print_field(d ? d : "{}");
+        if (r) {
+            fputs("  => ", stdout);
+            print_field(r);
+        }
+        fputc('\n', stdout);
         cJSON_free(d);
         cJSON_free(r);
     } else {

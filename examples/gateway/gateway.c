@@ -311,6 +311,7 @@ int main(int argc, char **argv)
                 break;
             }
         }
+        going_away(g, 1000); /* browsers see 1001, not a dropped connection (1006) */
     }
     /* Stop every worker (each closes its upstream client) while the context
      * still exists: workers and handlers call lws_cancel_service(). */

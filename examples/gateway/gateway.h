@@ -101,7 +101,10 @@ struct gateway {
     struct lws_protocols protocols[2];
     struct lws_http_mount mount;
     lws_sorted_usec_list_t tick;
-    session *sessions; /* lws thread only */
+    lws_sorted_usec_list_t bye; /* the end of the wait for close handshakes at shutdown */
+    int going_away;             /* lws thread only: shutting down, close every browser with 1001 */
+    int bye_over;               /* lws thread only: stop waiting for close handshakes */
+    session *sessions;          /* lws thread only */
     int n_sessions;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -133,5 +136,6 @@ void *worker(void *arg);
 /* gw_browser.c */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 void on_tick(lws_sorted_usec_list_t *sul);
+void going_away(gateway *g, int timeout_ms);
 
 #endif

@@ -162,6 +162,11 @@ static int on_receive(gateway *g, struct lws *wsi, session *s, const void *in, s
 
 static int on_writeable(struct lws *wsi, session *s)
 {
+    if (s->g->going_away) {
+        static const char why[] = "gateway shutting down";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)why, sizeof why - 1);
+        return -1;
+    }
     pthread_mutex_lock(&s->mu);
     if (s->kill) {
         pthread_mutex_unlock(&s->mu);
@@ -335,4 +340,27 @@ void on_tick(lws_sorted_usec_list_t *sul)
         }
     }
     lws_sul_schedule(g->ctx, 0, &g->tick, on_tick, (lws_usec_t)g->cfg.ping_ms * LWS_US_PER_MS);
+}
+
+static void on_bye(lws_sorted_usec_list_t *sul)
+{
+    gateway *g = lws_container_of(sul, gateway, bye);
+    g->bye_over = 1;
+}
+
+/* Shutting down: a close frame with status 1001 (going away) to every
+ * browser, then the close handshakes, for at most timeout_ms. */
+void going_away(gateway *g, int timeout_ms)
+{
+    g->going_away = 1;
+    for (session *s = g->sessions; s; s = s->next) {
+        lws_callback_on_writable(s->wsi);
+    }
+    lws_sul_schedule(g->ctx, 0, &g->bye, on_bye, (lws_usec_t)timeout_ms * LWS_US_PER_MS);
+    while (g->sessions && !g->bye_over) {
+        if (lws_service(g->ctx, 0) < 0) {
+            break;
+        }
+    }
+    lws_sul_cancel(&g->bye);
 }

@@ -158,17 +158,32 @@ static const char *web_handle(const char *h)
 static void run_command(session *s, oocsi_client *c, cmd *k)
 {
     int rc = OOCSI_OK;
+    /* The web client subscribes to its own handle after every welcome. The
+     * server delivers a direct message once either way, but liboocsi hands
+     * it to the direct handler and to every subscription named like the
+     * handle: subscribing upstream would relay it (and call answers) twice.
+     * The direct handler already relays them, so that subscription is a
+     * no-op here, as on the web server. */
+    int own = (k->kind == CMD_SUB || k->kind == CMD_UNSUB) && !strcmp(k->arg, oocsi_handle(c));
     switch (k->kind) {
     case CMD_SUB:
-        rc = oocsi_subscribe(c, k->arg, on_message, s);
+        rc = own ? OOCSI_OK : oocsi_subscribe(c, k->arg, on_message, s);
         break;
     case CMD_UNSUB:
-        rc = oocsi_unsubscribe(c, k->arg);
+        rc = own ? OOCSI_OK : oocsi_unsubscribe(c, k->arg);
         break;
     case CMD_SEND:
         rc = oocsi_send_json(c, k->arg, k->json);
         if (rc == OOCSI_ERR_INVAL) {
-            rc = OOCSI_OK; /* not a JSON object: ignored, as the web server does */
+            /* JSON that is not an object (text, array, number, null): the
+             * web server delivers it with an empty object; anything else
+             * (invalid JSON, a bad recipient) is ignored. */
+            cJSON *v = cJSON_ParseWithOpts(k->json, NULL, 1);
+            rc = v && !cJSON_IsObject(v) ? oocsi_send_json(c, k->arg, "{}") : OOCSI_OK;
+            if (rc == OOCSI_ERR_INVAL) {
+                rc = OOCSI_OK;
+            }
+            cJSON_Delete(v);
         }
         break;
     }

@@ -26,6 +26,7 @@ void oocsi_hub_options_init(oocsi_hub_options *o)
     o->cert_file = NULL;
     o->key_file = NULL;
     o->www_dir = NULL;
+    o->allow_origins = NULL;
 }
 
 void hub_destroy(oocsi_hub *h)
@@ -33,6 +34,7 @@ void hub_destroy(oocsi_hub *h)
 #ifdef HUB_HAVE_WS
     hub_ws *w = h->ws; /* first: its connections are clients */
     h->ws = NULL;
+    hub_ws_go_away(w, HUB_WS_GOING_AWAY_MS); /* browsers see 1001, not 1006 */
     hub_ws_stop(w);
 #endif
     forget_everything(h);
@@ -51,10 +53,12 @@ void hub_destroy(oocsi_hub *h)
         free(h->users[i].pw);
     }
     free(h->users);
+    free(h->auth);
     free(h->bind_address);
     free((char *)h->opt.cert_file);
     free((char *)h->opt.key_file);
     free((char *)h->opt.www_dir);
+    free((char *)h->opt.allow_origins);
     free(h->pfds);
     free(h->polled);
     pthread_cond_destroy(&h->cond);
@@ -120,6 +124,7 @@ oocsi_hub *oocsi_hub_start(const oocsi_hub_options *opts)
     h->opt.cert_file = o.cert_file ? xstrdup(o.cert_file) : NULL;
     h->opt.key_file = o.key_file ? xstrdup(o.key_file) : NULL;
     h->opt.www_dir = o.www_dir ? xstrdup(o.www_dir) : NULL;
+    h->opt.allow_origins = o.allow_origins ? xstrdup(o.allow_origins) : NULL;
     h->listen_fd = h->wake_rd = h->wake_wr = h->tls_fd = -1;
     h->port = o.port;
     h->tls_port = o.tls_port < 0 ? -1 : o.tls_port;

@@ -21,7 +21,8 @@ typedef struct oocsi_hub_options {
     const char *bind_address; /* default "127.0.0.1" */
     int port;                 /* 0: an ephemeral port (see oocsi_hub_port) */
     int ping_interval_ms;     /* keep-alive tick; default 5000 */
-    int stale_timeout_ms;     /* drop a client silent for this long; default 120000 */
+    int stale_timeout_ms;     /* drop a client silent for this long; default 120000 (a WebSocket client:
+                                 sending nothing, whatever it receives; it is pinged meanwhile) */
     const char *users;        /* "-users" list "n1:p1;n2:p2", or NULL */
     int max_clients;          /* 0: unlimited */
     size_t max_line;          /* longest accepted line; default 16 MiB; longer: client dropped */
@@ -35,13 +36,18 @@ typedef struct oocsi_hub_options {
     const char *cert_file; /* PEM server certificate (chain) for tls/wss */
     const char *key_file;  /* PEM private key for tls/wss */
     const char *www_dir;   /* directory served over HTTP on the ws/wss ports (GET /...); NULL: none */
+    /* WebSocket upgrades with an Origin header are refused (HTTP 403) unless
+     * its host is localhost, 127.0.0.1, [::1] or the request's Host, or the
+     * Origin is in this comma-separated list ("https://example.org,..."; "*":
+     * any). Requests without Origin (not from a browser) are accepted. */
+    const char *allow_origins;
     /* Budgets (oocsi-hub(1) names the flag of each). 0: the default shown.
      * "Per client" counts by sender handle, also after that client left. */
     int max_delay_s;                  /* longest _DELAY, or _SCHEDULE ahead; default 86400 (1 day) */
     size_t max_delayed;               /* pending delayed messages per client; default 1000 */
     size_t max_delayed_bytes;         /* all pending delayed messages; default 64 MiB */
     size_t max_delayed_client_bytes;  /* those of one client; default 16 MiB */
-    int max_retain_s;                 /* longest _RETAIN (longer: shortened); default 172800 (2 days) */
+    int max_retain_s;                 /* longest _RETAIN (longer: shortened); default and most 172800 (2 days) */
     size_t max_retained_bytes;        /* all retained messages; default 64 MiB */
     size_t max_retained_client_bytes; /* those of one client; default 16 MiB */
     int hello_timeout_ms;             /* TCP/TLS: close a connection without a welcome after this; default 10000 */
@@ -99,7 +105,9 @@ int oocsi_hub_client_count(oocsi_hub *h);
 unsigned long long oocsi_hub_delivered(oocsi_hub *h);
 /** The hub's accounted memory in bytes (see oocsi_hub_options.max_memory):
  *  what: "input", "output", "subscriptions", "retained", "delayed",
- *  "delayed_count", or "total". 0 for an unknown name. */
+ *  "delayed_count", or "total". 0 for an unknown name. "list_steps": the
+ *  elements list removals have passed over or moved so far, in this process
+ *  (a complexity probe for tests). */
 size_t oocsi_hub_usage(oocsi_hub *h, const char *what);
 
 #ifdef __cplusplus

@@ -370,55 +370,23 @@ void dispatch(oocsi_hub *h, client *from, const char *sender, const char *recipi
     }
 }
 
-/* "yyyy-MM-dd HH:mm:ss" in local time (lenient, like SimpleDateFormat) to epoch ms; -1 if unparseable. */
-static int64_t parse_schedule(const char *s)
-{
-    int y, mo, d, hh, mi, ss;
-    if (sscanf(s, "%d-%d-%d %d:%d:%d", &y, &mo, &d, &hh, &mi, &ss) != 6) {
-        return -1;
-    }
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = hh;
-    tm.tm_min = mi;
-    tm.tm_sec = ss;
-    tm.tm_isdst = -1;
-    time_t t = mktime(&tm);
-    if (t == (time_t)-1) {
-        return -1;
-    }
-    return (int64_t)t * 1000;
-}
-
-/* Applies _RETAIN, _DELAY and _SCHEDULE, then dispatches or queues. */
+/* Applies _RETAIN, _DELAY and _SCHEDULE (an invalid value refuses the
+ * message with an error line to the sender), then dispatches or queues;
+ * delayed_add() applies the budgets. */
 void route_message(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
                    const pkeys *k)
 {
     int64_t now_real = real_ms();
-    int64_t retain_s = 0, v;
-    if (k->retain && !span_i64(k->retain, k->retain_end, &v) && v > 0) {
-        retain_s = v; /* shortened to max_retain_s by retained_set */
-    }
-    int64_t due = 0;
-    if (k->delay) {
-        double d;
-        if (!span_double(k->delay, k->delay_end, &d) && d >= 1) {
-            if (d > 1e12) {
-                d = 1e12; /* no overflow; over max_delay_s anyway */
-            }
-            due = now_real + (int64_t)d * 1000;
+    int64_t retain_s, due;
+    char err[160];
+    if (guard_server_keys(k, now_real, &retain_s, &due, err, sizeof err)) {
+        if (h->opt.verbose) {
+            hub_log("message from %s to %s refused: %s", sender, recipient, err);
         }
-    } else if (k->sched) {
-        char txt[128];
-        if (!span_string(k->sched, k->sched_end, txt, sizeof txt)) {
-            int64_t t = parse_schedule(txt);
-            if (t > now_real) {
-                due = t;
-            }
+        if (from) {
+            send_error(h, from, err);
         }
+        return;
     }
     if (due) {
         delayed_add(h, from, recipient, sender, body, blen, due, now_real, retain_s);

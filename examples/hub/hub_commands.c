@@ -75,16 +75,16 @@ void cmd_subscribe(oocsi_hub *h, client *c, const char *name)
         }
         char *base = xstrndup(name, (size_t)(colon - name));
         ch = chan_get(h, base);
-        if (!ch) {
-            ch = chan_new(h, base, name, CH_CHANNEL, NULL);
+        if (!ch) { /* a listed user's name stays free for its hello (below) */
+            ch = guard_user_listed(h, base) ? NULL : chan_new(h, base, name, CH_CHANNEL, NULL);
         } else if (ch->kind != CH_CHANNEL || !ch->token || strcmp(ch->token, name) != 0) {
             ch = NULL; /* silently ineffective */
         }
         free(base);
     } else {
         ch = chan_get(h, name);
-        if (!ch) {
-            ch = chan_new(h, name, NULL, CH_CHANNEL, NULL);
+        if (!ch) { /* a listed user's name stays free for its hello: no channel of that name */
+            ch = guard_user_listed(h, name) ? NULL : chan_new(h, name, NULL, CH_CHANNEL, NULL);
         } else if ((ch->kind == CH_CLIENT && ch->owner == c) || (ch->kind == CH_CHANNEL && ch->token)) {
             ch = NULL; /* own handle: no-op; private channel without its token: ineffective */
         }
@@ -206,69 +206,29 @@ static void handle_command(oocsi_hub *h, client *c, char *line, size_t len)
     }
 }
 
+/* An error line ("error (text)"; over WebSocket the frame
+ * {"message" : "ERROR: text"}), as for a refused hello. */
+void send_error(oocsi_hub *h, client *c, const char *text)
+{
+    sbuf b = {0};
+    if (c->ws) {
+        sbuf t = {0};
+        sb_puts(&t, "ERROR: ");
+        sb_puts(&t, text);
+        sb_puts(&b, "{\"message\" : ");
+        sb_json_str(&b, t.p, t.len);
+        sb_putc(&b, '}');
+        sb_free(&t);
+    } else {
+        sb_puts(&b, "error (");
+        sb_puts(&b, text);
+        sb_putc(&b, ')');
+    }
+    send_line(h, c, b.p, b.len);
+    sb_free(&b);
+}
+
 /* ------------------------------------------------------------------ handshake */
-
-static int users_check(const oocsi_hub *h, const char *name, const char *pw)
-{
-    for (size_t i = 0; i < h->nusers; i++) {
-        if (!strcmp(h->users[i].name, name) && !strcmp(h->users[i].pw, pw)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static int charset_ok(const char *s, size_t n, const char *extra)
-{
-    if (!n) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char ch = s[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr(extra, ch))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Parses "n1:p1;n2:p2"; an invalid list is ignored entirely. */
-void users_parse(oocsi_hub *h, const char *list)
-{
-    if (!list) {
-        return;
-    }
-    size_t cap = 0;
-    const char *p = list;
-    while (*p) {
-        const char *semi = strchr(p, ';');
-        size_t n = semi ? (size_t)(semi - p) : strlen(p);
-        const char *colon = memchr(p, ':', n);
-        if (!colon || !charset_ok(p, (size_t)(colon - p), "_.-") ||
-            !charset_ok(colon + 1, n - (size_t)(colon - p) - 1, "_.%$-")) {
-            hub_log("ignoring the invalid users list");
-            for (size_t i = 0; i < h->nusers; i++) {
-                free(h->users[i].name);
-                free(h->users[i].pw);
-            }
-            free(h->users);
-            h->users = NULL;
-            h->nusers = 0;
-            return;
-        }
-        if (h->nusers == cap) {
-            cap = cap ? cap * 2 : 4;
-            h->users = xrealloc(h->users, cap * sizeof *h->users);
-        }
-        h->users[h->nusers].name = xstrndup(p, (size_t)(colon - p));
-        h->users[h->nusers].pw = xstrndup(colon + 1, n - (size_t)(colon - p) - 1);
-        h->nusers++;
-        p += n;
-        if (*p == ';') {
-            p++;
-        }
-    }
-}
 
 /* Removes every occurrence of pat from s (in place, one left-to-right pass). */
 static void remove_all(char *s, const char *pat)
@@ -300,6 +260,61 @@ void client_register(oocsi_hub *h, client *c, char *handle, int priv, const char
     pthread_cond_broadcast(&h->cond);
 }
 
+/* Refuses a hello: the error line, then the connection is closed (a refused
+ * connection must not go on sending as the name it asked for). */
+static void hello_refused(oocsi_hub *h, client *c, char *handle, const char *msg)
+{
+    if (h->opt.verbose) {
+        hub_log("%s: %s", c->peer, msg);
+    }
+    free(c->handle);
+    c->handle = handle;
+    client_close_with(h, c, msg);
+}
+
+/* Why handle (after '#' replacement, without ":password") cannot be taken,
+ * into msg; 0 if it can. pw: the password given, or NULL. */
+static int hello_check(oocsi_hub *h, client *c, char *handle, const char *pw, char *msg, size_t cap)
+{
+    if (guard_name_bad_chars(handle)) {
+        for (char *q = handle; *q; q++) { /* never echo control characters */
+            if ((unsigned char)*q < 0x20 || *q == 0x7F) {
+                *q = '?';
+            }
+        }
+        snprintf(msg, cap, "error (invalid character in name: %s)", handle);
+        return -1;
+    }
+    if (guard_name_reserved(handle)) {
+        snprintf(msg, cap, "error (name reserved: %s)", handle);
+        return -1;
+    }
+    if (pw) {
+        int64_t now = mono_ms(), wait = guard_auth_blocked(h, c->peer, now);
+        if (wait) {
+            snprintf(msg, cap,
+                     "error (password wrong for name: %s; too many wrong passwords from this address, "
+                     "try again in %lld s)",
+                     handle, (long long)wait);
+            return -1;
+        }
+        if (!h->nusers || !*handle || !guard_users_check(h, handle, pw)) {
+            guard_auth_failed(h, c->peer, now);
+            snprintf(msg, cap, "error (password wrong for name: %s)", handle);
+            return -1;
+        }
+    }
+    if (chan_get(h, handle)) {
+        snprintf(msg, cap, "error (name already registered: %s)", handle);
+        return -1;
+    }
+    if (!pw && guard_user_listed(h, handle)) {
+        snprintf(msg, cap, "error (password wrong for name: %s)", handle); /* needs its password */
+        return -1;
+    }
+    return 0;
+}
+
 static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
 {
     if (len > HELLO_MAX || strstr(line, "OpenSSH") || strstr(line, "libssh")) {
@@ -307,8 +322,11 @@ static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char ch = (unsigned char)line[i];
-        if (ch <= 0x20 || ch >= 0x7F) {
-            return; /* whitespace, control or non-ASCII */
+        if (ch == ' ' || (ch >= '\t' && ch <= '\r') || ch >= 0x80) {
+            return; /* whitespace or non-ASCII (other control characters: an error below) */
+        }
+        if (!ch) {
+            line[i] = 0x01; /* a NUL must not cut the handle short: refused like the others */
         }
     }
     char *s = line;
@@ -342,7 +360,7 @@ static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
         if (colon) {
             *colon = '\0';
         }
-        int taken = chan_get(h, handle) != NULL;
+        int taken = chan_get(h, handle) != NULL || (!colon && guard_user_listed(h, handle));
         if (colon) {
             *colon = ':';
         }
@@ -361,20 +379,14 @@ static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
         client_close_with(h, c, "error (too many clients)");
         return;
     }
-    char msg[300];
-    int priv = 0;
+    char msg[400];
     char *colon = strchr(handle, ':');
     if (colon) {
         *colon = '\0';
-        if (!h->nusers || !*handle || !users_check(h, handle, colon + 1)) {
-            snprintf(msg, sizeof msg, "error (password wrong for name: %s)", handle);
-            goto failed;
-        }
-        priv = 1;
     }
-    if (chan_get(h, handle)) {
-        snprintf(msg, sizeof msg, "error (name already registered: %s)", handle);
-        goto failed;
+    if (hello_check(h, c, handle, colon ? colon + 1 : NULL, msg, sizeof msg)) {
+        hello_refused(h, c, handle, msg);
+        return;
     }
     if (type == CT_JSON) {
         snprintf(msg, sizeof msg, "{'message' : \"welcome %s\"}", handle);
@@ -384,15 +396,7 @@ static void handle_hello(oocsi_hub *h, client *c, char *line, size_t len)
     if (h->opt.verbose) {
         hub_log("%s registered %s (%s)", c->peer, handle, type == CT_JSON ? "JSON" : type == CT_PD ? "PD" : "plain");
     }
-    client_register(h, c, handle, priv, msg);
-    return;
-failed:
-    if (h->opt.verbose) {
-        hub_log("%s: %s", c->peer, msg);
-    }
-    c->handle = handle;
-    c->state = CS_NAMED;
-    send_text(h, c, msg);
+    client_register(h, c, handle, colon != NULL, msg);
 }
 
 /* One received line (without its LF; the byte after it may be overwritten). */
@@ -414,11 +418,8 @@ static void handle_line(oocsi_hub *h, client *c, char *line, size_t len)
         handle_hello(h, c, line, len);
         return;
     }
-    if (c->state != CS_ACTIVE && c->state != CS_NAMED) {
-        return;
-    }
-    if (c->state == CS_NAMED && strcmp(line, "ping") && strcmp(line, "quit") && line[0] != '.') {
-        return; /* after a refused hello: no queries, no messages (memory of a connection without a welcome) */
+    if (c->state != CS_ACTIVE) {
+        return; /* closing: a refused or quitting connection sends nothing more */
     }
     if (c->type == CT_PD) {
         len = pd_transform(line, len);

@@ -47,23 +47,35 @@ const char *hub_tls_error(const hub_tls_conn *c);
 #ifdef HUB_HAVE_WS
 typedef struct hub_ws hub_ws;
 
+/* How long the hub waits at shutdown for browsers to answer its close frame. */
+#define HUB_WS_GOING_AWAY_MS 1000
+
 typedef struct hub_ws_config {
     const char *bind_address;
     int ws_port;  /* -1: off; 0: ephemeral; on success the bound port */
     int wss_port; /* same, over TLS with cert_file/key_file */
     const char *cert_file;
     const char *key_file;
-    const char *www_dir; /* NULL: no static files */
-    size_t max_frame;    /* longest accepted incoming message */
+    const char *www_dir;       /* NULL: no static files */
+    const char *allow_origins; /* oocsi_hub_options.allow_origins */
+    size_t max_frame;          /* longest accepted incoming message */
     int verbose;
 } hub_ws_config;
 
+/** 1 if a WebSocket upgrade with this Origin header (NULL: none) and Host
+ *  header (NULL: none) may proceed (oocsi_hub_options.allow_origins).
+ *  hub_guard.c; no hub state. */
+int hub_origin_allowed(const char *origin, const char *host, const char *allow_origins);
 /** Creates the listeners and starts the service thread. Callable with or
  *  without the hub mutex. NULL on failure (reason on stderr). */
 hub_ws *hub_ws_start(oocsi_hub *h, hub_ws_config *cfg);
 /** Wakes the service thread to pick up queued frames, close and stall
  *  requests. Hub mutex held. */
 void hub_ws_notify(hub_ws *w);
+/** The hub is shutting down: sends every connection a close frame with
+ *  status 1001 (going away) and waits up to timeout_ms for the close
+ *  handshakes. The hub mutex must NOT be held. NULL-safe. */
+void hub_ws_go_away(hub_ws *w, int timeout_ms);
 /** Closes every connection and the listeners, joins the thread, frees.
  *  The hub mutex must NOT be held (connection callbacks take it). NULL-safe. */
 void hub_ws_stop(hub_ws *w);
@@ -88,6 +100,9 @@ enum {
 };
 /** The HUB_WS_* needs of a client. */
 unsigned hub_ws_want(const struct client *c);
+/** Waits (hub mutex held) until no WebSocket client is left or timeout_ms
+ *  passed. */
+void hub_ws_wait_none(oocsi_hub *h, int timeout_ms);
 /** Calls fn for every WebSocket client with its conn and hub_ws_want(). */
 void hub_ws_each(oocsi_hub *h, void (*fn)(void *conn, unsigned want, void *ctx), void *ctx);
 /** Takes the next frame: 1 and *buf (malloc'd, the frame at *buf + pre,

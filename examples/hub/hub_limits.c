@@ -16,7 +16,10 @@ static size_t client_memory(oocsi_hub *h, const client *c);
 void limit_options(oocsi_hub_options *o)
 {
     if (o->max_delay_s <= 0) {
-        o->max_delay_s = DELAY_MAX_S;
+        o->max_delay_s = DELAY_DEFAULT_S;
+    }
+    if (o->max_delay_s > DELAY_MAX_S) {
+        o->max_delay_s = (int)DELAY_MAX_S;
     }
     if (!o->max_delayed) {
         o->max_delayed = DELAYED_MAX;
@@ -27,8 +30,8 @@ void limit_options(oocsi_hub_options *o)
     if (!o->max_delayed_client_bytes) {
         o->max_delayed_client_bytes = DELAYED_CLIENT_BYTES_MAX;
     }
-    if (o->max_retain_s <= 0) {
-        o->max_retain_s = RETAIN_MAX_S;
+    if (o->max_retain_s <= 0 || o->max_retain_s > RETAIN_MAX_S) {
+        o->max_retain_s = RETAIN_MAX_S; /* also the most: guard_server_keys() caps _RETAIN there */
     }
     if (!o->max_retained_bytes) {
         o->max_retained_bytes = RETAINED_BYTES_MAX;
@@ -59,8 +62,8 @@ void limit_options(oocsi_hub_options *o)
     }
 }
 
-/* "error (WHAT, raise with --FLAG)" to a line client, the oocsi-web error
- * form to a WebSocket client. */
+/* "error (WHAT, raise with --FLAG)" (send_error(): the oocsi-web error
+ * frame to a WebSocket client). */
 void limit_error(oocsi_hub *h, client *c, const char *what, const char *flag)
 {
     char msg[512];
@@ -68,25 +71,9 @@ void limit_error(oocsi_hub *h, client *c, const char *what, const char *flag)
     if (h->opt.verbose) {
         hub_log("%s (%s): %s", c && c->handle ? c->handle : "-", c ? c->peer : "-", msg);
     }
-    if (!c || client_gone(c) || c->state >= CS_CLOSING) {
-        return;
+    if (c && !client_gone(c) && c->state < CS_CLOSING) {
+        send_error(h, c, msg);
     }
-    sbuf b = {0};
-    if (c->ws) {
-        sb_puts(&b, "{\"message\" : ");
-        sbuf t = {0};
-        sb_puts(&t, "ERROR: ");
-        sb_puts(&t, msg);
-        sb_json_str(&b, t.p, t.len);
-        sb_free(&t);
-        sb_putc(&b, '}');
-    } else {
-        sb_puts(&b, "error (");
-        sb_puts(&b, msg);
-        sb_putc(&b, ')');
-    }
-    send_line(h, c, b.p, b.len);
-    sb_free(&b);
 }
 
 /* ------------------------------------------------------------------ usage per sender handle */
@@ -448,7 +435,7 @@ void conn_release(oocsi_hub *h, client *c)
 }
 
 /* Closes every connection without a welcome past the hello deadline, with
- * an error line (invalid or refused hellos do not extend it). From the
+ * an error line (invalid hellos do not extend it). From the
  * timers only: never while a hello is being handled. */
 void hello_deadlines(oocsi_hub *h, int64_t now)
 {
@@ -582,6 +569,8 @@ size_t oocsi_hub_usage(oocsi_hub *h, const char *what)
         v = h->delayed_q.n;
     } else if (!strcmp(what, "total")) {
         v = hub_memory(h);
+    } else if (!strcmp(what, "list_steps")) {
+        v = pv_remove_steps();
     }
     pthread_mutex_unlock(&h->mu);
     return v;

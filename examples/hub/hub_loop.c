@@ -155,6 +155,14 @@ static void accept_clients(oocsi_hub *h, int lfd, int tls)
 
 /* ------------------------------------------------------------------ timers */
 
+/* When the client was last heard of: a WebSocket client by what it sent
+ * alone, so that a stream to a dead browser does not keep it alive; a line
+ * client, like the reference server, by any traffic. */
+static int64_t heard_at(const client *c)
+{
+    return c->ws ? c->last_rx : c->last_active;
+}
+
 void stale_check(oocsi_hub *h, int64_t now)
 {
     for (size_t i = 0; i < h->all.n; i++) {
@@ -168,7 +176,7 @@ void stale_check(oocsi_hub *h, int64_t now)
             }
             continue;
         }
-        if (now - c->last_active > h->opt.stale_timeout_ms) {
+        if (now - heard_at(c) > h->opt.stale_timeout_ms) {
             if (h->opt.verbose) {
                 hub_log("%s (%s) timed out", c->handle ? c->handle : "-", c->peer);
             }
@@ -181,7 +189,7 @@ static void ping_tick(oocsi_hub *h, int64_t now)
 {
     for (size_t i = 0; i < h->all.n; i++) {
         client *c = h->all.v[i];
-        if (c->state == CS_ACTIVE && !client_gone(c) && now - c->last_active > h->opt.ping_interval_ms) {
+        if (c->state == CS_ACTIVE && !client_gone(c) && now - heard_at(c) > h->opt.ping_interval_ms) {
             send_text(h, c, "ping");
         }
     }
@@ -359,6 +367,7 @@ int ws_start(oocsi_hub *h)
     cfg.cert_file = h->opt.cert_file;
     cfg.key_file = h->opt.key_file;
     cfg.www_dir = h->opt.www_dir;
+    cfg.allow_origins = h->opt.allow_origins;
     cfg.max_frame = h->opt.max_line;
     cfg.verbose = h->opt.verbose;
     h->ws = hub_ws_start(h, &cfg);

@@ -47,8 +47,10 @@
  *    TCP client's output) that the service thread takes one per WRITEABLE
  *    callback after hub_ws_notify(); it is freed by the service thread
  *    (hub_ws_detach) when its connection closes, so reap() only asks for
- *    the close. Stopping the hub stops the service thread first (with the
- *    mutex released), then forgets everything.
+ *    the close. Freeing the hub first sends every WebSocket connection a
+ *    close frame with status 1001 and waits (bounded) for the handshakes
+ *    (oocsi_hub_stop, a fault control, drops them instead); then it stops
+ *    the service thread (with the mutex released) and forgets everything.
  *
  * Deliberate differences from the Java reference server (v1.3.7/1.3.8):
  *  - no outgoing message loss (unless reference_drop_queue = 1);
@@ -58,17 +60,25 @@
  *    delayed or retained messages over their byte or count budgets are
  *    refused with "error (..., raise with --FLAG)"; _RETAIN is capped at
  *    max_retain_s; TCP/TLS connections have a hello deadline, a per-address
- *    and a pending-hello limit; after a refused hello only ping and quit
- *    are answered (the reference also answers queries and sends messages);
+ *    and a pending-hello limit, and lines before a welcome max_hello_line;
  *  - `unsubscribe presence(X)` works (a no-op bug in the reference);
  *  - filter/transform subscriptions `X[...]` are not implemented: such
  *    subscribe lines are ignored;
  *  - plain ("OOCSI", legacy Java) clients receive messages as JSON lines,
  *    like JSON clients, instead of the legacy serialised form;
- *  - hello lines containing ASCII control characters are rejected silently
- *    like whitespace; a hello that leaves an empty handle is also ignored;
- *  - unregistered connections (no hello yet, or after an error line) are also
- *    subject to the stale timeout; they are never pinged;
+ *  - a refused hello (error line) closes the connection: nothing after it is
+ *    run (the reference keeps it open as an unregistered client that can
+ *    still send under the refused name); see hub_guard.c and oocsi-hub.1
+ *    (PROTECTION) for the names refused (reserved, ',' '"' and control
+ *    characters, --users names without their password), password
+ *    throttling and the server-key values refused with an error line;
+ *  - a hello that leaves an empty handle is ignored;
+ *  - connections without a hello yet are also subject to the stale timeout;
+ *    they are never pinged;
+ *  - WebSocket clients are pinged and timed out on what they send alone:
+ *    one silent for the ping interval is pinged even while it receives
+ *    messages, and dropped once silent for the stale timeout (a dead
+ *    browser behind a stream is found);
  *  - invalid UTF-8 in client lines is replaced by U+FFFD before processing;
  *  - presence `refresh` events are sent on the keep-alive tick
  *    (ping_interval_ms, 5 s by default like the reference);
@@ -79,10 +89,11 @@
  *    closing, so "bye" is not lost to a TCP reset;
  *  - duplicate top-level payload keys are passed on as sent (not merged);
  *  - WebSocket: a handle with ':' is replaced by webclient_#### like
- *    other invalid handles; "sendjson" with a payload that is not a valid
- *    JSON object is ignored; payload keys are not sorted (the envelope keys
- *    are in sorted order); reference_drop_queue does not apply to WebSocket
- *    clients; unanswered pings are not limited.
+ *    other invalid handles; "sendjson" with a payload that is not valid
+ *    JSON is ignored (valid JSON that is not an object is delivered as an
+ *    empty message, as by the web server); payload keys are not sorted
+ *    (the envelope keys are in sorted order); reference_drop_queue does
+ *    not apply to WebSocket clients; unanswered pings are not limited.
  *
  * Control API details (hub.h): oocsi_hub_options_init() sets port 0 (an
  * ephemeral port; the oocsi-hub program defaults to 4444); a negative
@@ -109,6 +120,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,7 +138,8 @@
 #define OUT_CAP_MIN ((size_t)64 * 1024 * 1024)
 #define DROP_QUEUE_LEN 21
 #define RETAIN_MAX_S 172800
-#define DELAY_MAX_S 86400
+#define DELAY_MAX_S (10LL * 365 * 24 * 3600)
+#define DELAY_DEFAULT_S 86400 /* max_delay_s (DELAY_MAX_S: beyond it a _DELAY is invalid) */
 #define DELAYED_MAX 1000
 #define DELAYED_BYTES_MAX ((size_t)64 * 1024 * 1024)
 #define DELAYED_CLIENT_BYTES_MAX ((size_t)16 * 1024 * 1024)
@@ -143,6 +156,11 @@
 #define CLOSE_GRACE_MS 5000
 #define JSON_DEPTH_MAX 512
 #define ACCEPT_BATCH 64
+#define AUTH_FAIL_MAX 5          /* wrong passwords from one address within AUTH_WINDOW_MS ... */
+#define AUTH_WINDOW_MS 60000     /* ... block its password hellos for AUTH_BLOCK_MS, */
+#define AUTH_BLOCK_MS 30000      /* doubled on each further block */
+#define AUTH_BLOCK_MAX_MS 900000 /* up to 15 min */
+#define AUTH_TABLE 1024          /* addresses remembered (the oldest is forgotten first) */
 
 typedef struct sbuf {
     char *p;
@@ -159,7 +177,7 @@ enum { CT_JSON, CT_PLAIN, CT_PD };
 enum {
     CS_HELLO,   /* waiting for the hello line */
     CS_ACTIVE,  /* registered */
-    CS_NAMED,   /* handshake failed: unregistered, commands still work */
+    CS_NAMED,   /* unregistered after being registered (about to close): no commands */
     CS_CLOSING, /* final line queued ("bye", error): flush, then shut down writing */
     CS_LINGER   /* writing shut down: discard input until EOF or the grace time */
 };
@@ -193,7 +211,8 @@ typedef struct client {
     size_t out_len, out_cap, out_off;
     outline q[DROP_QUEUE_LEN]; /* reference_drop_queue: lines not yet handed to out */
     size_t q_head, q_n, q_bytes;
-    int64_t last_active;
+    int64_t last_active; /* last line or frame in, or message out */
+    int64_t last_rx;     /* WebSocket: last frame in (pong or command) */
     int64_t close_deadline;
     char peer[80];
 #ifdef HUB_HAVE_TLS
@@ -251,6 +270,14 @@ typedef struct delayed {
     UT_hash_handle hh; /* in oocsi_hub.delayed_by, keyed by recipient (one pending per recipient) */
 } delayed;
 
+/* Wrong passwords from one address (hub_guard.c). */
+typedef struct auth_rec {
+    char addr[64];
+    int fails;   /* within the window */
+    int strikes; /* blocks so far */
+    int64_t window_start, blocked_until, last;
+} auth_rec;
+
 /* What one sender handle holds in delayed and retained messages. */
 typedef struct usage {
     char *name;
@@ -276,6 +303,8 @@ struct oocsi_hub {
     user *users;
     size_t nusers;
     int users_given;
+    auth_rec *auth; /* password throttling, AUTH_TABLE entries once used */
+    size_t nauth;
     size_t out_cap;
 
     pthread_t thread;
@@ -371,6 +400,7 @@ void sb_json_str(sbuf *b, const char *s, size_t n);
 void pv_push(pvec *p, void *x);
 int pv_has(const pvec *p, const void *x);
 void pv_remove(pvec *p, const void *x);
+size_t pv_remove_steps(void);
 void pv_free(pvec *p);
 chan *chan_get(const oocsi_hub *h, const char *name);
 void chan_put(oocsi_hub *h, chan *ch);
@@ -428,10 +458,20 @@ void dispatch(oocsi_hub *h, client *from, const char *sender, const char *recipi
 void route_message(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
                    const pkeys *k);
 
+/* hub_guard.c */
+void users_parse(oocsi_hub *h, const char *list);
+int guard_name_reserved(const char *name);
+int guard_name_bad_chars(const char *name);
+int guard_user_listed(const oocsi_hub *h, const char *name);
+int guard_users_check(const oocsi_hub *h, const char *name, const char *pw);
+int64_t guard_auth_blocked(oocsi_hub *h, const char *peer, int64_t now);
+void guard_auth_failed(oocsi_hub *h, const char *peer, int64_t now);
+int guard_server_keys(const pkeys *k, int64_t now_real, int64_t *retain_s, int64_t *due, char *err, size_t cap);
+
 /* hub_commands.c */
+void send_error(oocsi_hub *h, client *c, const char *text);
 void cmd_subscribe(oocsi_hub *h, client *c, const char *name);
 void cmd_unsubscribe(oocsi_hub *h, client *c, char *name);
-void users_parse(oocsi_hub *h, const char *list);
 void client_register(oocsi_hub *h, client *c, char *handle, int priv, const char *welcome);
 void in_reserve(oocsi_hub *h, client *c, size_t want);
 int client_gone(const client *c);

@@ -29,7 +29,7 @@ struct client *hub_ws_attach(oocsi_hub *h, void *conn, const char *peer)
     c->ws_conn = conn;
     c->state = CS_HELLO;
     c->type = CT_JSON;
-    c->last_active = mono_ms();
+    c->last_active = c->last_rx = mono_ms();
     snprintf(c->peer, sizeof c->peer, "ws:%s", peer ? peer : "?");
     pv_push(&h->all, c);
     if (h->opt.verbose) {
@@ -46,8 +46,8 @@ static void ws_hello(oocsi_hub *h, client *c, const char *text, size_t len)
     int bad = len > HELLO_MAX;
     for (size_t i = 0; i < len && !bad; i++) {
         unsigned char ch = (unsigned char)text[i];
-        /* whitespace, control, non-ASCII; ':' too: no password handles here */
-        bad = ch <= 0x20 || ch >= 0x7F || ch == ':';
+        /* whitespace, control, non-ASCII; ':' too: no password handles here; ',' '"' (hub_guard.c) */
+        bad = ch <= 0x20 || ch >= 0x7F || ch == ':' || ch == ',' || ch == '"';
     }
     const char *s = bad ? fallback : text;
     size_t n = bad ? sizeof fallback - 1 : len;
@@ -86,7 +86,7 @@ static void ws_hello(oocsi_hub *h, client *c, const char *text, size_t len)
         client_close_with(h, c, "{\"message\" : \"ERROR: too many clients\"}");
         return;
     }
-    if (chan_get(h, handle)) {
+    if (chan_get(h, handle) || guard_name_reserved(handle) || guard_user_listed(h, handle)) {
         snprintf(msg, sizeof msg, "{\"message\" : \"ERROR: client %s exists already\"}", handle);
         if (h->opt.verbose) {
             hub_log("%s: %s", c->peer, msg);
@@ -103,8 +103,9 @@ static void ws_hello(oocsi_hub *h, client *c, const char *text, size_t len)
     client_register(h, c, handle, 0, msg);
 }
 
-/* sendjson <recipient> <json-object>, subscribe <ch>, unsubscribe <ch>;
- * anything else only counts as activity (a pong). */
+/* sendjson <recipient> <json>, subscribe <ch>, unsubscribe <ch>; anything
+ * else only counts as activity (a pong). A payload that is valid JSON but
+ * not an object is sent as an empty message; invalid JSON is ignored. */
 static void ws_command(oocsi_hub *h, client *c, char *line, size_t len)
 {
     int has_nul = strlen(line) != len;
@@ -123,12 +124,19 @@ static void ws_command(oocsi_hub *h, client *c, char *line, size_t len)
             pl++;
             plen--;
         }
-        if (!plen || *pl != '{') {
-            return; /* not a JSON object */
-        }
         sbuf body = {0};
         pkeys k;
-        if (payload_normalise(pl, plen, &body, &k)) {
+        memset(&k, 0, sizeof k);
+        if (plen && *pl != '{') {
+            /* JSON that is not an object (text, array, number, null): an
+             * empty message, as the web server delivers it */
+            cJSON *v = has_nul ? NULL : cJSON_ParseWithOpts(pl, NULL, 1);
+            int valid = v != NULL;
+            cJSON_Delete(v);
+            if (!valid) {
+                return;
+            }
+        } else if (!plen || payload_normalise(pl, plen, &body, &k)) {
             if (h->opt.verbose) {
                 hub_log("invalid JSON from %s: ignored", c->handle);
             }
@@ -151,7 +159,7 @@ void hub_ws_input(oocsi_hub *h, struct client *c, char *text, size_t len)
     if (!c || client_gone(c) || c->state >= CS_CLOSING) {
         return;
     }
-    c->last_active = mono_ms();
+    c->last_active = c->last_rx = mono_ms();
     while (len && (unsigned char)text[0] <= 0x20) {
         text++;
         len--;
@@ -204,6 +212,27 @@ unsigned hub_ws_want(const struct client *c)
         return HUB_WS_WRITE;
     }
     return c->state >= CS_CLOSING ? HUB_WS_CLOSE : 0;
+}
+
+void hub_ws_wait_none(oocsi_hub *h, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl); /* the clock of h->cond */
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    while (1) {
+        int left = 0;
+        for (size_t i = 0; i < h->all.n && !left; i++) {
+            left = ((client *)h->all.v[i])->ws;
+        }
+        if (!left || pthread_cond_timedwait(&h->cond, &h->mu, &dl) == ETIMEDOUT) {
+            return;
+        }
+    }
 }
 
 void hub_ws_each(oocsi_hub *h, void (*fn)(void *conn, unsigned want, void *ctx), void *ctx)

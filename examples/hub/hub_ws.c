@@ -27,10 +27,12 @@ struct hub_ws {
     struct lws_context *ctx;
     pthread_t thread;
     int thread_started;
-    int quit; /* under the hub mutex */
+    int quit;       /* under the hub mutex */
+    int going_away; /* under the hub mutex: close every connection with 1001 */
     size_t max_frame;
     int verbose;
     char *www;
+    char *allow_origins;
     struct lws_http_mount mount;
     struct lws_protocols protocols[2];
     SSL_CTX *client_ctx; /* given to the wss vhost so lws makes (and leaks) none */
@@ -42,14 +44,15 @@ typedef struct ws_sess {
     char *buf;
     size_t len, cap;
     int rx_off; /* reading paused (stalled) */
+    int binary; /* the message being received is binary: ignored */
 } ws_sess;
 
 static void apply_want(void *conn, unsigned want, void *ctx)
 {
-    (void)ctx;
+    hub_ws *w = ctx;
     struct lws *wsi = conn;
     ws_sess *s = lws_wsi_user(wsi);
-    if (want & (HUB_WS_WRITE | HUB_WS_CLOSE)) {
+    if ((want & (HUB_WS_WRITE | HUB_WS_CLOSE)) || w->going_away) {
         lws_callback_on_writable(wsi);
     }
     int stall = (want & HUB_WS_STALL) != 0;
@@ -63,6 +66,16 @@ static int on_receive(hub_ws *w, struct lws *wsi, ws_sess *s, const void *in, si
 {
     if (!s->c) {
         return -1;
+    }
+    if (lws_is_first_fragment(wsi)) {
+        s->binary = lws_frame_is_binary(wsi);
+    }
+    if (s->binary) { /* commands are text: a binary message is dropped whole */
+        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+            fprintf(stderr, "oocsi-hub: binary WebSocket message ignored (commands are text frames)\n");
+            s->binary = 0;
+        }
+        return 0;
     }
     if (s->len + len > w->max_frame) {
         if (w->verbose) {
@@ -108,11 +121,17 @@ static int on_writeable(hub_ws *w, struct lws *wsi, ws_sess *s)
     size_t n = 0;
     unsigned more = 0;
     hub_lock(w->h);
-    int r = hub_ws_next_frame(w->h, s->c, LWS_PRE, &b, &n);
+    int going_away = w->going_away;
+    int r = going_away ? 0 : hub_ws_next_frame(w->h, s->c, LWS_PRE, &b, &n);
     if (r > 0) {
         more = hub_ws_want(s->c);
     }
     hub_unlock(w->h);
+    if (going_away) {
+        static const char why[] = "server shutting down";
+        lws_close_reason(wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)why, sizeof why - 1);
+        return -1;
+    }
     if (r == -2) {
         lws_close_reason(wsi, LWS_CLOSE_STATUS_NORMAL, NULL, 0);
     }
@@ -133,6 +152,29 @@ static int on_writeable(hub_ws *w, struct lws *wsi, ws_sess *s)
     return 0;
 }
 
+/* The Origin check of a WebSocket upgrade (hub_origin_allowed); a refused
+ * one gets HTTP 403. */
+static int origin_ok(hub_ws *w, struct lws *wsi)
+{
+    char origin[256], host[256];
+    int on = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN), hn = lws_hdr_total_length(wsi, WSI_TOKEN_HOST);
+    if (on <= 0) {
+        return 1;
+    }
+    if (on >= (int)sizeof origin || lws_hdr_copy(wsi, origin, sizeof origin, WSI_TOKEN_ORIGIN) < 0) {
+        snprintf(origin, sizeof origin, "?"); /* too long to be one of ours: refused */
+    }
+    if (hn <= 0 || hn >= (int)sizeof host || lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) < 0) {
+        host[0] = '\0';
+    }
+    if (hub_origin_allowed(origin, host[0] ? host : NULL, w->allow_origins)) {
+        return 1;
+    }
+    fprintf(stderr, "oocsi-hub: WebSocket from Origin %s refused (see --allow-origin)\n", origin);
+    lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "Origin not allowed (see oocsi-hub --allow-origin)");
+    return 0;
+}
+
 static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     struct lws_context *cx = lws_get_context(wsi);
@@ -146,6 +188,8 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         }
         return 0;
     }
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* before any upgrade: >0 answered (403) */
+        return (w && !origin_ok(w, wsi)) ? 1 : 0;
     case LWS_CALLBACK_ESTABLISHED: {
         char peer[64] = "?";
         lws_get_peer_simple(wsi, peer, sizeof peer);
@@ -267,6 +311,11 @@ hub_ws *hub_ws_start(oocsi_hub *h, hub_ws_config *cfg)
         w->mount.def = "index.html";
         w->mount.origin_protocol = LWSMPRO_FILE;
     }
+    if (cfg->allow_origins && !(w->allow_origins = strdup(cfg->allow_origins))) {
+        free(w->www);
+        free(w);
+        return NULL;
+    }
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -327,6 +376,18 @@ void hub_ws_notify(hub_ws *w)
     }
 }
 
+void hub_ws_go_away(hub_ws *w, int timeout_ms)
+{
+    if (!w || !w->thread_started) {
+        return;
+    }
+    hub_lock(w->h);
+    w->going_away = 1;
+    lws_cancel_service(w->ctx); /* WRITEABLE for every connection, which closes it */
+    hub_ws_wait_none(w->h, timeout_ms);
+    hub_unlock(w->h);
+}
+
 void hub_ws_stop(hub_ws *w)
 {
     if (!w) {
@@ -344,5 +405,6 @@ void hub_ws_stop(hub_ws *w)
     }
     SSL_CTX_free(w->client_ctx);
     free(w->www);
+    free(w->allow_origins);
     free(w);
 }

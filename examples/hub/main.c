@@ -4,7 +4,8 @@
  *   oocsi-hub [--port N] [--bind ADDR] [--users LIST] [--max-clients N]
  *             [--ping-interval MS] [--stale-timeout MS] [--max-line BYTES]
  *             [--tls-port N] [--ws-port N] [--wss-port N] [--cert FILE]
- *             [--key FILE] [--www DIR] [--reference-drop-queue] [--verbose]
+ *             [--key FILE] [--www DIR] [--allow-origin ORIGIN]...
+ *             [--reference-drop-queue] [--verbose]
  *             [budget options: --max-delay S, --max-memory BYTES ... (usage())]
  *             [--help]
  *
@@ -38,13 +39,15 @@ static void usage(FILE *f)
                "  --cert FILE           PEM server certificate (chain) for --tls-port and --wss-port\n"
                "  --key FILE            PEM private key for --tls-port and --wss-port\n"
                "  --www DIR             serve the files in DIR over HTTP on the ws/wss ports\n"
+               "  --allow-origin ORIGIN also accept WebSocket pages from ORIGIN (repeatable; '*': any;\n"
+               "                        default: no Origin, localhost, 127.0.0.1, [::1], the hub's own host)\n"
                "  --reference-drop-queue  drop output like the Java server (at most 21 pending lines)\n"
                "Budgets (0: the default; an error line names the flag to a client that hits one):\n"
                "  --max-delay S         longest _DELAY or _SCHEDULE ahead (default 86400)\n"
                "  --max-delayed N       pending delayed messages per client (default 1000)\n"
                "  --max-delayed-bytes BYTES         all pending delayed messages (default 67108864)\n"
                "  --max-delayed-client-bytes BYTES  those of one client (default 16777216)\n"
-               "  --max-retain S        longest _RETAIN, longer ones are shortened (default 172800)\n"
+               "  --max-retain S        longest _RETAIN, longer ones are shortened (default and most 172800)\n"
                "  --max-retained-bytes BYTES        all retained messages (default 67108864)\n"
                "  --max-retained-client-bytes BYTES those of one client (default 16777216)\n"
                "  --hello-timeout MS    close TCP/TLS connections without a welcome after MS (default 10000)\n"
@@ -97,6 +100,24 @@ static int budget_parse(const budget_flag *f, const char *value)
     }
     return 0;
 }
+
+/* Appends one --allow-origin value to the comma-separated list. */
+static int origins_add(char **list, const char *value)
+{
+    size_t old = *list ? strlen(*list) : 0, n = strlen(value);
+    char *p = realloc(*list, old + n + 2);
+    if (!p) {
+        return -1;
+    }
+    if (old) {
+        p[old++] = ',';
+    }
+    memcpy(p + old, value, n + 1);
+    *list = p;
+    return 0;
+}
+
+static char *origins; /* the --allow-origin values, comma-separated */
 
 int main(int argc, char **argv)
 {
@@ -164,7 +185,8 @@ int main(int argc, char **argv)
         int known = !strcmp(key, "port") || !strcmp(key, "bind") || !strcmp(key, "users") ||
                     !strcmp(key, "max-clients") || !strcmp(key, "ping-interval") || !strcmp(key, "stale-timeout") ||
                     !strcmp(key, "max-line") || !strcmp(key, "tls-port") || !strcmp(key, "ws-port") ||
-                    !strcmp(key, "wss-port") || !strcmp(key, "cert") || !strcmp(key, "key") || !strcmp(key, "www");
+                    !strcmp(key, "wss-port") || !strcmp(key, "cert") || !strcmp(key, "key") || !strcmp(key, "www") ||
+                    !strcmp(key, "allow-origin");
         const budget_flag *budget = NULL;
         for (size_t b = 0; b < nbudgets && !known; b++) {
             if (!strcmp(key, budgets[b].name)) {
@@ -226,6 +248,9 @@ int main(int argc, char **argv)
         } else if (!strcmp(key, "www")) {
             bad = !*value;
             o.www_dir = value;
+        } else if (!strcmp(key, "allow-origin")) {
+            bad = !*value || strchr(value, ',') != NULL || origins_add(&origins, value) != 0;
+            o.allow_origins = origins;
         }
         if (bad) {
             fprintf(stderr, "oocsi-hub: invalid value '%s' for '%s'\n", value, arg);
@@ -268,5 +293,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "oocsi-hub: signal %d, shutting down\n", sig);
     }
     oocsi_hub_free(h);
+    free(origins);
     return 0;
 }

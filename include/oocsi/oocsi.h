@@ -157,14 +157,25 @@ OOCSI_API int oocsi_options_set_reconnect_delay(oocsi_options *opts, int initial
 /** Keep-alive: send "ping" after idle_ms without incoming bytes, consider the
  *  server dead after timeout_ms without incoming bytes. Defaults 10000/20000 ms. */
 OOCSI_API int oocsi_options_set_keepalive(oocsi_options *opts, int idle_ms, int timeout_ms);
-/** Longest line/frame accepted from the server (default 16 MiB); a longer one
- *  resets the connection with OOCSI_ERR_PROTOCOL. Minimum 1024. */
+/** Longest line/frame accepted from the server (default 16 MiB + 64 KiB: a
+ *  message the usual 16 MiB server limit let in, with the envelope the server
+ *  adds). Minimum 1024. Over TCP/TLS a longer line is skipped with a warning
+ *  in the log (its message is lost, the connection stays); over ws/wss a
+ *  longer frame resets the connection with OOCSI_ERR_PROTOCOL. */
 OOCSI_API int oocsi_options_set_max_line_length(oocsi_options *opts, size_t bytes);
 /** Bound of the queue of messages sent while offline (defaults 10000 messages,
  *  16 MiB); past it oocsi_send() returns OOCSI_ERR_QUEUE_FULL. max_bytes also
  *  bounds the bytes written but not yet taken by a connected server that does
  *  not read (a stalled peer). */
 OOCSI_API int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_messages, size_t max_bytes);
+/** Bound of received messages waiting for their handlers (default 64 MiB,
+ *  counted as the bytes that came over the wire). The loop stops reading from
+ *  the server while it is reached, until handlers have run (the server then
+ *  holds the rest, or drops this slow client by its own rules). While the
+ *  application blocks in oocsi_call_and_wait(), a subscribe or a query the
+ *  answer must still be read: messages past the bound are then dropped, with
+ *  a warning in the log that counts them. A single message is always taken. */
+OOCSI_API int oocsi_options_set_pending_limit(oocsi_options *opts, size_t max_bytes);
 
 /**
  * Connects: blocks until the server's welcome, until every endpoint failed,
@@ -185,7 +196,10 @@ OOCSI_API int oocsi_connect(oocsi_client **out, const oocsi_options *opts);
  * An invalid handle or server gives OOCSI_ERR_INVAL before any connection.
  */
 OOCSI_API int oocsi_connect_to(oocsi_client **out, const char *handle, const char *server);
-/** NULL-safe: says quit, stops the loop thread, frees everything. */
+/** NULL-safe: says quit, stops the loop thread, frees everything. Free the
+ *  variables attached to c first; a client closed twice (or a variable freed
+ *  after its client) is reported on stderr and in oocsi_last_error(NULL)
+ *  and otherwise ignored. */
 OOCSI_API void oocsi_close(oocsi_client *c);
 /** The handle the server welcomed (without password). Valid until close. */
 OOCSI_API const char *oocsi_handle(const oocsi_client *c);

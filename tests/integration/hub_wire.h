@@ -277,6 +277,15 @@ static inline void expect_match(conn *c, const char *pat)
     }
 }
 
+/* The next line starts with prefix. */
+static inline void expect_prefix(conn *c, const char *prefix)
+{
+    const char *l = next_line(c);
+    if (strncmp(l, prefix, strlen(prefix)) != 0) {
+        fail_msg("got line '%s', expected a line starting with '%s'", l, prefix);
+    }
+}
+
 /* Nothing is pending: the answer to a ping is the very next line. */
 static inline void expect_quiet(conn *c)
 {

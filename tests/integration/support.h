@@ -28,6 +28,15 @@
 /* Generous bound for anything that normally takes milliseconds. */
 #define IT_TIMEOUT 5000
 
+/* No test measures speed: a slow machine (valgrind, sanitizers, CPU hogs) must
+ * never fail one. Where a test has to tell "returned promptly" from "waited
+ * for a timeout", it sets that timeout to IT_LONG_WAIT_MS and checks the call
+ * returned before IT_HANG_MS, far beyond any slowness: only a wait for the
+ * long timeout (or a hang) reaches it. Lower bounds ("did not return before
+ * its timeout") are safe and stay exact. */
+#define IT_HANG_MS 30000
+#define IT_LONG_WAIT_MS 120000
+
 /* ------------------------------------------------------------------ hub */
 
 /** The hub of this test program and the URL of its endpoint for the transport

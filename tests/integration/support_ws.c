@@ -266,6 +266,27 @@ char *it_ws_recv(it_ws_peer *p, int timeout_ms, int *closed)
     }
 }
 
+int it_ws_recv_close(it_ws_peer *p, int timeout_ms)
+{
+    int64_t dl = it_now_ms() + timeout_ms;
+    while (it_now_ms() < dl) {
+        int closed;
+        char *m = it_ws_recv(p, (int)(dl - it_now_ms()), &closed);
+        free(m);
+        if (m || !closed) {
+            continue;
+        }
+        /* it_ws_recv leaves a close frame in the buffer; on EOF there is none */
+        const unsigned char *b = (const unsigned char *)p->buf;
+        if (p->len < 2 || (b[0] & 0x0F) != 8) {
+            return -1;
+        }
+        size_t n = b[1] & 0x7F;
+        return n >= 2 && p->len >= 4 ? (b[2] << 8) | b[3] : 0;
+    }
+    return -1;
+}
+
 void it_ws_expect_frame(it_ws_peer *p, const char *expected)
 {
     int closed;

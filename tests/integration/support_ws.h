@@ -46,6 +46,10 @@ int it_ws_send_op(it_ws_peer *p, int opcode, const char *s, size_t n);
  *  (*closed = 0) or when the connection was closed: close frame or EOF
  *  (*closed = 1). */
 char *it_ws_recv(it_ws_peer *p, int timeout_ms, int *closed);
+/** Reads until the server's close frame, skipping other frames (answering
+ *  WebSocket pings): its status code (0 when it carries none), or -1 on EOF
+ *  or timeout without a close frame. */
+int it_ws_recv_close(it_ws_peer *p, int timeout_ms);
 /** The next message is exactly expected (within IT_TIMEOUT). */
 void it_ws_expect_frame(it_ws_peer *p, const char *expected);
 /** Sends the handle frame and expects the exact welcome frame. */

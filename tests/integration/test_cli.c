@@ -536,6 +536,49 @@ static void test_respond_fixed(void **state)
 
 /* ----------------------------------------------------------- queries */
 
+/* Names and payloads come from the network: what the CLI prints for a person
+ * must not carry terminal controls (an OSC sequence sets the window title or
+ * the clipboard; C1 CSI \u009b starts a control sequence on some terminals). */
+static int has_control_bytes(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p < 0x20 && *p != '\n') || *p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+            return 1;
+    return 0;
+}
+
+static void test_terminal_controls_escaped(void **state)
+{
+    (void)state;
+    char handle[64], ch[64], evil[96];
+    it_unique(handle, sizeof handle, "esc");
+    it_unique(ch, sizeof ch, "escch");
+    proc *p = cli_start("listen", "-u", it_url, "--handle", handle, "--pretty", "-n1", ch);
+    assert_true(oocsi_hub_wait_subscribed(it_hub, handle, ch, CLI_TIMEOUT));
+    oocsi_client *c = it_connect_bg(NULL);
+    assert_int_equal(oocsi_send_json(c, ch, "{\"t\":\"\\u009b31m\\u001b]0;x\\u0007\"}"), OOCSI_OK);
+    cli_expect(p, CLI_OK);
+    const char *out = buf_text(&p->out);
+    if (has_control_bytes(out))
+        fail_msg("listen --pretty printed terminal controls: %s", out);
+    assert_non_null(strstr(out, "\\u009b31m"));
+
+    /* A channel whose name carries an OSC sequence, made by a raw client. */
+    snprintf(evil, sizeof evil, "%s\x1b]0;pwned\x07" "end", ch);
+    it_raw *r = it_raw_connect(oocsi_hub_port(it_hub), "escraw");
+    assert_non_null(r);
+    assert_int_equal(it_raw_subscribe(r, evil), 0);
+    p = cli_expect(cli_start("channels", "-u", it_url, "--handle", "cli_esc_self"), CLI_OK);
+    out = buf_text(&p->out);
+    if (has_control_bytes(out))
+        fail_msg("channels printed terminal controls: %s", out);
+    char shown[128];
+    snprintf(shown, sizeof shown, "%s\\x1b]0;pwned\\x07end\n", ch);
+    if (!strstr(out, shown))
+        fail_msg("channels: no line %s in:\n%s", shown, out);
+    it_raw_close(r);
+}
+
 static void test_queries(void **state)
 {
     (void)state;
@@ -626,6 +669,7 @@ int main(void)
         CLI_TEST(test_respond_echo),
         CLI_TEST(test_respond_fixed),
         CLI_TEST(test_queries),
+        CLI_TEST(test_terminal_controls_escaped),
         CLI_TEST(test_queries_over_ws),
         CLI_TEST(test_listen_survives_restart),
     };

@@ -23,6 +23,25 @@ static int is_generated_handle(const char *h)
     return 1;
 }
 
+/* A loopback listener that accepts connections and never answers (no
+ * welcome, no TLS handshake, no HTTP upgrade); its URL for the transport
+ * under test in url. Returns the listening socket. */
+static int silent_listener(char *url, size_t url_size)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    it_url_for_port(url, url_size, ntohs(a.sin_port));
+    return fd;
+}
+
 /* Connects with opts and returns the result; *out set on success (tracked). */
 static int try_connect(oocsi_options *opts, oocsi_client **out)
 {
@@ -92,23 +111,32 @@ static void test_invalid_handles(void **state)
     memset(too_long, 'a', 195);
     too_long[195] = '\0';
     const char *bad[] = {"has space", "tab\there", "new\nline", "cr\rline", "h\xc3\xa9llo", "ctl\x01x", too_long};
+    /* The endpoint never answers and the connect timeout is long: a client
+     * that connected before checking the handle would wait for it. */
+    char silent[64];
+    int sfd = silent_listener(silent, sizeof silent);
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        oocsi_options *o = it_options(NULL);
+        oocsi_options *o = oocsi_options_new();
+        assert_int_equal(oocsi_options_add_endpoint(o, silent), OOCSI_OK);
+        assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
+        assert_int_equal(oocsi_options_set_connect_timeout(o, IT_LONG_WAIT_MS), OOCSI_OK);
+        it_options_trust(o);
         int rc = oocsi_options_set_handle(o, bad[i]);
         if (rc == OOCSI_OK) {
-            /* Rejected at connect then, before any connection: fast, not the connect timeout. */
+            /* Rejected at connect then, before any connection. */
             int64_t t0 = it_now_ms();
             oocsi_client *c = NULL;
             rc = oocsi_connect(&c, o);
             int64_t dt = it_now_ms() - t0;
             assert_null(c);
-            if (dt > 1000)
+            if (dt > IT_HANG_MS)
                 fail_msg("invalid handle #%zu took %lld ms: not rejected before connecting", i, (long long)dt);
         }
         oocsi_options_free(o);
         if (rc != OOCSI_ERR_INVAL)
             fail_msg("invalid handle #%zu: %d, expected OOCSI_ERR_INVAL", i, rc);
     }
+    close(sfd);
     /* 194 characters is the longest accepted handle (200 with "(JSON)"). */
     it_unique(longest, sizeof longest, "long");
     size_t n = strlen(longest);
@@ -147,9 +175,7 @@ static void test_handle_taken(void **state)
     it_unique(h, sizeof h, "taken");
     oocsi_client *a = it_connect(h);
     assert_string_equal(oocsi_handle(a), h);
-    int64_t t0 = it_now_ms();
     assert_int_equal(try_connect(it_options(h), NULL), OOCSI_ERR_HANDLE_TAKEN);
-    assert_true(it_now_ms() - t0 < IT_TIMEOUT);
     /* The first client is unaffected. */
     assert_int_equal(oocsi_is_connected(a), 1);
     /* After closing, the name is free again. */
@@ -244,12 +270,12 @@ static void test_no_server(void **state)
     assert_int_equal(oocsi_options_add_endpoint(o, url), OOCSI_OK);
     assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
     it_options_trust(o);
-    assert_int_equal(oocsi_options_set_connect_timeout(o, 2000), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_connect_timeout(o, IT_LONG_WAIT_MS), OOCSI_OK);
     int64_t t0 = it_now_ms();
     assert_int_equal(try_connect(o, NULL), OOCSI_ERR_CONNECT);
     int64_t dt = it_now_ms() - t0;
-    if (dt > 2000 + 1500)
-        fail_msg("refused connection took %lld ms with a 2000 ms connect timeout", (long long)dt);
+    if (dt > IT_HANG_MS)
+        fail_msg("refused connection took %lld ms: it waited for the connect timeout", (long long)dt);
 }
 
 static void test_silent_server_bounded(void **state)
@@ -257,18 +283,8 @@ static void test_silent_server_bounded(void **state)
     (void)state;
     /* A server that accepts TCP but never answers (no welcome; over tls/wss no
      * TLS handshake, over ws/wss no HTTP upgrade): bounded by the connect timeout. */
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 8), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
     char url[64];
-    it_url_for_port(url, sizeof url, ntohs(a.sin_port));
+    int fd = silent_listener(url, sizeof url);
     oocsi_options *o = oocsi_options_new();
     assert_non_null(o);
     assert_int_equal(oocsi_options_add_endpoint(o, url), OOCSI_OK);
@@ -282,7 +298,7 @@ static void test_silent_server_bounded(void **state)
     if (rc != OOCSI_ERR_TIMEOUT && rc != OOCSI_ERR_CONNECT)
         fail_msg("%s silent server: %d (%s), expected OOCSI_ERR_TIMEOUT or OOCSI_ERR_CONNECT", it_transport_name(), rc,
                  oocsi_strerror(rc));
-    if (dt < 400 || dt > 600 + 2000)
+    if (dt < 400 || dt > IT_HANG_MS)
         fail_msg("silent server: returned after %lld ms with a 600 ms connect timeout", (long long)dt);
 }
 
@@ -349,10 +365,8 @@ static void test_close_says_quit(void **state)
     it_unique(h, sizeof h, "quit");
     oocsi_client *c = it_connect(h);
     assert_int_equal(oocsi_hub_wait_client(it_hub, h, IT_TIMEOUT), 1);
-    int64_t t0 = it_now_ms();
     it_close(c);
     assert_int_equal(oocsi_hub_wait_client_gone(it_hub, h, IT_TIMEOUT), 1);
-    assert_true(it_now_ms() - t0 < IT_TIMEOUT);
     /* Also with a running background loop. */
     c = it_connect_bg(h);
     assert_int_equal(oocsi_hub_wait_client(it_hub, h, IT_TIMEOUT), 1);

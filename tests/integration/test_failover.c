@@ -53,7 +53,8 @@ static oocsi_options *opts_for(const char *handle, it_states *st)
     return o;
 }
 
-/* First endpoint refused: the second one is used, well within the timeout. */
+/* First endpoint refused: the second one is used at once, without waiting
+ * for the (long) connect timeout. */
 static void test_refused_first_endpoint(void **state)
 {
     (void)state;
@@ -62,20 +63,21 @@ static void test_refused_first_endpoint(void **state)
     snprintf(dead, sizeof dead, "tcp://127.0.0.1:%d", it_free_port());
     snprintf(live, sizeof live, "tcp://127.0.0.1:%d", oocsi_hub_port(it_hub));
     oocsi_options *o = opts_for(h, NULL);
-    assert_int_equal(oocsi_options_set_connect_timeout(o, 2000), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_connect_timeout(o, IT_LONG_WAIT_MS), OOCSI_OK);
     assert_int_equal(oocsi_options_add_endpoint(o, dead), OOCSI_OK);
     assert_int_equal(oocsi_options_add_endpoint(o, live), OOCSI_OK);
     int64_t t0 = it_now_ms();
     oocsi_client *c = it_connect_opts(o);
     int64_t dt = it_now_ms() - t0;
     assert_string_equal(oocsi_endpoint(c), live);
-    if (dt > 2000)
-        fail_msg("failover took %lld ms (connect timeout 2000 ms)", (long long)dt);
+    if (dt > IT_HANG_MS)
+        fail_msg("failover took %lld ms: the refused endpoint held it until the connect timeout", (long long)dt);
     it_close(c);
 }
 
 /* First endpoint accepts but never answers (a silent server): the second one
- * is still reached within the connect timeout. */
+ * is still reached within the connect timeout (the silent one gets its share
+ * of the timeout, not all of it: otherwise the connect fails). */
 static void test_silent_first_endpoint(void **state)
 {
     (void)state;
@@ -93,15 +95,11 @@ static void test_silent_first_endpoint(void **state)
     snprintf(dead, sizeof dead, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
     snprintf(live, sizeof live, "tcp://127.0.0.1:%d", oocsi_hub_port(it_hub));
     oocsi_options *o = opts_for(h, NULL);
-    assert_int_equal(oocsi_options_set_connect_timeout(o, 2000), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_connect_timeout(o, 8000), OOCSI_OK);
     assert_int_equal(oocsi_options_add_endpoint(o, dead), OOCSI_OK);
     assert_int_equal(oocsi_options_add_endpoint(o, live), OOCSI_OK);
-    int64_t t0 = it_now_ms();
     oocsi_client *c = it_connect_opts(o);
-    int64_t dt = it_now_ms() - t0;
     assert_string_equal(oocsi_endpoint(c), live);
-    if (dt > 2500)
-        fail_msg("failover from a silent endpoint took %lld ms (connect timeout 2000 ms)", (long long)dt);
     it_close(c);
     close(silent);
 }

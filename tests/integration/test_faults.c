@@ -6,6 +6,7 @@
  */
 #include "support.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -412,17 +413,21 @@ static void test_default_line_limit(void **state)
     it_unique(ch, sizeof ch, "limit_ch");
     it_states *st = it_states_new();
     it_inbox *in = it_inbox_new();
-    oocsi_options *o = it_options(h); /* the default max line length: 16 MiB */
+    oocsi_options *o = it_options(h); /* the default max line length: 16 MiB + 64 KiB */
+    const size_t limit = 16 * MIB + 64 * 1024;
+    it_log *log = it_log_new();
+    assert_int_equal(oocsi_options_set_logger(o, it_log_fn, log), OOCSI_OK);
     assert_int_equal(oocsi_options_set_state_handler(o, it_state_handler, st), OOCSI_OK);
     oocsi_client *c = it_connect_opts(o);
     it_loop_start(c);
     assert_int_equal(it_states_settle(st), 1);
     assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
 
-    /* 16 MiB - 1 KiB: delivered intact. */
+    /* 16 MiB + 1 KiB (a message just under a server's 16 MiB limit, with
+     * its envelope): delivered intact. */
     size_t pad = 0;
-    char *line = padded_line(16 * MIB - 1024, ch, &pad);
-    int rc = oocsi_hub_send_raw(it_hub, h, line, 16 * MIB - 1024 + 1);
+    char *line = padded_line(16 * MIB + 1024, ch, &pad);
+    int rc = oocsi_hub_send_raw(it_hub, h, line, 16 * MIB + 1024 + 1);
     free(line);
     assert_int_equal(rc, 0);
     assert_int_equal(it_inbox_wait(in, 1, 30000), 1);
@@ -432,26 +437,23 @@ static void test_default_line_limit(void **state)
     assert_int_equal(strspn(p->valuestring, "p"), pad);
     assert_int_equal(it_states_count(st), 1);
 
-    /* 16 MiB + 1 byte (a well-formed message otherwise): reset with OOCSI_ERR_PROTOCOL. */
-    line = padded_line(16 * MIB + 1, ch, &pad);
-    rc = oocsi_hub_send_raw(it_hub, h, line, 16 * MIB + 1 + 1);
-    free(line);
-    assert_int_equal(rc, 0);
-    int off = it_states_wait_for(st, 1, OOCSI_STATE_OFFLINE, 30000);
-    if (off < 0)
-        fail_msg("a line of 16 MiB + 1 byte did not reset the connection");
-    int err = 0;
-    it_states_at(st, off, &err);
-    if (err != OOCSI_ERR_PROTOCOL)
-        fail_msg("reset with %d (%s), expected OOCSI_ERR_PROTOCOL", err, oocsi_strerror(err));
-    assert_true(it_states_wait_for(st, off + 1, OOCSI_STATE_CONNECTED, 3 * IT_TIMEOUT) >= 0);
-
-    /* Back to work, and the oversized line was never delivered. */
-    assert_int_equal(it_wait_subscribed(it_hub, h, ch, IT_TIMEOUT), 1);
+    /* One byte over the limit (a well-formed message otherwise), twice, the
+     * second one with the next message in the same write: each skipped with a
+     * warning, the connection kept, what follows delivered. */
+    for (int round = 0; round < 2; round++) {
+        line = padded_line(limit + 1, ch, &pad);
+        rc = oocsi_hub_send_raw(it_hub, h, line, limit + 1 + 1);
+        free(line);
+        assert_int_equal(rc, 0);
+    }
     oocsi_client *peer = it_connect_bg(NULL);
     assert_int_equal(oocsi_send_json(peer, ch, "{\"after\":\"yes\"}"), OOCSI_OK);
-    assert_int_equal(it_inbox_wait_str(in, "after", "yes", IT_TIMEOUT), 1);
+    assert_int_equal(it_inbox_wait_str(in, "after", "yes", 30000), 1);
     assert_int_equal(it_inbox_count(in), 2);
+    assert_int_equal(it_states_count(st), 1); /* never OFFLINE */
+    assert_int_equal(oocsi_is_connected(c), 1);
+    assert_true(it_log_contains(log, OOCSI_LOG_WARN, "skipped a line of 16842753 bytes"));
+    assert_true(it_log_contains(log, OOCSI_LOG_WARN, "oocsi_options_set_max_line_length"));
 }
 
 /* --------------------------------------------- 5. private channels */
@@ -560,13 +562,13 @@ static void test_pending_calls_on_drop(void **state)
     assert_int_equal(oocsi_call(c, svc, "never", NULL, CALL_TIMEOUT, call_cb, &r), OOCSI_OK);
     assert_int_equal(it_inbox_wait(requests, 1, IT_TIMEOUT), 1);
     assert_int_equal(oocsi_hub_drop_client(it_hub, h), 0);
-    assert_int_equal(it_wait_until(call_ran, &r, CALL_TIMEOUT + IT_TIMEOUT), 1);
+    /* The callback runs (with NULL), not lost with the connection. */
+    if (!it_wait_until(call_ran, &r, IT_HANG_MS))
+        fail_msg("the pending call's callback never ran after the connection dropped");
     pthread_mutex_lock(&r.lock);
     int64_t took = r.at_ms - t0;
     pthread_mutex_unlock(&r.lock);
     print_message("call callback after %lld ms\n", (long long)took);
-    if (took > CALL_TIMEOUT + 1000)
-        fail_msg("callback after %lld ms, expected within %d ms", (long long)took, CALL_TIMEOUT + 1000);
     int on = it_states_wait_for(st, 1, OOCSI_STATE_CONNECTED, 3 * IT_TIMEOUT);
     assert_true(on >= 0);
     it_pump_for(CALL_TIMEOUT); /* observation window: no second run after the reconnect */
@@ -587,7 +589,8 @@ static void test_pending_calls_on_drop(void **state)
                 .lock = PTHREAD_MUTEX_INITIALIZER};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, caller_main, &k), 0);
-    int returned = it_wait_until(caller_done, &k, OUTAGE_CALL_TIMEOUT + IT_TIMEOUT);
+    /* The hub stays down: a call that waited for a reconnect would never return. */
+    int returned = it_wait_until(caller_done, &k, IT_HANG_MS);
     if (!returned) {
         /* Let it finish (the hub back) so the thread can be joined, then fail. */
         assert_int_equal(oocsi_hub_restart(it_hub), 0);
@@ -595,13 +598,13 @@ static void test_pending_calls_on_drop(void **state)
         returned = it_wait_until(caller_done, &k, 60000);
         if (returned)
             pthread_join(t, NULL);
-        fail_msg("oocsi_call_and_wait during an outage did not return within %d ms", OUTAGE_CALL_TIMEOUT + IT_TIMEOUT);
+        fail_msg("oocsi_call_and_wait during an outage did not return (timeout %d ms)", OUTAGE_CALL_TIMEOUT);
     }
     pthread_join(t, NULL);
     cJSON_Delete(k.resp);
     print_message("outage call: %d (%s) after %lld ms\n", k.rc, oocsi_strerror(k.rc), (long long)k.elapsed_ms);
     assert_int_equal(k.rc, OOCSI_ERR_TIMEOUT);
-    assert_true(k.elapsed_ms <= OUTAGE_CALL_TIMEOUT + 1000);
+    assert_true(k.elapsed_ms >= OUTAGE_CALL_TIMEOUT - 50);
 
     /* Back up: the client reconnects and calls work again. */
     assert_int_equal(oocsi_hub_restart(it_hub), 0);
@@ -619,6 +622,35 @@ static void test_pending_calls_on_drop(void **state)
 
 /* Deeply nested JSON from the server (100,000 levels): skipped without
  * crashing or stalling, and the connection goes on delivering. */
+/* The server closed an idle client's connection (its stale timeout, say) and
+ * the application, which has not run its loop since, sends: the send notices
+ * the closed connection, the message waits for the next one, nothing is lost. */
+static void test_send_after_server_closed(void **state)
+{
+    (void)state;
+    char h[64], ch[64];
+    it_unique(h, sizeof h, "afterdrop");
+    it_unique(ch, sizeof ch, "afterdrop_ch");
+    it_inbox *in = it_inbox_new();
+    oocsi_client *s = it_connect_bg(NULL);
+    assert_int_equal(oocsi_subscribe(s, ch, it_inbox_handler, in), OOCSI_OK);
+    it_states *st = it_states_new();
+    oocsi_options *o = it_options(h);
+    assert_int_equal(oocsi_options_set_state_handler(o, it_state_handler, st), OOCSI_OK);
+    oocsi_client *c = it_connect_opts(o);
+    it_set_pumped(c, 0);
+    it_pump_for(1200); /* c idle (it checks a peer idle for a second or more) */
+    assert_int_equal(oocsi_hub_drop_client(it_hub, h), 0);
+    struct pollfd p = {.fd = oocsi_fd(c), .events = POLLIN};
+    assert_int_equal(poll(&p, 1, IT_TIMEOUT), 1); /* the end of stream has arrived */
+    assert_int_equal(oocsi_send_json(c, ch, "{\"after\":\"drop\"}"), OOCSI_OK);
+    assert_int_equal(oocsi_is_connected(c), 0);
+    it_set_pumped(c, 1);
+    if (it_inbox_wait_str(in, "after", "drop", 3 * IT_TIMEOUT) < 0)
+        fail_msg("the message sent into the closed connection was lost");
+    assert_true(it_states_wait_for(st, 1, OOCSI_STATE_OFFLINE, 0) >= 0);
+}
+
 static void test_deeply_nested_json(void **state)
 {
     (void)state;
@@ -656,9 +688,10 @@ static void test_deeply_nested_json(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        FT_TEST(test_endpoint_flapping),  FT_TEST(test_slow_consumer),   FT_TEST(test_ping_flood),
-        FT_TEST(test_default_line_limit), FT_TEST(test_private_channel), FT_TEST(test_pending_calls_on_drop),
-        FT_TEST(test_deeply_nested_json),
+        FT_TEST(test_endpoint_flapping),  FT_TEST(test_slow_consumer),
+        FT_TEST(test_ping_flood),         FT_TEST(test_default_line_limit),
+        FT_TEST(test_private_channel),    FT_TEST(test_pending_calls_on_drop),
+        FT_TEST(test_deeply_nested_json), FT_TEST(test_send_after_server_closed),
     };
     return cmocka_run_group_tests_name("integration.faults", tests, it_group_setup, it_group_teardown);
 }

@@ -72,11 +72,33 @@ static void variables_refuse_infinity_from_peers(void **state)
     oocsi_variable_free(v);
 }
 
+/* Careless teardown: a client closed twice, a variable freed after its
+ * client. Reported (the sanitizer build would catch any read of freed
+ * memory), never a hang or a crash. */
+static void careless_teardown_is_reported(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "hd_teardown");
+    oocsi_client *c = NULL;
+    oocsi_options *o = it_options(NULL);
+    assert_int_equal(oocsi_connect(&c, o), OOCSI_OK);
+    oocsi_options_free(o);
+    oocsi_variable *v = oocsi_variable_new(c, ch, "x");
+    assert_non_null(v);
+    oocsi_close(c);
+    oocsi_variable_free(v); /* its client is gone: nothing left to unsubscribe */
+    assert_non_null(strstr(oocsi_last_error(NULL), "closed already"));
+    oocsi_close(c);
+    assert_non_null(strstr(oocsi_last_error(NULL), "closed twice"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         IT_TEST(call_ids_are_fresh_uuids),
         IT_TEST(variables_refuse_infinity_from_peers),
+        IT_TEST(careless_teardown_is_reported),
     };
     return cmocka_run_group_tests_name("hardening", tests, it_group_setup, it_group_teardown);
 }

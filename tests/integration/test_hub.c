@@ -47,11 +47,8 @@ static void test_name_taken(void **state)
     conn *dup = conn_open();
     sendf(dup, "alice(JSON)");
     expect_line(dup, "error (name already registered: alice)");
-    /* the connection stays open until the hello deadline, answering only
-     * pings: no queries without a welcome (test_hub_limits.c) */
-    expect_quiet(dup);
-    sendf(dup, "clients");
-    expect_quiet(dup);
+    /* then the hub closes the connection (test_hub_security.c) */
+    expect_eof(dup);
     /* a handle cannot equal an existing channel */
     subscribe(a, "room");
     conn *r = conn_open();
@@ -66,12 +63,14 @@ static void test_password_without_users(void **state)
     conn *c = conn_open();
     sendf(c, "bob:secret(JSON)");
     expect_line(c, "error (password wrong for name: bob)");
-    expect_quiet(c);
+    expect_eof(c);
     assert_int_equal(oocsi_hub_client_count(hub), 0);
-    /* with nobody registered, "clients" and "channels" have no answer line */
-    sendf(c, "clients");
-    sendf(c, "channels");
-    expect_quiet(c);
+    /* with nobody else registered, "clients" and "channels" answer only the asker */
+    conn *d = json_client("dave");
+    sendf(d, "clients");
+    expect_line(d, "dave");
+    sendf(d, "channels");
+    expect_line(d, "dave");
 }
 
 static void test_password_with_users(void **state)
@@ -336,8 +335,9 @@ static void test_delay(void **state)
 /* Regression (found by tests/fuzz/fuzz_hub_commands): an empty string, or a
  * string that starts with an escape, as the value of a server-interpreted
  * key reached sb_put(b, s, 0) on an empty buffer, i.e. memcpy(NULL + 0, s, 0):
- * undefined behaviour that the ASan + UBSan build aborts on. Each message is
- * delivered at once (the value is not a number / not a date). */
+ * undefined behaviour that the ASan + UBSan build aborts on. The first two are
+ * refused (not a number / not a date: test_hub_security.c), the third is
+ * retained for 1 s. */
 static void test_fuzz_empty_key_strings(void **state)
 {
     (void)state;
@@ -345,9 +345,9 @@ static void test_fuzz_empty_key_strings(void **state)
     conn *b = json_client("b");
     subscribe(a, "room");
     sendf(b, "sendraw room {\"_DELAY\":\"\",\"n\":1}");
-    expect_match(a, "{\"_DELAY\":\"\",\"n\":1,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
+    expect_prefix(b, "error (invalid _DELAY: ");
     sendf(b, "sendraw room {\"_SCHEDULE\":\"\",\"n\":2}");
-    expect_match(a, "{\"_SCHEDULE\":\"\",\"n\":2,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
+    expect_prefix(b, "error (invalid _SCHEDULE: ");
     sendf(b, "sendraw room {\"_RETAIN\":\"\\u0031\",\"n\":3}");
     expect_match(a, "{\"_RETAIN\":\"\\u0031\",\"n\":3,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
 }

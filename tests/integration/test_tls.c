@@ -179,7 +179,7 @@ static oocsi_options *tls_options(const char *handle, const char *host, int rela
     return o;
 }
 
-/* Connects and returns the result, bounded well under 10 s. */
+/* Connects and returns the result (a hang fails the test; speed is not measured). */
 static int try_connect(oocsi_options *o)
 {
     oocsi_client *c = NULL;
@@ -187,8 +187,8 @@ static int try_connect(oocsi_options *o)
     int rc = oocsi_connect(&c, o);
     int64_t took = it_now_ms() - t0;
     oocsi_options_free(o);
-    if (took > TLS_CONNECT_TIMEOUT + 1000)
-        fail_msg("oocsi_connect took %lld ms", (long long)took);
+    if (took > IT_HANG_MS)
+        fail_msg("oocsi_connect took %lld ms (connect timeout %d ms)", (long long)took, TLS_CONNECT_TIMEOUT);
     if (rc == OOCSI_OK)
         it_track(c);
     else
