@@ -106,22 +106,43 @@ int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, cons
     return start_call(__func__, c, channel, call_name, data, timeout_ms, fn, user, NULL);
 }
 
-int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
-                        cJSON **response)
+static int call_and_wait(const char *fn, oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                         int timeout_ms, cJSON **response, char **responder)
 {
     OOCSI__CHECK(response, "response", "is NULL (the answer is stored in *response)");
     *response = NULL;
+    if (responder)
+        *responder = NULL;
     oocsi__waiter w;
     memset(&w, 0, sizeof(w));
     int64_t deadline = oocsi__now_ms() + timeout_ms;
-    int rc = start_call(__func__, c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
+    int rc = start_call(fn, c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
     if (rc != OOCSI_OK)
         return rc;
     rc = oocsi__wait(c, &w, deadline);
     pthread_mutex_unlock(&c->mu);
-    if (rc == OOCSI_OK)
+    if (rc == OOCSI_OK) {
         *response = w.response;
-    else
+        if (responder) {
+            *responder = w.responder;
+            w.responder = NULL;
+        }
+    } else {
         cJSON_Delete(w.response);
+    }
+    free(w.responder);
     return rc;
+}
+
+int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data, int timeout_ms,
+                        cJSON **response)
+{
+    return call_and_wait(__func__, c, channel, call_name, data, timeout_ms, response, NULL);
+}
+
+int oocsi_call_and_wait_from(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                             int timeout_ms, cJSON **response, char **responder)
+{
+    OOCSI__CHECK(responder, "responder", "is NULL (the responder's handle is stored in *responder)");
+    return call_and_wait(__func__, c, channel, call_name, data, timeout_ms, response, responder);
 }

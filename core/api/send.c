@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine.h"
 
@@ -70,6 +71,22 @@ int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_obj
     OOCSI__CHECK_NAME("recipient", recipient);
     OOCSI__CHECK(json_object, "json_object", "is NULL");
     return send_text_json(__func__, "json_object", c, recipient, json_object);
+}
+
+int oocsi_send_text(oocsi_client *c, const char *recipient, const char *text)
+{
+    OOCSI__CHECK(c, "c", "is NULL");
+    OOCSI__CHECK_NAME("recipient", recipient);
+    OOCSI__CHECK(text, "text", "is NULL");
+    OOCSI__CHECK(oocsi_utf8_valid(text, strlen(text)), "text", "is not valid UTF-8");
+    cJSON *o = cJSON_CreateObject();
+    if (!o || !cJSON_AddStringToObject(o, "data", text)) {
+        cJSON_Delete(o);
+        return OOCSI_ERR_NOMEM;
+    }
+    int rc = oocsi_send(c, recipient, o);
+    cJSON_Delete(o);
+    return rc;
 }
 
 int oocsi_send_jsonf(oocsi_client *c, const char *recipient, const char *fmt, ...)

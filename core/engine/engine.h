@@ -90,6 +90,7 @@ typedef struct oocsi__waiter {
     int result;      /* OOCSI_OK or an error */
     oocsi_buf text;  /* query answer */
     cJSON *response; /* call_and_wait */
+    char *responder; /* call_and_wait: who answered (malloc'd) */
 } oocsi__waiter;
 
 typedef struct oocsi__pingw {

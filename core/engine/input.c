@@ -101,6 +101,8 @@ static void on_message(oocsi_client *c, oocsi_event *ev)
                 if (k->w) {
                     k->w->response = ev->data;
                     ev->data = NULL;
+                    k->w->responder = ev->sender;
+                    ev->sender = NULL;
                     k->w->done = 1;
                     k->w->result = OOCSI_OK;
                     pthread_cond_broadcast(&c->cv);

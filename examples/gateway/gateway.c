@@ -57,7 +57,8 @@ static void usage(FILE *f)
             "                           default: any\n"
             "      --www DIR            static files served at / (default: the installed page);\n"
             "                           \"\" for none\n"
-            "      --max-clients N      browsers at once (default 64)\n"
+            "      --max-clients N      browsers at once, their upstream clients included (default 64)\n"
+            "      --max-per-address N  browsers at once from one address (default: half of --max-clients)\n"
             "      --max-frame BYTES    longest frame from a browser (default 65536)\n"
             "      --max-queue BYTES    bytes queued per browser and direction (default 4194304)\n"
             "      --ping-interval MS   ping browsers this often (default 10000)\n"
@@ -136,6 +137,9 @@ static int parse_args(config *cfg, int argc, char **argv, int *www_given)
         } else if (!strcmp(a, "--max-clients")) {
             bad = parse_long(v, 1, 100000, &n);
             cfg->max_clients = (int)n;
+        } else if (!strcmp(a, "--max-per-address")) {
+            bad = parse_long(v, 1, 100000, &n);
+            cfg->max_per_peer = (int)n;
         } else if (!strcmp(a, "--max-frame")) {
             bad = parse_long(v, 256, LONG_MAX, &n);
             cfg->max_frame = (size_t)n;
@@ -232,6 +236,8 @@ int main(int argc, char **argv)
         usage(pr > 0 ? stdout : stderr);
         return pr > 0 ? 0 : 2;
     }
+    if (cfg->max_per_peer == 0)
+        cfg->max_per_peer = (cfg->max_clients + 1) / 2; /* one address never holds every slot */
     struct stat st;
     if (www_given && cfg->www && (stat(cfg->www, &st) != 0 || !S_ISDIR(st.st_mode))) {
         fprintf(stderr, "oocsi-gateway: --www %s: not a folder (%s)\n", cfg->www, strerror(errno));
@@ -321,11 +327,24 @@ int main(int argc, char **argv)
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
     }
+    /* A worker still connecting to a slow upstream ends only with its connect
+     * timeout: wait a little, then leave it to the operating system. */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 3;
     pthread_mutex_lock(&g->mu);
     while (g->workers > 0) {
-        pthread_cond_wait(&g->cv, &g->mu); /* bounded: a connect ends within the connect timeout */
+        if (pthread_cond_timedwait(&g->cv, &g->mu, &until) == ETIMEDOUT) {
+            break;
+        }
     }
+    int left = g->workers;
     pthread_mutex_unlock(&g->mu);
+    if (left > 0) {
+        fprintf(stderr, "oocsi-gateway: %d upstream connection(s) still being made; exiting without them\n", left);
+        fflush(NULL);
+        _exit(rc);
+    }
     lws_sul_cancel(&g->tick);
     lws_context_destroy(g->ctx); /* CLOSED for every session: the last references */
 #ifdef OOCSI_GATEWAY_HAVE_OPENSSL

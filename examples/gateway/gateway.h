@@ -45,8 +45,9 @@ typedef struct config {
     const char *cert, *key; /* wss */
     const char *ca;         /* upstream tls/wss */
     int insecure;
-    const char *www; /* NULL: no static files */
-    int max_clients;
+    const char *www;  /* NULL: no static files */
+    int max_clients;  /* sessions alive, a browser's upstream worker included */
+    int max_per_peer; /* browsers at once from one address */
     size_t max_frame;
     size_t max_queue; /* bytes queued per session, each direction */
     int ping_ms, idle_ms, connect_ms;
@@ -109,6 +110,7 @@ struct gateway {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int workers; /* running worker threads, under mu */
+    int n_live;  /* sessions not yet freed (browser gone, worker still ending), under mu */
 #ifdef OOCSI_GATEWAY_HAVE_OPENSSL
     SSL_CTX *client_ctx;
 #endif

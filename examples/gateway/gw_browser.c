@@ -258,8 +258,23 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
             logv(g, "refused a WebSocket from a disallowed Origin");
             return 1;
         }
-        if (g->cfg.max_clients > 0 && g->n_sessions >= g->cfg.max_clients) {
-            logv(g, "refused a WebSocket: %d clients already", g->n_sessions);
+        /* A browser that left may still have its upstream worker running
+         * (a slow upstream): the limit counts sessions alive, not sockets. */
+        pthread_mutex_lock(&g->mu);
+        int live = g->n_live;
+        pthread_mutex_unlock(&g->mu);
+        if (g->cfg.max_clients > 0 && live >= g->cfg.max_clients) {
+            logv(g, "refused a WebSocket: %d clients already (--max-clients)", live);
+            return 1;
+        }
+        char peer[64];
+        lws_get_peer_simple(wsi, peer, sizeof peer);
+        int same = 0;
+        for (session *o = g->sessions; o; o = o->next) {
+            same += strcmp(o->peer, peer) == 0;
+        }
+        if (g->cfg.max_per_peer > 0 && same >= g->cfg.max_per_peer) {
+            logv(g, "refused a WebSocket from %s: %d browsers from there already (--max-per-address)", peer, same);
             return 1;
         }
         return 0;
@@ -285,6 +300,9 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         }
         g->sessions = s;
         g->n_sessions++;
+        pthread_mutex_lock(&g->mu);
+        g->n_live++;
+        pthread_mutex_unlock(&g->mu);
         p->s = s;
         return 0;
     }

@@ -32,6 +32,9 @@ void session_unref(session *s)
     gateway *g = s->g;
     pthread_mutex_lock(&g->mu);
     int left = --s->refs;
+    if (!left) {
+        g->n_live--;
+    }
     pthread_mutex_unlock(&g->mu);
     if (left) {
         return;

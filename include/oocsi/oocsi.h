@@ -98,7 +98,8 @@ typedef void (*oocsi_state_fn)(oocsi_client *c, oocsi_state state, int err, void
 /** Message handler for channels and direct messages. msg is borrowed. */
 typedef void (*oocsi_handler)(oocsi_client *c, const oocsi_message *msg, void *user);
 /** Responder: request is borrowed; response is pre-filled with a copy of the
- *  request data (without _MESSAGE_HANDLE) and may be changed in place; it is
+ *  request data (without _MESSAGE_HANDLE and the server keys _RETAIN, _DELAY,
+ *  _SCHEDULE, which would act on the answer) and may be changed in place; it is
  *  sent to the caller when the responder returns. */
 typedef void (*oocsi_responder)(oocsi_client *c, const oocsi_message *request, cJSON *response, void *user);
 /** Result of oocsi_call(): response is NULL when the call timed out (or the
@@ -271,6 +272,11 @@ OOCSI_API int oocsi_send_jsonf(oocsi_client *c, const char *recipient, const cha
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+/** Sends plain text, as the Java client's send(channel, text) does: it
+ *  arrives as {"data": text} (a receiver reads it with
+ *  oocsi_message_get_string(m, "data")). text: valid UTF-8, any length the
+ *  server takes; line breaks and quotes are escaped on the wire. */
+OOCSI_API int oocsi_send_text(oocsi_client *c, const char *recipient, const char *text);
 /** Adds fn to channel and returns once the server has the subscription
  *  (bounded by the connect timeout: OOCSI_ERR_TIMEOUT). While offline the
  *  subscription is recorded and made on reconnect (returns OOCSI_OK). The same
@@ -345,6 +351,13 @@ OOCSI_API int oocsi_call(oocsi_client *c, const char *channel, const char *call_
  *  OOCSI_ERR_TIMEOUT when none came in time. */
 OOCSI_API int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
                                   int timeout_ms, cJSON **response);
+/** As oocsi_call_and_wait(), and *responder is the handle of the client whose
+ *  answer was taken (free with oocsi_free()), so a caller can check it came
+ *  from whom it expected. The first answer wins: on a channel any subscriber
+ *  sees the request and may answer it; call ids are unpredictable, so nobody
+ *  who did not see the request can answer it. */
+OOCSI_API int oocsi_call_and_wait_from(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                                       int timeout_ms, cJSON **response, char **responder);
 
 /* --------------------------------------------------------------- variables */
 

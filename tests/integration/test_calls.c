@@ -113,6 +113,51 @@ static oocsi_client *responder(const char *channel, const char *name, oocsi_resp
 
 /* -------------------------------------------------------- call and wait */
 
+/* oocsi_call_and_wait_from says whose answer it took. */
+static void test_call_and_wait_from_names_the_responder(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "fromwho");
+    oocsi_client *r = responder(ch, "add", add_responder);
+    oocsi_client *c = it_connect(NULL);
+    cJSON *req = it_json("{\"a\":2,\"b\":3}");
+    cJSON *resp = NULL;
+    char *who = NULL;
+    assert_int_equal(oocsi_call_and_wait_from(c, ch, "add", req, IT_TIMEOUT, &resp, &who), OOCSI_OK);
+    assert_non_null(who);
+    assert_string_equal(who, oocsi_handle(r));
+    IT_ASSERT_JSON(resp, "{\"a\":2,\"b\":3,\"sum\":5}");
+    cJSON_Delete(resp);
+    oocsi_free(who);
+    /* No answer: both stay NULL. */
+    who = (char *)"unchanged";
+    assert_int_equal(oocsi_call_and_wait_from(c, ch, "nothing", req, 200, &resp, &who), OOCSI_ERR_TIMEOUT);
+    assert_null(resp);
+    assert_null(who);
+    assert_int_equal(oocsi_call_and_wait_from(c, ch, "add", req, 200, &resp, NULL), OOCSI_ERR_INVAL);
+    assert_non_null(strstr(oocsi_last_error(NULL), "responder"));
+    cJSON_Delete(req);
+}
+
+/* A request sent with a server key (_DELAY) is delayed by the server; its
+ * answer must not carry the key back (and be delayed or retained again). */
+static void test_response_does_not_echo_server_keys(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "nokeys");
+    responder(ch, "add", add_responder);
+    oocsi_client *c = it_connect(NULL);
+    cJSON *req = it_json("{\"a\":1,\"b\":1,\"_DELAY\":1}");
+    cJSON *resp = NULL;
+    assert_int_equal(oocsi_call_and_wait(c, ch, "add", req, 3 * IT_TIMEOUT, &resp), OOCSI_OK);
+    cJSON_Delete(req);
+    assert_null(cJSON_GetObjectItemCaseSensitive(resp, "_DELAY"));
+    IT_ASSERT_JSON(resp, "{\"a\":1,\"b\":1,\"sum\":2}");
+    cJSON_Delete(resp);
+}
+
 static void test_call_and_wait_both_directions(void **state)
 {
     (void)state;
@@ -767,6 +812,8 @@ int main(void)
         IT_TEST(test_call_from_handler),
         IT_TEST(test_unregister),
         IT_TEST(test_calls_in_a_row),
+        IT_TEST(test_call_and_wait_from_names_the_responder),
+        IT_TEST(test_response_does_not_echo_server_keys),
         IT_TEST(test_close_with_pending_call),
         IT_TEST(test_no_nested_callbacks),
     };

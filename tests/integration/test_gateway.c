@@ -466,7 +466,8 @@ static void test_flood(void **state)
 {
     (void)state;
     gw g;
-    const char *const extra[] = {"--max-clients", "24", "--max-frame", "8192", "--max-queue", "65536", NULL};
+    const char *const extra[] = {"--max-clients", "24", "--max-per-address", "24", "--max-frame", "8192", "--max-queue",
+                                 "65536",         NULL};
     gw_start(&g, extra);
     char ch[64], fch[64], cname[64];
     it_unique(ch, sizeof ch, "gwflood");
@@ -759,15 +760,72 @@ static void test_browser(void **state)
     }
 }
 
+/* --max-clients counts sessions until their upstream client has ended: a
+ * browser that opens, says its handle and leaves while the upstream is slow
+ * (here: silent) keeps its slot until that worker ends. And one address
+ * cannot take more than --max-per-address slots. */
+static void test_admission_limits(void **state)
+{
+    (void)state;
+    int silent = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    assert_int_equal(bind(silent, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(listen(silent, 16), 0);
+    assert_int_equal(getsockname(silent, (struct sockaddr *)&sa, &len), 0);
+    char up[64];
+    snprintf(up, sizeof up, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+    gw g;
+    const char *const extra[] = {
+        "--upstream", up, "--max-clients", "2", "--connect-timeout", "120000", "--max-per-address", "2", NULL};
+    gw_start(&g, extra);
+    for (int i = 0; i < 2; i++) {
+        peer *p = ws_open(g.port);
+        assert_non_null(p);
+        ws_send(p, "gwadmit%d", i); /* its worker now waits for the silent upstream */
+        peer_close(p);
+    }
+    /* Observation window: the gateway sees both browsers leave, but their
+     * workers still hold the slots; no newcomer gets in. */
+    for (int64_t dl = it_now_ms() + 2000; it_now_ms() < dl;) {
+        peer *p = ws_open(g.port);
+        if (p) {
+            peer_close(p);
+            fail_msg("a browser got in while 2 upstream workers of gone browsers still ran (--max-clients 2)");
+        }
+    }
+    gw_stop(&g);
+    close(silent);
+
+    /* Per address: 2 from 127.0.0.1, the third refused though slots are free. */
+    const char *const extra2[] = {"--max-clients", "8", "--max-per-address", "2", NULL};
+    gw_start(&g, extra2);
+    char h1[64], h2[64];
+    it_unique(h1, sizeof h1, "gwaddr");
+    it_unique(h2, sizeof h2, "gwaddr");
+    peer *a = ws_client(g.port, h1);
+    peer *b = ws_client(g.port, h2);
+    peer *c = ws_open(g.port);
+    if (c)
+        peer_close(c);
+    assert_null(c);
+    peer_close(a);
+    peer_close(b);
+    gw_stop(&g);
+}
+
 #define GW_TEST(f) cmocka_unit_test_setup_teardown(f, it_test_setup, gw_teardown)
 
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        GW_TEST(test_browser), GW_TEST(test_protocol), GW_TEST(test_flood), GW_TEST(test_upstream_restart),
+        GW_TEST(test_browser), GW_TEST(test_protocol),         GW_TEST(test_flood), GW_TEST(test_upstream_restart),
 #ifdef OOCSI_GATEWAY_TEST_TLS
-        GW_TEST(test_tls),
+        GW_TEST(test_tls),     GW_TEST(test_admission_limits),
 #endif
     };
     return cmocka_run_group_tests_name("integration.gateway", tests, it_group_setup, it_group_teardown);

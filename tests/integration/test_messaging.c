@@ -442,6 +442,28 @@ static void test_text_payload_from_raw_peer(void **state)
     cJSON_Delete(j);
 }
 
+/* oocsi_send_text arrives as {"data": text}, on every transport, with line
+ * breaks, quotes and non-ASCII intact; invalid UTF-8 is refused. */
+static void test_send_text(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "plaintext");
+    it_inbox *in = it_inbox_new();
+    oocsi_client *b = connect_direct("text_rx", NULL, 1);
+    assert_int_equal(oocsi_subscribe(b, ch, it_inbox_handler, in), OOCSI_OK);
+    oocsi_client *a = it_connect(NULL);
+    const char *text = "hello \"world\"\nline two, caf\xc3\xa9";
+    assert_int_equal(oocsi_send_text(a, ch, text), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(in, 1, IT_TIMEOUT), 1);
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(it_inbox_at(in, 0)->data, "data");
+    assert_true(cJSON_IsString(d));
+    assert_string_equal(d->valuestring, text);
+    assert_int_equal(oocsi_send_text(a, ch, "bad \xff"), OOCSI_ERR_INVAL);
+    assert_non_null(strstr(oocsi_last_error(NULL), "UTF-8"));
+    assert_int_equal(oocsi_send_text(a, ch, NULL), OOCSI_ERR_INVAL);
+}
+
 /* Burst: a counting handler that checks the order. */
 typedef struct burst {
     pthread_mutex_t lock;
@@ -870,6 +892,7 @@ int main(void)
         IT_TEST(test_send_json_and_invalid),
         IT_TEST(test_typed_getters),
         IT_TEST(test_text_payload_from_raw_peer),
+        IT_TEST(test_send_text),
         IT_TEST(test_burst_10000),
         IT_TEST(test_unicode_round_trip),
         IT_TEST(test_large_message),
