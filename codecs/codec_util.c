@@ -184,6 +184,21 @@ int oocsi__word_ok(const char *a)
     return 1;
 }
 
+int oocsi__rest_of_line_ok(const char *a)
+{
+    const unsigned char *p = (const unsigned char *)a;
+
+    if (p == NULL || *p == 0 || *p == ' ') {
+        return 0;
+    }
+    for (; *p != 0; p++) {
+        if (*p < 0x20 || *p == 0x7F) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 int oocsi__send_ok(const oocsi_command *cmd)
 {
     return oocsi__word_ok(cmd->arg) && cmd->payload != NULL && cmd->payload_len > 0 &&

@@ -71,6 +71,10 @@ int oocsi__make_clean(const char **s, size_t *n, char **copy);
 /** A recipient, channel or handle: non-empty, no whitespace or control
  *  characters (they would break the space-separated fields or the line). */
 int oocsi__word_ok(const char *a);
+/** A last argument that takes the rest of its line (a subscription with a
+ *  [filter(...)] part may hold spaces): non-empty, no leading space, no
+ *  control characters. */
+int oocsi__rest_of_line_ok(const char *a);
 /** The arguments of a SEND: a word_ok recipient and a non-empty payload
  *  without CR, LF or NUL bytes. */
 int oocsi__send_ok(const oocsi_command *cmd);

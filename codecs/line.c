@@ -367,7 +367,7 @@ static int line_encode_one(const oocsi_command *cmd, oocsi_buf *out)
     case OOCSI_CMD_SUBSCRIBE:
     case OOCSI_CMD_UNSUBSCRIBE:
     case OOCSI_CMD_SUBSCRIBERS:
-        if (!oocsi__word_ok(cmd->arg)) {
+        if (cmd->type == OOCSI_CMD_SUBSCRIBERS ? !oocsi__word_ok(cmd->arg) : !oocsi__rest_of_line_ok(cmd->arg)) {
             return OOCSI_ERR_INVAL;
         }
         rc = append_all(out,

@@ -254,7 +254,7 @@ static int webjson_encode_one(const oocsi_command *cmd, oocsi_buf *out)
         break;
     case OOCSI_CMD_SUBSCRIBE:
     case OOCSI_CMD_UNSUBSCRIBE:
-        if (!oocsi__word_ok(cmd->arg)) {
+        if (!oocsi__rest_of_line_ok(cmd->arg)) {
             return OOCSI_ERR_INVAL;
         }
         rc = oocsi_buf_append_str(out, cmd->type == OOCSI_CMD_SUBSCRIBE ? "subscribe " : "unsubscribe ");

@@ -48,7 +48,7 @@ static int add_handler(const char *fname, oocsi_client *c, const char *channel, 
 {
     if (!c)
         return oocsi_fail(OOCSI_ERR_INVAL, "%s: c is NULL", fname);
-    if (oocsi__validate_name(channel) != OOCSI_OK)
+    if (oocsi__validate_subscription(channel) != OOCSI_OK)
         return oocsi__bad_name(fname, "channel", channel);
     if (!fn)
         return oocsi_fail(OOCSI_ERR_INVAL, "%s: fn is NULL", fname);
@@ -90,7 +90,8 @@ static int is_handler(oocsi__listener *l, void *ctx)
 int oocsi_unsubscribe(oocsi_client *c, const char *channel)
 {
     OOCSI__CHECK(c, "c", "is NULL");
-    OOCSI__CHECK_NAME("channel", channel);
+    if (oocsi__validate_subscription(channel) != OOCSI_OK)
+        return oocsi__bad_name(__func__, "channel", channel);
     pthread_mutex_lock(&c->mu);
     oocsi__remove_listeners(c, channel, is_handler, NULL);
     pthread_mutex_unlock(&c->mu);
@@ -106,7 +107,8 @@ static int is_this_handler(oocsi__listener *l, void *ctx)
 int oocsi_unsubscribe_handler(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)
 {
     OOCSI__CHECK(c, "c", "is NULL");
-    OOCSI__CHECK_NAME("channel", channel);
+    if (oocsi__validate_subscription(channel) != OOCSI_OK)
+        return oocsi__bad_name(__func__, "channel", channel);
     OOCSI__CHECK(fn, "fn", "is NULL");
     if (!oocsi__is_live(c))
         return oocsi_fail(OOCSI_ERR_CLOSED, "oocsi_unsubscribe_handler: c was closed already (free variables and "

@@ -108,7 +108,7 @@ int oocsi__bad_name(const char *fn, const char *arg, const char *name)
         return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s is empty", fn, arg);
     return oocsi_fail(OOCSI_ERR_INVAL,
                       "%s: %s \"%s\" contains a space or a control character (names travel unquoted on the line "
-                      "protocol)",
+                      "protocol; only a subscription's trailing [filter(...);transform(...)] may hold spaces)",
                       fn, arg, name);
 }
 
@@ -139,6 +139,25 @@ int oocsi__validate_name(const char *s)
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p <= 0x20 || *p == 0x7f)
             return OOCSI_ERR_INVAL;
+    return OOCSI_OK;
+}
+
+int oocsi__validate_subscription(const char *s)
+{
+    if (!s || !*s)
+        return OOCSI_ERR_INVAL;
+    /* CHANNEL[functions]: the server's filter/transform expressions may hold
+     * spaces between the first '[' and the closing ']' (the subscribe
+     * command takes the rest of its line); nowhere else. */
+    const char *open = strchr(s, '[');
+    size_t n = strlen(s);
+    int bracketed = open && open > s && s[n - 1] == ']';
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f)
+            return OOCSI_ERR_INVAL;
+        if (*p == ' ' && !(bracketed && (const char *)p > open && p < (const unsigned char *)s + n - 1))
+            return OOCSI_ERR_INVAL;
+    }
     return OOCSI_OK;
 }
 

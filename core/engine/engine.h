@@ -279,6 +279,8 @@ void oocsi__set_error(oocsi_client *c, const char *fmt, ...)
     ;
 /* Checks a handle or channel name. */
 int oocsi__validate_name(const char *s);
+/* As oocsi__validate_name, and spaces inside a trailing [filter/transform]. */
+int oocsi__validate_subscription(const char *s);
 /* Argument checks of the public functions: when cond is false, record
  * "<function>: <argument> <rule>" as this thread's error detail and return
  * OOCSI_ERR_INVAL. OOCSI__CHECK_NAME checks a channel, recipient or handle

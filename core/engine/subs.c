@@ -49,8 +49,13 @@ int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l
     if (c->st != CS_ONLINE && c->st != CS_RESUB)
         return OOCSI_OK; /* recorded: subscribed on (re)connect */
     if (!s->wire) {
-        if (oocsi__emit(c, OOCSI_CMD_SUBSCRIBE, channel, NULL, 0) != OOCSI_OK)
-            return OOCSI_ERR_NOMEM;
+        int rc = oocsi__emit(c, OOCSI_CMD_SUBSCRIBE, channel, NULL, 0);
+        if (rc != OOCSI_OK) {
+            *lp = NULL; /* the caller frees l: take it out again */
+            if (!s->listeners)
+                oocsi__remove_listeners(c, channel, NULL, NULL);
+            return rc;
+        }
         s->wire = 1;
     }
     /* Even when the channel is already on the wire, its barrier may still be

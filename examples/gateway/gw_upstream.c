@@ -241,6 +241,11 @@ void *worker(void *arg)
     }
     oocsi_close(c); /* stops the loop thread: no handler runs after this */
     session_unref(s);
+#ifdef OOCSI_GATEWAY_HAVE_OPENSSL
+    /* This thread's OpenSSL state (its error queue) now, not at thread exit,
+     * which may come after main() returned. */
+    OPENSSL_thread_stop();
+#endif
     /* last: main() tears down the context once no worker runs */
     pthread_mutex_lock(&g->mu);
     g->workers--;

@@ -280,7 +280,11 @@ OOCSI_API int oocsi_send_text(oocsi_client *c, const char *recipient, const char
 /** Adds fn to channel and returns once the server has the subscription
  *  (bounded by the connect timeout: OOCSI_ERR_TIMEOUT). While offline the
  *  subscription is recorded and made on reconnect (returns OOCSI_OK). The same
- *  (fn, user) twice is one handler. */
+ *  (fn, user) twice is one handler. channel may carry the reference server's
+ *  filter/transform functions, spaces allowed inside the brackets:
+ *  "room[filter(size > 9);transform(twice,size * 2)]"; such messages arrive
+ *  with that whole string as recipient (this project's hub does not evaluate
+ *  them). */
 OOCSI_API int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user);
 /** Removes every handler that oocsi_subscribe() added to channel and leaves
  *  it, unless something attached (a variable, oocsi_attach) or a responder

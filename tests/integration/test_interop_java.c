@@ -127,6 +127,34 @@ static void channel_and_direct_messages(void **state)
     assert_string_equal(it_inbox_at(direct, 0)->recipient, b);
 }
 
+/* The reference server's filter/transform subscriptions: the expression may
+ * hold spaces; deliveries carry the subscription string as recipient. */
+static void filter_subscription(void **state)
+{
+    (void)state;
+    char ch[64], sub[160];
+    it_unique(ch, sizeof ch, "ij_filter");
+    snprintf(sub, sizeof sub, "%s[filter(size > 9 && size < 22);transform(twice,size * 2)]", ch);
+    oocsi_client *rx = java_client(NULL), *tx = java_client(NULL);
+    it_inbox *in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(rx, sub, it_inbox_handler, in), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(tx, ch, "{\"size\":5}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(tx, ch, "{\"size\":15}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(tx, ch, "{\"size\":30,\"last\":true}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(tx, ch, "{\"size\":10}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(in, 2, IT_TIMEOUT), 1);
+    assert_int_equal(it_inbox_count(in), 2);
+    const it_msg *m = it_inbox_at(in, 0);
+    assert_string_equal(m->recipient, sub);
+    IT_ASSERT_NEAR(cJSON_GetObjectItemCaseSensitive(m->data, "size")->valuedouble, 15, 1e-9);
+    IT_ASSERT_NEAR(cJSON_GetObjectItemCaseSensitive(m->data, "twice")->valuedouble, 30, 1e-3);
+    IT_ASSERT_NEAR(cJSON_GetObjectItemCaseSensitive(it_inbox_at(in, 1)->data, "size")->valuedouble, 10, 1e-9);
+    assert_int_equal(oocsi_unsubscribe(rx, sub), OOCSI_OK);
+    /* Spaces stay refused outside the brackets. */
+    assert_int_equal(oocsi_subscribe(rx, "a b[filter(x > 1)]", it_inbox_handler, in), OOCSI_ERR_INVAL);
+    assert_int_equal(oocsi_subscribe(rx, "ab[filter(x > 1)] ", it_inbox_handler, in), OOCSI_ERR_INVAL);
+}
+
 static void square(oocsi_client *c, const oocsi_message *req, cJSON *response, void *user)
 {
     (void)c, (void)user;
@@ -271,6 +299,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         IT_TEST(channel_and_direct_messages),
+        IT_TEST(filter_subscription),
         IT_TEST(call_and_response),
         IT_TEST(variables_agree),
         IT_TEST(queries),

@@ -687,13 +687,19 @@ static void test_invalid_names(void **state)
     it_inbox *a_direct = it_inbox_new();
     oocsi_client *a = connect_direct("names_a", a_direct, 1);
     /* Names that would break the line protocol (or inject commands) are refused. */
-    const char *bad[] = {"", "has space", "new\nline", "cr\rx", "tab\tx", "ch\nquit"};
+    const char *bad[] = {"", "has space", "new\nline", "cr\rx", "tab\tx", "ch\nquit",
+                         /* a filter's spaces only inside its trailing brackets */
+                         "a b[filter(x > 1)]", "ab[filter(x > 1)] ", "[filter(x > 1)]", "ab[filter(x >\n1)]"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         if (oocsi_send_json(a, bad[i], "{}") != OOCSI_ERR_INVAL)
             fail_msg("oocsi_send_json to name #%zu accepted", i);
         if (oocsi_subscribe(a, bad[i], msg_noop, NULL) != OOCSI_ERR_INVAL)
             fail_msg("oocsi_subscribe to name #%zu accepted", i);
     }
+    /* A reference-server filter subscription is sent as it is (this hub
+     * ignores it), and left again. */
+    assert_int_equal(oocsi_subscribe(a, "names_f[filter(x > 1);transform(y,x * 2)]", msg_noop, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_unsubscribe(a, "names_f[filter(x > 1);transform(y,x * 2)]"), OOCSI_OK);
     /* Still registered and working (no injected quit): a round trip through
      * the server, and on the line protocol a query as well. */
     assert_int_equal(oocsi_hub_wait_client(it_hub, oocsi_handle(a), 100), 1);

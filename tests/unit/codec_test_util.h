@@ -290,6 +290,11 @@ static inline void check_encode_rejects(const oocsi_command_type *with_arg, size
     oocsi_command c;
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < sizeof(bad_words) / sizeof(bad_words[0]); j++) {
+            /* (un)subscribe take the rest of the line: inner spaces are the
+             * filter expressions' (the core checks where they may be) */
+            int rest_of_line = with_arg[i] == OOCSI_CMD_SUBSCRIBE || with_arg[i] == OOCSI_CMD_UNSUBSCRIBE;
+            if (rest_of_line && bad_words[j] && (!strcmp(bad_words[j], "a b") || !strcmp(bad_words[j], "a ")))
+                continue;
             c = mk(with_arg[i], bad_words[j], "{}");
             expect_encode_fails(&c, OOCSI_ERR_INVAL);
         }

@@ -21,6 +21,7 @@ static void test_encode_commands(void **state)
         {OOCSI_CMD_SEND, "room:secret", "{\"t\":\"caf\\u00e9\"}", "sendjson room:secret {\"t\":\"caf\\u00e9\"}"},
         {OOCSI_CMD_SUBSCRIBE, "room", NULL, "subscribe room"},
         {OOCSI_CMD_SUBSCRIBE, "presence(room)", NULL, "subscribe presence(room)"},
+        {OOCSI_CMD_SUBSCRIBE, "room[filter(a > 1)]", NULL, "subscribe room[filter(a > 1)]"},
         {OOCSI_CMD_UNSUBSCRIBE, "room", NULL, "unsubscribe room"},
         {OOCSI_CMD_PONG, NULL, NULL, "."},
     };
