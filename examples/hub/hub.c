@@ -113,6 +113,7 @@ oocsi_hub *oocsi_hub_start(const oocsi_hub_options *opts)
     if (o.max_line > ((size_t)1 << 30)) {
         o.max_line = (size_t)1 << 30;
     }
+    limit_options(&o);
 
     oocsi_hub *h = xmalloc(sizeof *h);
     memset(h, 0, sizeof *h);

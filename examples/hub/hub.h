@@ -41,6 +41,24 @@ typedef struct oocsi_hub_options {
      * Origin is in this comma-separated list ("https://example.org,..."; "*":
      * any). Requests without Origin (not from a browser) are accepted. */
     const char *allow_origins;
+    /* Budgets (oocsi-hub(1) names the flag of each). 0: the default shown.
+     * "Per client" counts by sender handle, also after that client left. */
+    int max_delay_s;                  /* longest _DELAY, or _SCHEDULE ahead; default 86400 (1 day) */
+    size_t max_delayed;               /* pending delayed messages per client; default 1000 */
+    size_t max_delayed_bytes;         /* all pending delayed messages; default 64 MiB */
+    size_t max_delayed_client_bytes;  /* those of one client; default 16 MiB */
+    int max_retain_s;                 /* longest _RETAIN (longer: shortened); default and most 172800 (2 days) */
+    size_t max_retained_bytes;        /* all retained messages; default 64 MiB */
+    size_t max_retained_client_bytes; /* those of one client; default 16 MiB */
+    int hello_timeout_ms;             /* TCP/TLS: close a connection without a welcome after this; default 10000 */
+    int max_conns_per_addr;           /* TCP/TLS connections from one address (loopback too); default 256 */
+    int max_pending_hellos;           /* TCP/TLS connections without a welcome yet; default 1024 */
+    size_t max_hello_line;            /* longest line before a welcome; default 4096 */
+    size_t max_output;                /* output queued to all clients; default 1 GiB; over it the
+                                         client with the most pending output is dropped */
+    size_t max_memory;                /* input + output + subscriptions + retained + delayed bytes; default 2 GiB */
+    size_t max_client_memory;         /* the share of one client (its buffers, subscriptions, and the retained and
+                                         delayed messages of its handle); default 256 MiB */
 } oocsi_hub_options;
 
 /** Fills *o with the defaults. */
@@ -85,6 +103,12 @@ int oocsi_hub_wait_subscribed(oocsi_hub *h, const char *handle, const char *chan
 int oocsi_hub_client_count(oocsi_hub *h);
 /** Total messages the hub has delivered to clients since start. */
 unsigned long long oocsi_hub_delivered(oocsi_hub *h);
+/** The hub's accounted memory in bytes (see oocsi_hub_options.max_memory):
+ *  what: "input", "output", "subscriptions", "retained", "delayed",
+ *  "delayed_count", or "total". 0 for an unknown name. "list_steps": the
+ *  elements list removals have passed over or moved so far, in this process
+ *  (a complexity probe for tests). */
+size_t oocsi_hub_usage(oocsi_hub *h, const char *what);
 
 #ifdef __cplusplus
 }

@@ -53,6 +53,7 @@ static void chan_destroy(oocsi_hub *h, chan *ch)
     for (size_t i = 0; i < ch->subs.n; i++) {
         client *s = ch->subs.v[i];
         pv_remove(&s->subs, ch);
+        h->nsubs--;
     }
     chan_del(h, ch);
     if (ch->prev) {
@@ -76,8 +77,7 @@ void chan_maybe_destroy(oocsi_hub *h, chan *ch, int64_t now)
         return;
     }
     if (ch->ret && ch->ret->expiry <= now) {
-        retained_free(ch->ret);
-        ch->ret = NULL;
+        retained_drop(h, ch);
     }
     if (!ch->subs.n && !ch->ret) {
         chan_destroy(h, ch);
@@ -234,15 +234,22 @@ void retained_deliver(oocsi_hub *h, client *c, const retained *r)
     hmsg_done(&m);
 }
 
-void chan_unsub(oocsi_hub *h, chan *ch, client *c)
+/* Takes c out of ch's subscribers (the caller updates c->subs), with the events. */
+static void chan_unsub_one(oocsi_hub *h, chan *ch, client *c)
 {
     pv_remove(&ch->subs, c);
-    pv_remove(&c->subs, ch);
+    h->nsubs--;
     presence_emit(h, ch->name, "leave", c->handle);
     if (!c->priv) {
         presence_emit(h, c->handle, "closed", "");
     }
     chan_maybe_destroy(h, ch, mono_ms());
+}
+
+void chan_unsub(oocsi_hub *h, chan *ch, client *c)
+{
+    pv_remove(&c->subs, ch);
+    chan_unsub_one(h, ch, c);
     pthread_cond_broadcast(&h->cond);
 }
 
@@ -255,12 +262,18 @@ static void client_unregister(oocsi_hub *h, client *c)
     if (!c->priv) {
         presence_emit(h, c->handle, "leave", c->handle);
     }
-    while (c->subs.n) {
-        chan_unsub(h, c->subs.v[0], c);
+    /* the whole list at once, in order: O(n) for n subscriptions (removing
+     * each from the front of c->subs was O(n^2)) */
+    pvec subs = c->subs;
+    memset(&c->subs, 0, sizeof c->subs);
+    for (size_t i = 0; i < subs.n; i++) {
+        chan_unsub_one(h, subs.v[i], c);
     }
+    pv_free(&subs);
     for (size_t i = 0; i < c->psubs.n; i++) {
         pres *p = c->psubs.v[i];
         pv_remove(&p->subs, c);
+        h->nsubs--;
         if (!p->subs.n) {
             pres_destroy(h, p);
         }
@@ -321,8 +334,8 @@ void client_free(client *c)
 
 /* ------------------------------------------------------------------ routing */
 
-static void dispatch(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body,
-                     size_t blen, int64_t ts, int64_t retain_s)
+void dispatch(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
+              int64_t ts, int64_t retain_s)
 {
     h->messages_total++;
     h->messages_tick++;
@@ -348,69 +361,18 @@ static void dispatch(oocsi_hub *h, client *from, const char *sender, const char 
     }
     hmsg_done(&m);
     /* every message replaces or clears the retained one */
-    retained_free(ch->ret);
-    ch->ret = NULL;
+    retained_drop(h, ch);
     if (retain_s > 0) {
-        retained *r = xmalloc(sizeof *r);
-        r->body = xstrndup(body, blen);
-        r->body_len = blen;
-        r->sender = xstrdup(sender);
-        r->recipient = xstrdup(recipient);
-        r->ts = ts;
-        r->expiry = mono_ms() + retain_s * 1000;
-        ch->ret = r;
-    } else {
+        retained_set(h, from, ch, sender, recipient, body, blen, ts, retain_s);
+    }
+    if (!ch->ret) {
         chan_maybe_destroy(h, ch, mono_ms());
     }
 }
 
-void delayed_free(delayed *d)
-{
-    free(d->recipient);
-    free(d->sender);
-    free(d->body);
-    free(d);
-}
-
-static void delayed_add(oocsi_hub *h, const char *recipient, const char *sender, const char *body, size_t blen,
-                        int64_t due_real, int64_t now_real, int64_t retain_s)
-{
-    for (size_t i = 0; i < h->delayed_q.n; i++) { /* one pending message per recipient */
-        delayed *d = h->delayed_q.v[i];
-        if (strcmp(d->recipient, recipient) == 0) {
-            delayed_free(d);
-            h->delayed_q.v[i] = h->delayed_q.v[--h->delayed_q.n];
-            break;
-        }
-    }
-    delayed *d = xmalloc(sizeof *d);
-    d->recipient = xstrdup(recipient);
-    d->sender = xstrdup(sender);
-    d->body = xstrndup(body, blen);
-    d->body_len = blen;
-    d->ts = due_real;
-    d->due = mono_ms() + (due_real - now_real);
-    d->retain_s = retain_s;
-    pv_push(&h->delayed_q, d);
-}
-
-void delayed_release(oocsi_hub *h, int64_t now)
-{
-    size_t i = 0;
-    while (i < h->delayed_q.n) {
-        delayed *d = h->delayed_q.v[i];
-        if (d->due > now) {
-            i++;
-            continue;
-        }
-        h->delayed_q.v[i] = h->delayed_q.v[--h->delayed_q.n];
-        dispatch(h, NULL, d->sender, d->recipient, d->body, d->body_len, d->ts, d->retain_s);
-        delayed_free(d);
-    }
-}
-
 /* Applies _RETAIN, _DELAY and _SCHEDULE (an invalid value refuses the
- * message with an error line to the sender), then dispatches or queues. */
+ * message with an error line to the sender), then dispatches or queues;
+ * delayed_add() applies the budgets. */
 void route_message(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
                    const pkeys *k)
 {
@@ -427,7 +389,7 @@ void route_message(oocsi_hub *h, client *from, const char *sender, const char *r
         return;
     }
     if (due) {
-        delayed_add(h, recipient, sender, body, blen, due, now_real, retain_s);
+        delayed_add(h, from, recipient, sender, body, blen, due, now_real, retain_s);
         return;
     }
     dispatch(h, from, sender, recipient, body, blen, now_real, retain_s);

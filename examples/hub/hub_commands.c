@@ -45,7 +45,7 @@ static void cmd_send(oocsi_hub *h, client *c, const char *line, size_t len, int 
 void cmd_subscribe(oocsi_hub *h, client *c, const char *name)
 {
     char x[256];
-    if (c->state != CS_ACTIVE || !*name) {
+    if (c->state != CS_ACTIVE || !*name || !memory_admit(h, c, SUB_BYTES)) {
         return;
     }
     if (!presence_target(name, x, sizeof x)) {
@@ -59,6 +59,7 @@ void cmd_subscribe(oocsi_hub *h, client *c, const char *name)
         if (!pv_has(&p->subs, c)) {
             pv_push(&p->subs, c);
             pv_push(&c->psubs, p);
+            h->nsubs++;
             pthread_cond_broadcast(&h->cond);
         }
         return;
@@ -93,14 +94,14 @@ void cmd_subscribe(oocsi_hub *h, client *c, const char *name)
     }
     pv_push(&ch->subs, c);
     pv_push(&c->subs, ch);
+    h->nsubs++;
     presence_emit(h, ch->name, "join", c->handle);
     if (!c->priv) {
         presence_emit(h, c->handle, "created", "");
     }
     if (ch->ret) {
         if (ch->ret->expiry <= mono_ms()) {
-            retained_free(ch->ret);
-            ch->ret = NULL;
+            retained_drop(h, ch);
         } else {
             retained_deliver(h, c, ch->ret);
         }
@@ -123,6 +124,7 @@ void cmd_unsubscribe(oocsi_hub *h, client *c, char *name)
         if (p && pv_has(&p->subs, c)) {
             pv_remove(&p->subs, c);
             pv_remove(&c->psubs, p);
+            h->nsubs--;
             if (!p->subs.n) {
                 pres_destroy(h, p);
             }
@@ -250,6 +252,7 @@ void client_register(oocsi_hub *h, client *c, char *handle, int priv, const char
     c->handle = handle;
     c->priv = priv;
     c->state = CS_ACTIVE;
+    conn_welcomed(h, c);
     c->self = chan_new(h, handle, NULL, CH_CLIENT, c);
     h->nreg++;
     send_text(h, c, welcome);
@@ -470,6 +473,7 @@ void in_reserve(oocsi_hub *h, client *c, size_t want)
         free(c->in);
         c->in = nb;
         c->in_cap = cap;
+        in_account(h, c);
     }
     c->in_scan -= c->in_off;
     c->in_off = 0;
@@ -481,6 +485,21 @@ int client_gone(const client *c)
     return c->doomed || c->kill;
 }
 
+/* A line over the limit: before a welcome an error line and close (the
+ * limit is small), else the client is dropped. */
+static void line_too_long(oocsi_hub *h, client *c)
+{
+    if (c->state == CS_ACTIVE) {
+        client_doom(h, c, "line too long");
+        return;
+    }
+    char msg[160];
+    snprintf(msg, sizeof msg, "error (line before a welcome longer than %zu bytes, raise with --max-hello-line)",
+             line_limit(h, c));
+    c->in_off = c->in_len = c->in_scan = 0;
+    client_close_with(h, c, msg);
+}
+
 void process_lines(oocsi_hub *h, client *c)
 {
     size_t off = c->in_off, pos = c->in_scan;
@@ -490,8 +509,8 @@ void process_lines(oocsi_hub *h, client *c)
             break;
         }
         size_t end = (size_t)(nl - c->in);
-        if (end - off > h->opt.max_line) {
-            client_doom(h, c, "line too long");
+        if (end - off > line_limit(h, c)) {
+            line_too_long(h, c);
             return;
         }
         handle_line(h, c, c->in + off, end - off);
@@ -503,8 +522,13 @@ void process_lines(oocsi_hub *h, client *c)
     }
     c->in_off = off;
     c->in_scan = c->in_len;
-    if (c->in_len - c->in_off > h->opt.max_line) {
-        client_doom(h, c, "line too long");
+    if (c->in_len - c->in_off > line_limit(h, c)) {
+        line_too_long(h, c);
+        return;
+    }
+    if (c->in_len - c->in_off > READ_CHUNK && !memory_admit(h, c, 0)) { /* the error line was sent */
+        c->in_off = c->in_len = c->in_scan = 0;
+        client_close_with(h, c, "bye");
         return;
     }
     if (c->in_off == c->in_len) {
@@ -513,6 +537,7 @@ void process_lines(oocsi_hub *h, client *c)
             free(c->in);
             c->in = NULL;
             c->in_cap = 0;
+            in_account(h, c);
         }
     }
 }

@@ -109,6 +109,20 @@ static void accept_clients(oocsi_hub *h, int lfd, int tls)
             close(fd);
             continue;
         }
+        char host[INET6_ADDRSTRLEN] = "?";
+        int port = 0;
+        if (ss.ss_family == AF_INET) {
+            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+            port = ntohs(a->sin_port);
+        } else if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+            port = ntohs(a->sin6_port);
+        }
+        if (conn_admit(h, fd, host, tls) < 0) {
+            continue; /* closed */
+        }
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         client *c = xmalloc(sizeof *c);
@@ -130,18 +144,8 @@ static void accept_clients(oocsi_hub *h, int lfd, int tls)
         c->state = CS_HELLO;
         c->type = CT_JSON;
         c->last_active = mono_ms();
-        char host[INET6_ADDRSTRLEN] = "?";
-        int port = 0;
-        if (ss.ss_family == AF_INET) {
-            struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-            inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
-            port = ntohs(a->sin_port);
-        } else if (ss.ss_family == AF_INET6) {
-            struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-            inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
-            port = ntohs(a->sin6_port);
-        }
         snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+        conn_count(h, c, host);
         pv_push(&h->all, c);
         if (h->opt.verbose) {
             hub_log("%sconnection from %s", tls ? "TLS " : "", c->peer);
@@ -233,11 +237,14 @@ static void second_tick(oocsi_hub *h, int64_t now)
         sb_free(&body);
     }
     if ((ch = meta_chan(h, "OOCSI_metrics"))) {
-        char tmp[256];
+        char tmp[512];
         snprintf(tmp, sizeof tmp,
-                 "\"uptime\":%lld,\"messagesTotal\":%llu,\"messages\":%llu,\"channels\":%zu,\"clients\":%d",
+                 "\"uptime\":%lld,\"messagesTotal\":%llu,\"messages\":%llu,\"channels\":%zu,\"clients\":%d,"
+                 "\"memory\":%zu,\"inputBytes\":%zu,\"outputBytes\":%zu,\"subscriptionBytes\":%zu,"
+                 "\"retainedBytes\":%zu,\"delayedBytes\":%zu,\"delayedMessages\":%zu",
                  (long long)(now - h->start_mono), h->messages_total, h->messages_tick, (size_t)HASH_COUNT(h->chans),
-                 h->nreg);
+                 h->nreg, hub_memory(h), h->in_total, h->out_total, h->nsubs * SUB_BYTES, h->retained_bytes,
+                 h->delayed_bytes, h->delayed_q.n);
         sbuf body = {0};
         sb_puts(&body, tmp);
         meta_publish(h, ch, &body);
@@ -276,6 +283,7 @@ void run_timers(oocsi_hub *h, int64_t now)
 {
     if (now >= h->next_stale) {
         stale_check(h, now);
+        hello_deadlines(h, now);
         h->next_stale = now + h->stale_iv;
     }
     if (now >= h->next_ping) {
@@ -304,11 +312,8 @@ static int next_timeout(const oocsi_hub *h, int64_t now)
     if (h->next_sec < next) {
         next = h->next_sec;
     }
-    for (size_t i = 0; i < h->delayed_q.n; i++) {
-        const delayed *d = h->delayed_q.v[i];
-        if (d->due < next) {
-            next = d->due;
-        }
+    if (delayed_next_due(h) < next) {
+        next = delayed_next_due(h);
     }
     if (h->accept_pause_until > now && h->accept_pause_until < next) {
         next = h->accept_pause_until;
@@ -338,10 +343,7 @@ void forget_everything(oocsi_hub *h)
         free(p->name);
         free(p);
     }
-    for (size_t i = 0; i < h->delayed_q.n; i++) {
-        delayed_free(h->delayed_q.v[i]);
-    }
-    pv_free(&h->delayed_q);
+    budgets_forget(h);
     for (size_t i = 0; i < h->all.n; i++) {
         client_free(h->all.v[i]);
     }
@@ -453,6 +455,7 @@ void reap(oocsi_hub *h)
             pv_remove(&h->dirty, c);
         }
         h->all.v[i] = h->all.v[--h->all.n];
+        conn_release(h, c);
         client_free(c);
     }
 }

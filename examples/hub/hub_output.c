@@ -109,9 +109,10 @@ int out_room(oocsi_hub *h, client *c, size_t n)
     if (out_pending(c) + n > h->out_cap) {
         hub_log("dropping %s: more than %zu bytes of output pending", c->handle ? c->handle : c->peer, h->out_cap);
         c->kill = 1;
+        out_account(h, c);
         return 0;
     }
-    return 1;
+    return out_budget(h, c, n);
 }
 
 void ws_wake(oocsi_hub *h)
@@ -135,6 +136,7 @@ void ws_put_frame(oocsi_hub *h, client *c, const char *s, size_t n)
     }
     out_put(c, (const char *)&n, sizeof n);
     out_put(c, s, n);
+    out_account(h, c);
     ws_wake(h);
 }
 
@@ -173,6 +175,7 @@ void send_line(oocsi_hub *h, client *c, const char *s, size_t n)
         out_put(c, s, n);
         out_put(c, pd ? ";\n" : "\n", total - n);
     }
+    out_account(h, c);
     mark_dirty(h, c);
 }
 
@@ -215,9 +218,8 @@ const char *conn_error(const client *c, int err)
 }
 
 /* Writes pending output with as few send() calls as possible. */
-void client_flush(oocsi_hub *h, client *c)
+static void flush_some(oocsi_hub *h, client *c)
 {
-    (void)h;
     if (c->doomed || c->stalled || c->fd < 0) {
         return;
     }
@@ -272,6 +274,12 @@ void client_flush(oocsi_hub *h, client *c)
         shutdown(c->fd, SHUT_WR);
         c->state = CS_LINGER;
     }
+}
+
+void client_flush(oocsi_hub *h, client *c)
+{
+    flush_some(h, c);
+    out_account(h, c);
 }
 
 /* ------------------------------------------------------------------ messages */

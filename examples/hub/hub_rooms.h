@@ -21,10 +21,13 @@
  *    clients, so a descriptor is never closed while poll() watches it.
  *  - Input: one buffer per client, consumed with an offset (no memmove per
  *    line); partial lines are kept across reads; a line longer than
- *    max_line drops the client, so input memory is bounded by max_line.
+ *    max_line drops the client, so input memory is bounded by max_line
+ *    (max_hello_line before a welcome: an error line, then closed).
  *  - Output: one buffer per client, written with one send() per flush (all
  *    pending lines at once). Lossless; a client whose pending output exceeds
- *    max(64 MiB, 4 * max_line) is dropped (memory safety). With
+ *    max(64 MiB, 4 * max_line) is dropped (memory safety), and over
+ *    max_output for all clients together the ones with the most pending
+ *    output are dropped (hub_limits.c, which also holds the other budgets). With
  *    reference_drop_queue the reference server's queue is reproduced: at most
  *    21 lines wait to be handed to the socket, a 22nd drops the oldest.
  *  - Message payloads are validated and re-emitted by a small strict JSON
@@ -53,6 +56,11 @@
  *  - no outgoing message loss (unless reference_drop_queue = 1);
  *  - max_clients is enforced: a hello beyond it gets "error (too many
  *    clients)" and the connection is closed;
+ *  - budgets (hub_limits.c): _DELAY/_SCHEDULE beyond max_delay_s (1 day) and
+ *    delayed or retained messages over their byte or count budgets are
+ *    refused with "error (..., raise with --FLAG)"; _RETAIN is capped at
+ *    max_retain_s; TCP/TLS connections have a hello deadline, a per-address
+ *    and a pending-hello limit, and lines before a welcome max_hello_line;
  *  - `unsubscribe presence(X)` works (a no-op bug in the reference);
  *  - filter/transform subscriptions `X[...]` are not implemented: such
  *    subscribe lines are ignored;
@@ -112,6 +120,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +139,20 @@
 #define DROP_QUEUE_LEN 21
 #define RETAIN_MAX_S 172800
 #define DELAY_MAX_S (10LL * 365 * 24 * 3600)
+#define DELAY_DEFAULT_S 86400 /* max_delay_s (DELAY_MAX_S: beyond it a _DELAY is invalid) */
+#define DELAYED_MAX 1000
+#define DELAYED_BYTES_MAX ((size_t)64 * 1024 * 1024)
+#define DELAYED_CLIENT_BYTES_MAX ((size_t)16 * 1024 * 1024)
+#define RETAINED_BYTES_MAX ((size_t)64 * 1024 * 1024)
+#define RETAINED_CLIENT_BYTES_MAX ((size_t)16 * 1024 * 1024)
+#define HELLO_TIMEOUT_MS 10000
+#define CONNS_PER_ADDR_MAX 256
+#define PENDING_HELLOS_MAX 1024
+#define HELLO_LINE_MAX 4096
+#define OUTPUT_MAX ((size_t)1024 * 1024 * 1024)
+#define MEMORY_MAX ((size_t)2048 * 1024 * 1024)
+#define CLIENT_MEMORY_MAX ((size_t)256 * 1024 * 1024)
+#define SUB_BYTES 64
 #define CLOSE_GRACE_MS 5000
 #define JSON_DEPTH_MAX 512
 #define ACCEPT_BATCH 64
@@ -198,6 +221,13 @@ typedef struct client {
     int ws;         /* a WebSocket connection (fd is -1; output holds frames) */
     void *ws_conn;  /* hub_ws.c's handle of it */
     int ws_closing; /* doomed: the service thread was asked to close it */
+    /* budgets (hub_limits.c) */
+    int64_t created;             /* accept time (monotonic ms); 0 for WebSocket clients */
+    int counted;                 /* TCP/TLS: in the per-address count */
+    int prehello;                /* TCP/TLS: in the count of connections without a welcome */
+    size_t out_counted;          /* this client's share of oocsi_hub.out_total */
+    size_t in_counted;           /* ... of oocsi_hub.in_total */
+    char addr[INET6_ADDRSTRLEN]; /* peer address without the port */
 } client;
 
 typedef struct retained {
@@ -207,6 +237,7 @@ typedef struct retained {
     char *recipient;
     int64_t ts;
     int64_t expiry; /* monotonic ms */
+    size_t bytes;   /* accounted to the sender (hub_limits.c) */
 } retained;
 
 typedef struct chan {
@@ -234,6 +265,9 @@ typedef struct delayed {
     int64_t ts;
     int64_t due; /* monotonic ms */
     int64_t retain_s;
+    size_t bytes;      /* accounted to the sender */
+    size_t heap_i;     /* index in oocsi_hub.delayed_q, a min-heap by due */
+    UT_hash_handle hh; /* in oocsi_hub.delayed_by, keyed by recipient (one pending per recipient) */
 } delayed;
 
 /* Wrong passwords from one address (hub_guard.c). */
@@ -243,6 +277,20 @@ typedef struct auth_rec {
     int strikes; /* blocks so far */
     int64_t window_start, blocked_until, last;
 } auth_rec;
+
+/* What one sender handle holds in delayed and retained messages. */
+typedef struct usage {
+    char *name;
+    size_t delayed_n, delayed_bytes, retained_bytes;
+    UT_hash_handle hh;
+} usage;
+
+/* TCP/TLS connections per peer address. */
+typedef struct addrcount {
+    char addr[INET6_ADDRSTRLEN];
+    int n;
+    UT_hash_handle hh;
+} addrcount;
 
 typedef struct user {
     char *name;
@@ -287,8 +335,19 @@ struct oocsi_hub {
     int nreg;
     chan *chans; /* uthash by name: channels and client handles */
     chan *chan_head, *chan_tail;
-    pres *pres;     /* uthash by X of presence(X) */
-    pvec delayed_q; /* delayed * */
+    pres *pres;           /* uthash by X of presence(X) */
+    pvec delayed_q;       /* delayed *, a min-heap by due */
+    delayed *delayed_by;  /* uthash by recipient */
+    usage *usage;         /* uthash by sender handle */
+    addrcount *addrs;     /* uthash by address */
+    size_t delayed_bytes; /* budgets and their totals (hub_limits.c) */
+    size_t retained_bytes;
+    size_t out_total;
+    size_t in_total;
+    size_t nsubs;                /* channel and presence subscriptions */
+    int npending;                /* TCP/TLS connections without a welcome */
+    int64_t refused_log_at;      /* the last logged refusal at accept (at most one a second) */
+    unsigned long refused_quiet; /* refusals not logged since */
 
     uint64_t rng;
     unsigned long long delivered;
@@ -341,6 +400,7 @@ void sb_json_str(sbuf *b, const char *s, size_t n);
 void pv_push(pvec *p, void *x);
 int pv_has(const pvec *p, const void *x);
 void pv_remove(pvec *p, const void *x);
+size_t pv_remove_steps(void);
 void pv_free(pvec *p);
 chan *chan_get(const oocsi_hub *h, const char *name);
 void chan_put(oocsi_hub *h, chan *ch);
@@ -393,8 +453,8 @@ void chan_unsub(oocsi_hub *h, chan *ch, client *c);
 void client_doom(oocsi_hub *h, client *c, const char *why);
 void client_close_with(oocsi_hub *h, client *c, const char *last);
 void client_free(client *c);
-void delayed_free(delayed *d);
-void delayed_release(oocsi_hub *h, int64_t now);
+void dispatch(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
+              int64_t ts, int64_t retain_s);
 void route_message(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
                    const pkeys *k);
 
@@ -427,6 +487,29 @@ void forget_everything(oocsi_hub *h);
 int ws_start(oocsi_hub *h);
 void reap(oocsi_hub *h);
 void *hub_thread(void *arg);
+
+/* hub_limits.c */
+void limit_options(oocsi_hub_options *o);
+void limit_error(oocsi_hub *h, client *c, const char *what, const char *flag);
+int delayed_add(oocsi_hub *h, client *from, const char *recipient, const char *sender, const char *body, size_t blen,
+                int64_t due_real, int64_t now_real, int64_t retain_s);
+void delayed_release(oocsi_hub *h, int64_t now);
+int64_t delayed_next_due(const oocsi_hub *h);
+void budgets_forget(oocsi_hub *h);
+void retained_set(oocsi_hub *h, client *from, chan *ch, const char *sender, const char *recipient, const char *body,
+                  size_t blen, int64_t ts, int64_t retain_s);
+void retained_drop(oocsi_hub *h, chan *ch);
+int conn_admit(oocsi_hub *h, int fd, const char *addr, int tls);
+void conn_count(oocsi_hub *h, client *c, const char *addr);
+void conn_welcomed(oocsi_hub *h, client *c);
+void conn_release(oocsi_hub *h, client *c);
+void hello_deadlines(oocsi_hub *h, int64_t now);
+size_t line_limit(const oocsi_hub *h, const client *c);
+void out_account(oocsi_hub *h, client *c);
+int out_budget(oocsi_hub *h, client *c, size_t n);
+void in_account(oocsi_hub *h, client *c);
+size_t hub_memory(const oocsi_hub *h);
+int memory_admit(oocsi_hub *h, client *c, size_t bytes);
 
 /* hub_webclients.c */
 #ifdef HUB_HAVE_WS

@@ -195,15 +195,26 @@ int pv_has(const pvec *p, const void *x)
 }
 
 /* Removes x keeping the order. */
+/* Elements passed over or moved by pv_remove() in this process: a
+ * complexity probe for tests (oocsi_hub_usage "list_steps"). */
+static _Atomic size_t pv_steps;
+
+size_t pv_remove_steps(void)
+{
+    return atomic_load_explicit(&pv_steps, memory_order_relaxed);
+}
+
 void pv_remove(pvec *p, const void *x)
 {
     for (size_t i = 0; i < p->n; i++) {
         if (p->v[i] == x) {
             memmove(p->v + i, p->v + i + 1, (p->n - i - 1) * sizeof *p->v);
+            atomic_fetch_add_explicit(&pv_steps, p->n - 1, memory_order_relaxed);
             p->n--;
             return;
         }
     }
+    atomic_fetch_add_explicit(&pv_steps, p->n, memory_order_relaxed);
 }
 
 void pv_free(pvec *p)

@@ -194,6 +194,7 @@ void hub_ws_detach(oocsi_hub *h, struct client *c)
         pv_remove(&h->dirty, c);
     }
     pv_remove(&h->all, c);
+    conn_release(h, c);
     client_free(c);
     pthread_cond_broadcast(&h->cond);
     hub_wake(h);
@@ -246,7 +247,6 @@ void hub_ws_each(oocsi_hub *h, void (*fn)(void *conn, unsigned want, void *ctx),
 
 int hub_ws_next_frame(oocsi_hub *h, struct client *c, size_t pre, unsigned char **buf, size_t *len)
 {
-    (void)h;
     if (!c) {
         return -1;
     }
@@ -270,6 +270,7 @@ int hub_ws_next_frame(oocsi_hub *h, struct client *c, size_t pre, unsigned char 
             c->out_cap = 0;
         }
     }
+    out_account(h, c);
     *buf = b;
     *len = n;
     return 1;

@@ -6,6 +6,7 @@
  *             [--tls-port N] [--ws-port N] [--wss-port N] [--cert FILE]
  *             [--key FILE] [--www DIR] [--allow-origin ORIGIN]...
  *             [--reference-drop-queue] [--verbose]
+ *             [budget options: --max-delay S, --max-memory BYTES ... (usage())]
  *             [--help]
  *
  * Options may also be written with one dash (-port 4444, as for the Java
@@ -41,6 +42,23 @@ static void usage(FILE *f)
                "  --allow-origin ORIGIN also accept WebSocket pages from ORIGIN (repeatable; '*': any;\n"
                "                        default: no Origin, localhost, 127.0.0.1, [::1], the hub's own host)\n"
                "  --reference-drop-queue  drop output like the Java server (at most 21 pending lines)\n"
+               "Budgets (0: the default; an error line names the flag to a client that hits one):\n"
+               "  --max-delay S         longest _DELAY or _SCHEDULE ahead (default 86400)\n"
+               "  --max-delayed N       pending delayed messages per client (default 1000)\n"
+               "  --max-delayed-bytes BYTES         all pending delayed messages (default 67108864)\n"
+               "  --max-delayed-client-bytes BYTES  those of one client (default 16777216)\n"
+               "  --max-retain S        longest _RETAIN, longer ones are shortened (default and most 172800)\n"
+               "  --max-retained-bytes BYTES        all retained messages (default 67108864)\n"
+               "  --max-retained-client-bytes BYTES those of one client (default 16777216)\n"
+               "  --hello-timeout MS    close TCP/TLS connections without a welcome after MS (default 10000)\n"
+               "  --max-conns-per-addr N  TCP/TLS connections from one address (default 256)\n"
+               "  --max-pending-hellos N  TCP/TLS connections without a welcome (default 1024)\n"
+               "  --max-hello-line BYTES  longest line before a welcome (default 4096)\n"
+               "  --max-output BYTES    output queued to all clients; over it the slowest are dropped\n"
+               "                        (default 1073741824)\n"
+               "  --max-memory BYTES    input, output, subscriptions, retained and delayed messages\n"
+               "                        (default 2147483648)\n"
+               "  --max-client-memory BYTES  the share of one client (default 268435456)\n"
                "  -v, --verbose         log connections and commands to stderr\n"
                "  -h, --help            show this text\n"
                "      --version         print the version and exit\n"
@@ -59,6 +77,27 @@ static int parse_long(const char *s, long min, long max, long *out)
         return -1;
     }
     *out = v;
+    return 0;
+}
+
+/* The budget options: name, then where the value goes (one of the two). */
+typedef struct budget_flag {
+    const char *name;
+    int *ival;
+    size_t *zval;
+} budget_flag;
+
+static int budget_parse(const budget_flag *f, const char *value)
+{
+    long v = 0;
+    if (parse_long(value, 0, f->ival ? INT_MAX : LONG_MAX, &v) < 0) {
+        return -1;
+    }
+    if (f->ival) {
+        *f->ival = (int)v;
+    } else {
+        *f->zval = (size_t)v;
+    }
     return 0;
 }
 
@@ -85,6 +124,23 @@ int main(int argc, char **argv)
     oocsi_hub_options o;
     oocsi_hub_options_init(&o);
     o.port = 4444;
+    const budget_flag budgets[] = {
+        {"max-delay", &o.max_delay_s, NULL},
+        {"max-delayed", NULL, &o.max_delayed},
+        {"max-delayed-bytes", NULL, &o.max_delayed_bytes},
+        {"max-delayed-client-bytes", NULL, &o.max_delayed_client_bytes},
+        {"max-retain", &o.max_retain_s, NULL},
+        {"max-retained-bytes", NULL, &o.max_retained_bytes},
+        {"max-retained-client-bytes", NULL, &o.max_retained_client_bytes},
+        {"hello-timeout", &o.hello_timeout_ms, NULL},
+        {"max-conns-per-addr", &o.max_conns_per_addr, NULL},
+        {"max-pending-hellos", &o.max_pending_hellos, NULL},
+        {"max-hello-line", NULL, &o.max_hello_line},
+        {"max-output", NULL, &o.max_output},
+        {"max-memory", NULL, &o.max_memory},
+        {"max-client-memory", NULL, &o.max_client_memory},
+    };
+    const size_t nbudgets = sizeof budgets / sizeof budgets[0];
 
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -131,7 +187,13 @@ int main(int argc, char **argv)
                     !strcmp(key, "max-line") || !strcmp(key, "tls-port") || !strcmp(key, "ws-port") ||
                     !strcmp(key, "wss-port") || !strcmp(key, "cert") || !strcmp(key, "key") || !strcmp(key, "www") ||
                     !strcmp(key, "allow-origin");
-        if (!known) {
+        const budget_flag *budget = NULL;
+        for (size_t b = 0; b < nbudgets && !known; b++) {
+            if (!strcmp(key, budgets[b].name)) {
+                budget = &budgets[b];
+            }
+        }
+        if (!known && !budget) {
             fprintf(stderr, "oocsi-hub: unknown option '%s'\n", arg);
             usage(stderr);
             return 2;
@@ -146,7 +208,9 @@ int main(int argc, char **argv)
         }
         long v = 0;
         int bad = 0;
-        if (!strcmp(key, "port")) {
+        if (budget) {
+            bad = budget_parse(budget, value);
+        } else if (!strcmp(key, "port")) {
             bad = parse_long(value, 0, 65535, &v);
             o.port = (int)v;
         } else if (!strcmp(key, "bind")) {

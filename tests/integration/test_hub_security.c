@@ -176,8 +176,10 @@ static void test_server_key_values_refused(void **state)
                     "\"sender\":\"b\"}");
     sendf(b, "sendraw room {\"_DELAY\":0,\"_RETAIN\":0,\"n\":2}");
     expect_match(a, "{\"_DELAY\":0,\"_RETAIN\":0,\"n\":2,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
-    sendf(b, "sendraw room {\"_SCHEDULE\":\"9999-12-31 23:59:59\",\"n\":3}"); /* queued */
-    sendf(b, "sendraw room {\"_RETAIN\":99999999,\"n\":4}");                  /* capped at 2 days */
+    sendf(b, "sendraw room {\"_SCHEDULE\":\"9999-12-31 23:59:59\",\"n\":3}"); /* valid */
+    /* but beyond a budget (test_hub_limits.c) */
+    expect_match(b, "error (delay of * s over the limit of 86400 s, raise with --max-delay)");
+    sendf(b, "sendraw room {\"_RETAIN\":99999999,\"n\":4}"); /* capped at 2 days */
     expect_match(a, "{\"_RETAIN\":99999999,\"n\":4,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
     expect_quiet(b);
 }
