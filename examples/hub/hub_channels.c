@@ -409,12 +409,16 @@ void delayed_release(oocsi_hub *h, int64_t now)
     }
 }
 
-/* "yyyy-MM-dd HH:mm:ss" in local time (lenient, like SimpleDateFormat) to epoch ms; -1 if unparseable. */
+/* "yyyy-MM-dd HH:mm:ss" in local time (lenient, like SimpleDateFormat) to epoch ms; -1 if unparseable,
+ * also for a time that epoch milliseconds cannot hold (a year near INT_MIN or INT_MAX). */
 static int64_t parse_schedule(const char *s)
 {
     int y, mo, d, hh, mi, ss;
     if (sscanf(s, "%d-%d-%d %d:%d:%d", &y, &mo, &d, &hh, &mi, &ss) != 6) {
         return -1;
+    }
+    if (y < INT_MIN + 1900 || mo == INT_MIN) {
+        return -1; /* y - 1900 or mo - 1 would overflow */
     }
     struct tm tm;
     memset(&tm, 0, sizeof tm);
@@ -426,7 +430,7 @@ static int64_t parse_schedule(const char *s)
     tm.tm_sec = ss;
     tm.tm_isdst = -1;
     time_t t = mktime(&tm);
-    if (t == (time_t)-1) {
+    if (t == (time_t)-1 || t > (time_t)(INT64_MAX / 1000) || t < (time_t)(INT64_MIN / 1000)) {
         return -1;
     }
     return (int64_t)t * 1000;

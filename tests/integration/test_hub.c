@@ -351,6 +351,31 @@ static void test_fuzz_empty_key_strings(void **state)
     expect_match(a, "{\"_RETAIN\":\"\\u0031\",\"n\":3,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
 }
 
+/* Regression (found by tests/fuzz/fuzz_hub_commands with its dictionary):
+ * a _SCHEDULE year or month near INT_MIN overflowed y - 1900 or mo - 1, and a
+ * year past what epoch milliseconds hold overflowed t * 1000 (UBSan aborts;
+ * without it year 700000000 wrapped to a time in the future and the message
+ * was held). Such dates are unparseable now: delivered at once, like a past
+ * date. */
+static void test_fuzz_schedule_extremes(void **state)
+{
+    (void)state;
+    static const char *const dates[] = {"2000-01-01 00:00:00", "-2147483648-01-01 00:00:00",
+                                        "2000--2147483648-01 00:00:00", "2147481747-12-31 23:59:59",
+                                        "700000000-01-01 00:00:00"};
+    conn *a = json_client("a");
+    conn *b = json_client("b");
+    subscribe(a, "room");
+    for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
+        char want[160];
+        sendf(b, "sendraw room {\"_SCHEDULE\":\"%s\",\"n\":%zu}", dates[i], i);
+        snprintf(want, sizeof want,
+                 "{\"_SCHEDULE\":\"%s\",\"n\":%zu,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}", dates[i],
+                 i);
+        expect_match(a, want);
+    }
+}
+
 static void test_presence(void **state)
 {
     (void)state;
@@ -426,6 +451,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz_empty_key_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fuzz_schedule_extremes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_presence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_channels, setup, teardown),
     };
