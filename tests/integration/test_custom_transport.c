@@ -212,11 +212,166 @@ static void test_bad_urls(void **state)
     assert_int_equal(oocsi_register_transport(NULL), OOCSI_ERR_INVAL);
 }
 
+/* A scripted in-memory server for the "script" scheme: it welcomes the hello
+ * with script_welcome, answers ping with "." and quit with "bye" and the end
+ * of the stream. No socket: wait() returns at once. */
+static const char *script_welcome;
+
+typedef struct script {
+    char in[512]; /* what the client will read */
+    size_t in_len;
+    char line[512]; /* the client's line under way */
+    size_t line_len;
+    int eof;
+} script;
+
+static int script_open(void **state, const oocsi_url *url, const oocsi_transport_config *cfg)
+{
+    (void)url;
+    (void)cfg;
+    *state = calloc(1, sizeof(script));
+    return *state ? OOCSI_OK : OOCSI_ERR_NOMEM;
+}
+
+static int script_interest(void *state)
+{
+    (void)state;
+    return OOCSI_WANT_READ;
+}
+
+static int script_process(void *state, int events)
+{
+    (void)state;
+    (void)events;
+    return 1;
+}
+
+static void script_say(script *s, const char *text)
+{
+    size_t n = strlen(text);
+    assert_true(s->in_len + n + 1 <= sizeof s->in);
+    memcpy(s->in + s->in_len, text, n);
+    s->in[s->in_len + n] = '\n';
+    s->in_len += n + 1;
+}
+
+static ssize_t script_read(void *state, char *buf, size_t len)
+{
+    script *s = state;
+    if (s->in_len == 0)
+        return s->eof ? OOCSI_ERR_CLOSED : 0;
+    size_t n = s->in_len < len ? s->in_len : len;
+    memcpy(buf, s->in, n);
+    memmove(s->in, s->in + n, s->in_len - n);
+    s->in_len -= n;
+    return (ssize_t)n;
+}
+
+static ssize_t script_write(void *state, const char *buf, size_t len)
+{
+    script *s = state;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\n') {
+            assert_true(s->line_len + 1 < sizeof s->line);
+            s->line[s->line_len++] = buf[i];
+            continue;
+        }
+        s->line[s->line_len] = '\0';
+        s->line_len = 0;
+        if (strstr(s->line, "(JSON)"))
+            script_say(s, script_welcome);
+        else if (!strcmp(s->line, "ping"))
+            script_say(s, ".");
+        else if (!strcmp(s->line, "quit")) {
+            script_say(s, "bye");
+            s->eof = 1;
+        }
+    }
+    return (ssize_t)len;
+}
+
+static void script_close(void *state)
+{
+    free(state);
+}
+
+static int script_wait(void *state, int timeout_ms)
+{
+    (void)state;
+    (void)timeout_ms;
+    return OOCSI_OK;
+}
+
+static void script_wake(void *state)
+{
+    (void)state;
+}
+
+static const oocsi_transport script_transport = {
+    .scheme = "script",
+    .default_codec = "line",
+    .flags = OOCSI_TRANSPORT_STREAM,
+    .open = script_open,
+    .interest = script_interest,
+    .process = script_process,
+    .read = script_read,
+    .write = script_write,
+    .close = script_close,
+    .wait = script_wait,
+    .wake = script_wake,
+};
+
+static void ignore_message(oocsi_client *c, const oocsi_message *m, void *user)
+{
+    (void)c;
+    (void)m;
+    (void)user;
+}
+
+/* The handle after a connect that script_welcome answered (and a subscribe,
+ * whose barrier the script answers). */
+static char *handle_after(const char *welcome)
+{
+    script_welcome = welcome;
+    oocsi_options *o = oocsi_options_new();
+    assert_int_equal(oocsi_options_set_handle(o, "scripted"), OOCSI_OK);
+    assert_int_equal(oocsi_options_add_endpoint(o, "script://server"), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
+    oocsi_client *c = NULL;
+    assert_int_equal(oocsi_connect(&c, o), OOCSI_OK);
+    oocsi_options_free(o);
+    assert_int_equal(oocsi_subscribe(c, "scripted_ch", ignore_message, NULL), OOCSI_OK);
+    char *h = strdup(oocsi_handle(c));
+    assert_non_null(h);
+    oocsi_close(c);
+    return h;
+}
+
+/* Regression (found by tests/fuzz/fuzz_client): a welcome naming an empty
+ * handle ({'message' : "welcome "}), or one with a space, became the
+ * client's handle; it keeps the requested handle now. A valid name still
+ * replaces it (the server may have changed it). */
+static void test_welcome_without_a_valid_name(void **state)
+{
+    (void)state;
+    assert_int_equal(oocsi_register_transport(&script_transport), OOCSI_OK);
+    const char *welcomes[] = {"{'message' : \"welcome \"}", "{'message' : \"welcome a b\"}", "welcome \x01"};
+    for (size_t i = 0; i < sizeof welcomes / sizeof welcomes[0]; i++) {
+        char *h = handle_after(welcomes[i]);
+        assert_string_equal(h, "scripted");
+        free(h);
+    }
+    char *h = handle_after("{'message' : \"welcome scripted_42\"}");
+    assert_string_equal(h, "scripted_42");
+    free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         IT_TEST(test_registered_scheme_carries_everything),
         IT_TEST(test_bad_urls),
+        IT_TEST(test_welcome_without_a_valid_name),
     };
     return cmocka_run_group_tests_name("integration.custom_transport", tests, it_group_setup, it_group_teardown);
 }
