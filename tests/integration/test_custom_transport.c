@@ -213,9 +213,12 @@ static void test_bad_urls(void **state)
 }
 
 /* A scripted in-memory server for the "script" scheme: it welcomes the hello
- * with script_welcome, answers ping with "." and quit with "bye" and the end
- * of the stream. No socket: wait() returns at once. */
+ * with script_welcome, answers ping with "." (followed once by
+ * script_after_pong), quit with "bye" and the end of the stream, and keeps
+ * the client's last sendraw line. No socket: wait() returns at once. */
 static const char *script_welcome;
+static const char *script_after_pong; /* a line sent once after the next "." */
+static char script_sent[512];         /* the last sendraw line of the client */
 
 typedef struct script {
     char in[512]; /* what the client will read */
@@ -280,8 +283,13 @@ static ssize_t script_write(void *state, const char *buf, size_t len)
         s->line_len = 0;
         if (strstr(s->line, "(JSON)"))
             script_say(s, script_welcome);
-        else if (!strcmp(s->line, "ping"))
+        else if (!strcmp(s->line, "ping")) {
             script_say(s, ".");
+            if (script_after_pong)
+                script_say(s, script_after_pong);
+            script_after_pong = NULL;
+        } else if (!strncmp(s->line, "sendraw ", 8))
+            snprintf(script_sent, sizeof script_sent, "%s", s->line);
         else if (!strcmp(s->line, "quit")) {
             script_say(s, "bye");
             s->eof = 1;
@@ -366,12 +374,71 @@ static void test_welcome_without_a_valid_name(void **state)
     free(h);
 }
 
+/* How many members of obj are named key. */
+static int count_key(const cJSON *obj, const char *key)
+{
+    int n = 0;
+    for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next)
+        n += it->string && strcmp(it->string, key) == 0;
+    return n;
+}
+
+static int prefilled_handles = -1; /* _MESSAGE_HANDLE members in the prefilled response */
+
+static void add_one(oocsi_client *c, const oocsi_message *request, cJSON *response, void *user)
+{
+    (void)c;
+    (void)request;
+    (void)user;
+    prefilled_handles = count_key(response, "_MESSAGE_HANDLE");
+    cJSON_AddNumberToObject(response, "answered", 1);
+}
+
+/* Regression (found by tests/fuzz/fuzz_client): a request repeating
+ * _MESSAGE_HANDLE and _MESSAGE_ID (JSON allows it; cJSON keeps every copy)
+ * had only the first copy removed from the response the responder gets
+ * prefilled, which must not hold _MESSAGE_HANDLE. The answer on the wire
+ * carries the request's first id once. */
+static void test_responder_with_repeated_call_keys(void **state)
+{
+    (void)state;
+    assert_int_equal(oocsi_register_transport(&script_transport), OOCSI_OK);
+    script_welcome = "{'message' : \"welcome scripted\"}";
+    script_sent[0] = '\0';
+    prefilled_handles = -1;
+    oocsi_options *o = oocsi_options_new();
+    assert_int_equal(oocsi_options_add_endpoint(o, "script://server"), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_handle(o, "scripted"), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
+    oocsi_client *c = NULL;
+    assert_int_equal(oocsi_connect(&c, o), OOCSI_OK);
+    oocsi_options_free(o);
+    /* the request comes right after the registration's barrier */
+    script_after_pong = "{\"_MESSAGE_HANDLE\":\"add\",\"_MESSAGE_ID\":\"one\",\"_MESSAGE_HANDLE\":\"add\","
+                        "\"_MESSAGE_ID\":\"two\",\"recipient\":\"calls\",\"timestamp\":1,\"sender\":\"peer\"}";
+    assert_int_equal(oocsi_register(c, "calls", "add", add_one, NULL), OOCSI_OK);
+    int64_t deadline = it_now_ms() + IT_TIMEOUT;
+    while (!script_sent[0] && it_now_ms() < deadline)
+        assert_int_equal(oocsi_loop(c, 10), OOCSI_OK);
+    oocsi_close(c);
+    assert_int_equal(prefilled_handles, 0);
+    assert_true(strncmp(script_sent, "sendraw peer {", 14) == 0);
+    cJSON *answer = cJSON_Parse(script_sent + 13);
+    assert_non_null(answer);
+    assert_int_equal(count_key(answer, "_MESSAGE_HANDLE"), 0);
+    assert_int_equal(count_key(answer, "_MESSAGE_ID"), 1);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(answer, "_MESSAGE_ID")), "one");
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(answer, "answered")));
+    cJSON_Delete(answer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         IT_TEST(test_registered_scheme_carries_everything),
         IT_TEST(test_bad_urls),
         IT_TEST(test_welcome_without_a_valid_name),
+        IT_TEST(test_responder_with_repeated_call_keys),
     };
     return cmocka_run_group_tests_name("integration.custom_transport", tests, it_group_setup, it_group_teardown);
 }
