@@ -65,8 +65,8 @@ static int start_call(const char *fname, oocsi_client *c, const char *channel, c
     pthread_mutex_lock(&c->mu);
     make_id(c, k->id);
     pthread_mutex_unlock(&c->mu);
-    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_HANDLE");
-    cJSON_DeleteItemFromObjectCaseSensitive(req, "_MESSAGE_ID");
+    oocsi__delete_key(req, "_MESSAGE_HANDLE");
+    oocsi__delete_key(req, "_MESSAGE_ID");
     if (!cJSON_AddStringToObject(req, "_MESSAGE_HANDLE", call_name) ||
         !cJSON_AddStringToObject(req, "_MESSAGE_ID", k->id))
         rc = OOCSI_ERR_NOMEM;

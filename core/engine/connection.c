@@ -380,7 +380,12 @@ void oocsi__go_online(oocsi_client *c)
 
 void oocsi__on_welcome(oocsi_client *c, const char *name)
 {
-    if (!c->handle || strcmp(c->handle, name) != 0) {
+    if (oocsi__validate_name(name) != OOCSI_OK) {
+        /* An empty name, or one with spaces or control characters, cannot be
+         * ours: keep the handle we asked for. */
+        oocsi__log(c, OOCSI_LOG_WARN, "the server's welcome names no valid handle (\"%.80s\"); keeping %s", name,
+                   c->handle ? c->handle : "");
+    } else if (!c->handle || strcmp(c->handle, name) != 0) {
         char *h = strdup(name);
         if (h) {
             free(c->handle);

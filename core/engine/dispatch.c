@@ -159,18 +159,18 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
             cJSON *resp = cJSON_Duplicate(n->data, 1);
             if (!resp)
                 break;
-            cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_HANDLE");
+            oocsi__delete_key(resp, "_MESSAGE_HANDLE");
             /* The request's server keys are not echoed back: a call sent
              * with _DELAY would otherwise have its answer delayed too, one
              * with _RETAIN its answer retained. (The responder may add them.) */
-            cJSON_DeleteItemFromObjectCaseSensitive(resp, "_RETAIN");
-            cJSON_DeleteItemFromObjectCaseSensitive(resp, "_DELAY");
-            cJSON_DeleteItemFromObjectCaseSensitive(resp, "_SCHEDULE");
+            oocsi__delete_key(resp, "_RETAIN");
+            oocsi__delete_key(resp, "_DELAY");
+            oocsi__delete_key(resp, "_SCHEDULE");
             const cJSON *mid = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_ID");
             ts[i].rfn(c, &m, resp, ts[i].user);
             if (cJSON_IsObject(resp)) {
-                cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_HANDLE");
-                cJSON_DeleteItemFromObjectCaseSensitive(resp, "_MESSAGE_ID");
+                oocsi__delete_key(resp, "_MESSAGE_HANDLE");
+                oocsi__delete_key(resp, "_MESSAGE_ID");
                 if (cJSON_IsString(mid))
                     cJSON_AddStringToObject(resp, "_MESSAGE_ID", mid->valuestring);
                 if (m.sender[0])

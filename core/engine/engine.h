@@ -315,6 +315,8 @@ void oocsi__pings_fail_all(oocsi_client *c, int err);
 void oocsi__requeue_unsent(oocsi_client *c);
 /* Serialises data (must be an object) for the wire. */
 int oocsi__render(const cJSON *data, char **out, size_t *len);
+/* Removes every member named key from obj (JSON text may repeat a key). */
+void oocsi__delete_key(cJSON *obj, const char *key);
 /* Sends a message (lock held). payload is compact ASCII JSON. */
 int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *payload, size_t len);
 

@@ -97,7 +97,7 @@ static void on_message(oocsi_client *c, oocsi_event *ev)
             oocsi__call *k = take_call(c, mid->valuestring);
             if (k) {
                 oocsi__remember_done(c, k->id);
-                cJSON_DeleteItemFromObjectCaseSensitive(ev->data, "_MESSAGE_ID");
+                oocsi__delete_key(ev->data, "_MESSAGE_ID");
                 if (k->w) {
                     k->w->response = ev->data;
                     ev->data = NULL;

@@ -191,6 +191,12 @@ void oocsi__requeue_unsent(oocsi_client *c)
         c->out.data[0] = '\0';
 }
 
+void oocsi__delete_key(cJSON *obj, const char *key)
+{
+    while (cJSON_GetObjectItemCaseSensitive(obj, key))
+        cJSON_DeleteItemFromObjectCaseSensitive(obj, key);
+}
+
 int oocsi__render(const cJSON *data, char **out, size_t *len)
 {
     if (!cJSON_IsObject(data))

@@ -208,7 +208,9 @@ OOCSI_API int oocsi_connect_to(oocsi_client **out, const char *handle, const cha
  *  after its client) is reported on stderr and in oocsi_last_error(NULL)
  *  and otherwise ignored. */
 OOCSI_API void oocsi_close(oocsi_client *c);
-/** The handle the server welcomed (without password). Valid until close. */
+/** The handle the server welcomed (without password); the requested one
+ *  (after '#' replacement) if the welcome named none or one that is not a
+ *  valid name (empty, spaces, control characters). Valid until close. */
 OOCSI_API const char *oocsi_handle(const oocsi_client *c);
 /** URL of the endpoint in use (or last used). Valid until the next reconnect;
  *  read it from a callback or the state handler. */

@@ -6,6 +6,9 @@
 #   tests/fuzz/run.sh 600        600 s per target
 #   tests/fuzz/run.sh -runs=N    N executions per target (the long run by hand)
 #
+# A target's dictionary, tests/fuzz/dict/<target>.dict, is passed with
+# -dict= when it exists.
+#
 # Environment: FUZZ_TARGETS="line_codec url" runs only those targets;
 # FUZZ_WORK=DIR puts the working corpora, logs and crash files there
 # (default build-fuzz/run). Fails if any target finds a crash, a leak, a
@@ -17,7 +20,7 @@ cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 BUILD="$ROOT/build-fuzz"
 WORK=${FUZZ_WORK:-$BUILD/run}
-TARGETS=${FUZZ_TARGETS:-"line_codec webjson_codec url hub_commands"}
+TARGETS=${FUZZ_TARGETS:-"line_codec webjson_codec url hub_commands client"}
 
 usage() {
     echo "usage: $0 [seconds | -runs=N]" >&2
@@ -65,11 +68,15 @@ for t in $TARGETS; do
     mkdir -p "$dir/corpus" "$dir/artifacts"
     cp "$seeds"/* "$dir/corpus/"
     seeds_n=$(find "$dir/corpus" -type f | wc -l)
+    dict=()
+    if [ -f "$ROOT/tests/fuzz/dict/$t.dict" ]; then
+        dict=(-dict="$ROOT/tests/fuzz/dict/$t.dict")
+    fi
     echo
-    echo "+ fuzz_$t ${LIMIT[*]} ($seeds_n seeds; log $dir/log)"
+    echo "+ fuzz_$t ${LIMIT[*]} ${dict[*]} ($seeds_n seeds; log $dir/log)"
     start=$(date +%s)
     rc=0
-    nice -n 5 "$bin" "${LIMIT[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    nice -n 5 "$bin" "${LIMIT[@]}" "${dict[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$dir/artifacts/" "$dir/corpus" >"$dir/log" 2>&1 || rc=$?
     secs=$(($(date +%s) - start))
     execs=$(fuzz_stat number_of_executed_units "$dir/log")

@@ -212,11 +212,233 @@ static void test_bad_urls(void **state)
     assert_int_equal(oocsi_register_transport(NULL), OOCSI_ERR_INVAL);
 }
 
+/* A scripted in-memory server for the "script" scheme: it welcomes the hello
+ * with script_welcome, answers ping with "." (followed once by
+ * script_after_pong), quit with "bye" and the end of the stream, and keeps
+ * the client's last sendraw line. No socket: wait() returns at once. */
+static const char *script_welcome;
+static const char *script_after_pong; /* a line sent once after the next "." */
+static char script_sent[512];         /* the last sendraw line of the client */
+
+typedef struct script {
+    char in[512]; /* what the client will read */
+    size_t in_len;
+    char line[512]; /* the client's line under way */
+    size_t line_len;
+    int eof;
+} script;
+
+static int script_open(void **state, const oocsi_url *url, const oocsi_transport_config *cfg)
+{
+    (void)url;
+    (void)cfg;
+    *state = calloc(1, sizeof(script));
+    return *state ? OOCSI_OK : OOCSI_ERR_NOMEM;
+}
+
+static int script_interest(void *state)
+{
+    (void)state;
+    return OOCSI_WANT_READ;
+}
+
+static int script_process(void *state, int events)
+{
+    (void)state;
+    (void)events;
+    return 1;
+}
+
+static void script_say(script *s, const char *text)
+{
+    size_t n = strlen(text);
+    assert_true(s->in_len + n + 1 <= sizeof s->in);
+    memcpy(s->in + s->in_len, text, n);
+    s->in[s->in_len + n] = '\n';
+    s->in_len += n + 1;
+}
+
+static ssize_t script_read(void *state, char *buf, size_t len)
+{
+    script *s = state;
+    if (s->in_len == 0)
+        return s->eof ? OOCSI_ERR_CLOSED : 0;
+    size_t n = s->in_len < len ? s->in_len : len;
+    memcpy(buf, s->in, n);
+    memmove(s->in, s->in + n, s->in_len - n);
+    s->in_len -= n;
+    return (ssize_t)n;
+}
+
+static ssize_t script_write(void *state, const char *buf, size_t len)
+{
+    script *s = state;
+    for (size_t i = 0; i < len; i++) {
+        if (buf[i] != '\n') {
+            assert_true(s->line_len + 1 < sizeof s->line);
+            s->line[s->line_len++] = buf[i];
+            continue;
+        }
+        s->line[s->line_len] = '\0';
+        s->line_len = 0;
+        if (strstr(s->line, "(JSON)"))
+            script_say(s, script_welcome);
+        else if (!strcmp(s->line, "ping")) {
+            script_say(s, ".");
+            if (script_after_pong)
+                script_say(s, script_after_pong);
+            script_after_pong = NULL;
+        } else if (!strncmp(s->line, "sendraw ", 8))
+            snprintf(script_sent, sizeof script_sent, "%s", s->line);
+        else if (!strcmp(s->line, "quit")) {
+            script_say(s, "bye");
+            s->eof = 1;
+        }
+    }
+    return (ssize_t)len;
+}
+
+static void script_close(void *state)
+{
+    free(state);
+}
+
+static int script_wait(void *state, int timeout_ms)
+{
+    (void)state;
+    (void)timeout_ms;
+    return OOCSI_OK;
+}
+
+static void script_wake(void *state)
+{
+    (void)state;
+}
+
+static const oocsi_transport script_transport = {
+    .scheme = "script",
+    .default_codec = "line",
+    .flags = OOCSI_TRANSPORT_STREAM,
+    .open = script_open,
+    .interest = script_interest,
+    .process = script_process,
+    .read = script_read,
+    .write = script_write,
+    .close = script_close,
+    .wait = script_wait,
+    .wake = script_wake,
+};
+
+static void ignore_message(oocsi_client *c, const oocsi_message *m, void *user)
+{
+    (void)c;
+    (void)m;
+    (void)user;
+}
+
+/* The handle after a connect that script_welcome answered (and a subscribe,
+ * whose barrier the script answers). */
+static char *handle_after(const char *welcome)
+{
+    script_welcome = welcome;
+    oocsi_options *o = oocsi_options_new();
+    assert_int_equal(oocsi_options_set_handle(o, "scripted"), OOCSI_OK);
+    assert_int_equal(oocsi_options_add_endpoint(o, "script://server"), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
+    oocsi_client *c = NULL;
+    assert_int_equal(oocsi_connect(&c, o), OOCSI_OK);
+    oocsi_options_free(o);
+    assert_int_equal(oocsi_subscribe(c, "scripted_ch", ignore_message, NULL), OOCSI_OK);
+    char *h = strdup(oocsi_handle(c));
+    assert_non_null(h);
+    oocsi_close(c);
+    return h;
+}
+
+/* Regression (found by tests/fuzz/fuzz_client): a welcome naming an empty
+ * handle ({'message' : "welcome "}), or one with a space, became the
+ * client's handle; it keeps the requested handle now. A valid name still
+ * replaces it (the server may have changed it). */
+static void test_welcome_without_a_valid_name(void **state)
+{
+    (void)state;
+    assert_int_equal(oocsi_register_transport(&script_transport), OOCSI_OK);
+    const char *welcomes[] = {"{'message' : \"welcome \"}", "{'message' : \"welcome a b\"}", "welcome \x01"};
+    for (size_t i = 0; i < sizeof welcomes / sizeof welcomes[0]; i++) {
+        char *h = handle_after(welcomes[i]);
+        assert_string_equal(h, "scripted");
+        free(h);
+    }
+    char *h = handle_after("{'message' : \"welcome scripted_42\"}");
+    assert_string_equal(h, "scripted_42");
+    free(h);
+}
+
+/* How many members of obj are named key. */
+static int count_key(const cJSON *obj, const char *key)
+{
+    int n = 0;
+    for (const cJSON *it = obj ? obj->child : NULL; it; it = it->next)
+        n += it->string && strcmp(it->string, key) == 0;
+    return n;
+}
+
+static int prefilled_handles = -1; /* _MESSAGE_HANDLE members in the prefilled response */
+
+static void add_one(oocsi_client *c, const oocsi_message *request, cJSON *response, void *user)
+{
+    (void)c;
+    (void)request;
+    (void)user;
+    prefilled_handles = count_key(response, "_MESSAGE_HANDLE");
+    cJSON_AddNumberToObject(response, "answered", 1);
+}
+
+/* Regression (found by tests/fuzz/fuzz_client): a request repeating
+ * _MESSAGE_HANDLE and _MESSAGE_ID (JSON allows it; cJSON keeps every copy)
+ * had only the first copy removed from the response the responder gets
+ * prefilled, which must not hold _MESSAGE_HANDLE. The answer on the wire
+ * carries the request's first id once. */
+static void test_responder_with_repeated_call_keys(void **state)
+{
+    (void)state;
+    assert_int_equal(oocsi_register_transport(&script_transport), OOCSI_OK);
+    script_welcome = "{'message' : \"welcome scripted\"}";
+    script_sent[0] = '\0';
+    prefilled_handles = -1;
+    oocsi_options *o = oocsi_options_new();
+    assert_int_equal(oocsi_options_add_endpoint(o, "script://server"), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_handle(o, "scripted"), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, NULL, NULL), OOCSI_OK);
+    oocsi_client *c = NULL;
+    assert_int_equal(oocsi_connect(&c, o), OOCSI_OK);
+    oocsi_options_free(o);
+    /* the request comes right after the registration's barrier */
+    script_after_pong = "{\"_MESSAGE_HANDLE\":\"add\",\"_MESSAGE_ID\":\"one\",\"_MESSAGE_HANDLE\":\"add\","
+                        "\"_MESSAGE_ID\":\"two\",\"recipient\":\"calls\",\"timestamp\":1,\"sender\":\"peer\"}";
+    assert_int_equal(oocsi_register(c, "calls", "add", add_one, NULL), OOCSI_OK);
+    int64_t deadline = it_now_ms() + IT_TIMEOUT;
+    while (!script_sent[0] && it_now_ms() < deadline)
+        assert_int_equal(oocsi_loop(c, 10), OOCSI_OK);
+    oocsi_close(c);
+    assert_int_equal(prefilled_handles, 0);
+    assert_true(strncmp(script_sent, "sendraw peer {", 14) == 0);
+    cJSON *answer = cJSON_Parse(script_sent + 13);
+    assert_non_null(answer);
+    assert_int_equal(count_key(answer, "_MESSAGE_HANDLE"), 0);
+    assert_int_equal(count_key(answer, "_MESSAGE_ID"), 1);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(answer, "_MESSAGE_ID")), "one");
+    assert_true(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(answer, "answered")));
+    cJSON_Delete(answer);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         IT_TEST(test_registered_scheme_carries_everything),
         IT_TEST(test_bad_urls),
+        IT_TEST(test_welcome_without_a_valid_name),
+        IT_TEST(test_responder_with_repeated_call_keys),
     };
     return cmocka_run_group_tests_name("integration.custom_transport", tests, it_group_setup, it_group_teardown);
 }
