@@ -334,6 +334,15 @@ int main(int argc, char **argv)
         rc = 1;
     } else {
         int port = lws_get_vhost_listen_port(vh);
+        /* Once "listening" is printed, POST /send works if the upstream is up
+         * (a silent upstream delays that line by 2 s at most). */
+        if (!cfg->no_http_api && http_api_start(g) != 0) {
+            fprintf(stderr, "oocsi-gateway: cannot start the HTTP API's client\n");
+            interrupted = 1;
+            rc = 1;
+        }
+        long long first = (long long)cfg->connect_ms * cfg->n_upstream;
+        http_api_wait_first(g, first < 2000 ? (int)first : 2000);
         const char *br = strchr(a, ':') ? "[" : "", *ket = *br ? "]" : "";
         printf("oocsi-gateway: listening on %s://%s%s%s:%d/ (browsers: %s://%s%s%s:%d/ws)\n",
                cfg->cert ? "https" : "http", br, a, ket, port, cfg->cert ? "wss" : "ws", br, a, ket, port);
@@ -345,11 +354,6 @@ int main(int argc, char **argv)
         sigaction(SIGTERM, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
         lws_sul_schedule(g->ctx, 0, &g->tick, on_tick, (lws_usec_t)cfg->ping_ms * LWS_US_PER_MS);
-        if (!cfg->no_http_api && http_api_start(g) != 0) {
-            fprintf(stderr, "oocsi-gateway: cannot start the HTTP API's client\n");
-            interrupted = 1;
-            rc = 1;
-        }
         while (!interrupted) {
             if (lws_service(g->ctx, 0) < 0) {
                 break;

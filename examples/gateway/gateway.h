@@ -162,6 +162,8 @@ void going_away(gateway *g, int timeout_ms);
 #define HTTP_PROTOCOL "oocsi-http"
 int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 int http_api_start(gateway *g);
+/* Waits (at most timeout_ms) until the client's first connection attempt is over. */
+void http_api_wait_first(gateway *g, int timeout_ms);
 void http_api_stop(gateway *g); /* asks the client's thread to end (main waits for g->workers) */
 int sse_writeable(struct lws *wsi, session *s);
 extern const size_t http_pss_size;

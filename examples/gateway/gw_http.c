@@ -19,6 +19,7 @@ typedef struct http_api {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int quit;          /* under mu */
+    int tried;         /* under mu: the first connection attempt is over */
     oocsi_client *cli; /* under mu: set once connected, until the thread ends */
 } http_api;
 
@@ -67,6 +68,8 @@ static void *api_thread(void *arg)
         }
         pthread_mutex_lock(&a->mu);
         a->cli = c;
+        a->tried = 1;
+        pthread_cond_broadcast(&a->cv);
         /* connected: liboocsi reconnects by itself; wait for the end.
          * Otherwise retry in a second. */
         struct timespec until;
@@ -116,6 +119,26 @@ int http_api_start(gateway *g)
         return -1;
     }
     return 0;
+}
+
+void http_api_wait_first(gateway *g, int timeout_ms)
+{
+    http_api *a = g->api;
+    if (!a) {
+        return;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&a->mu);
+    while (!a->tried && pthread_cond_timedwait(&a->cv, &a->mu, &until) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&a->mu);
 }
 
 void http_api_stop(gateway *g)
