@@ -199,7 +199,8 @@ static int add_cors(struct lws *wsi, unsigned char **p, unsigned char *end)
 }
 
 /* Writes a complete JSON answer. Returns the callback's result: -1 (close)
- * when close is set or the write fails, else 0 after ending the transaction. */
+ * when close is set (the connection closes after the answer) or the write
+ * fails, else 0 after ending the transaction. */
 static int answer(struct lws *wsi, unsigned status, const char *body, int close)
 {
     size_t n = strlen(body);
@@ -207,10 +208,7 @@ static int answer(struct lws *wsi, unsigned status, const char *body, int close)
     if (lws_add_http_common_headers(wsi, status, "application/json", n + 1, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:", (const unsigned char *)"no-store", 8,
                                     &p, end) ||
-        add_cors(wsi, &p, end) ||
-        (close &&
-         lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end)) {
+        add_cors(wsi, &p, end) || lws_finalize_write_http_header(wsi, start, &p, end)) {
         return -1;
     }
     unsigned char *bb = malloc(LWS_PRE + n + 1);
