@@ -346,7 +346,7 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
             for (session *i = g->sessions; i; i = i->next) {
                 pthread_mutex_lock(&i->mu);
                 int want = i->out_head || i->kill || i->close_after;
-                int kill_now = i->sse && i->kill;
+                int kill_now = i->sse && i->kill && i->headers_sent; /* before: its answer is due */
                 pthread_mutex_unlock(&i->mu);
                 if (kill_now) {
                     /* a stream whose reader stopped reading never becomes

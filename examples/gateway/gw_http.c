@@ -486,11 +486,11 @@ int sse_writeable(struct lws *wsi, session *s)
         return -1;
     }
     pthread_mutex_lock(&s->mu);
-    if (s->kill) {
+    int ready = s->ready;
+    if (s->kill && !(ready < 0 && !s->headers_sent)) { /* a failed subscription still gets its answer */
         pthread_mutex_unlock(&s->mu);
         return -1;
     }
-    int ready = s->ready;
     frame *f = NULL;
     if (ready < 0 || (s->headers_sent && ready > 0)) {
         f = s->out_head;
@@ -562,8 +562,11 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         char uri[512];
         int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
         int get = lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0;
-        if (lws_hdr_copy(wsi, uri, sizeof uri, post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) <= 0) {
-            uri[0] = '\0';
+        if ((post || get) && lws_hdr_copy(wsi, uri, sizeof uri, post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) <= 0) {
+            return fail(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, 1, "URI too long");
+        }
+        if (!post && !get) {
+            return fail(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, 1, "use POST to /send/NAME or GET to /events/CHANNEL");
         }
         int send = !strncmp(uri, "/send", 5);
         const char *name = uri + (send ? 5 : 7);
@@ -575,11 +578,9 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
             logv(g, "refused an HTTP request to %s from a disallowed Origin", uri);
             return fail(wsi, HTTP_STATUS_FORBIDDEN, 1, "Origin not allowed");
         }
-        if (send && !post) {
-            return fail(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, 1, "use POST to /send/NAME");
-        }
-        if (!send && !get) {
-            return fail(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, 1, "use GET to /events/CHANNEL");
+        if (send != post) {
+            return fail(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, 1,
+                        send ? "use POST to /send/NAME" : "use GET to /events/CHANNEL");
         }
         return send ? on_send_request(g, wsi, ps, name) : on_events_request(g, wsi, ps, name);
     }

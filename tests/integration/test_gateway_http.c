@@ -450,6 +450,10 @@ static void test_post_errors(void **state)
     expect(&r, 400, "name");
     request("GET", path, "", NULL, &r);
     expect(&r, 405, "POST");
+    post_json("/events/x", "{}", &r);
+    expect(&r, 405, "GET");
+    request("PUT", path, "Content-Type: application/json\r\n", "{}", &r);
+    expect(&r, 405, "POST");
 
     /* too large: refused from the Content-Length, before the body */
     int fd = tcp_connect(gw_port, 0);
