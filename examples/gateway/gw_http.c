@@ -373,19 +373,20 @@ static int on_send_request(gateway *g, struct lws *wsi, http_pss *ps, const char
     return 0;
 }
 
-/* POST /send/NAME: the whole body is in. */
-static int on_send_body(gateway *g, struct lws *wsi, http_pss *ps)
+/* POST /send/NAME: the whole body is in. The request's state was taken out
+ * of the pss already: answering ends the transaction, which frees the pss. */
+static int on_send_body(gateway *g, struct lws *wsi, const char *name, int form, const char *body, size_t body_len)
 {
     const char *why = NULL;
     cJSON *data = NULL;
-    const char *b = ps->body ? ps->body : "";
-    size_t n = ps->body_len;
+    const char *b = body ? body : "";
+    size_t n = body_len;
     while (n && (*b == ' ' || *b == '\t' || *b == '\r' || *b == '\n')) {
         b++;
         n--;
     }
     /* curl -d sends form encoding: a body that is a JSON object is taken as one */
-    if (ps->form && !(n && *b == '{')) {
+    if (form && !(n && *b == '{')) {
         data = form_to_json(b, n, &why);
         if (!data) {
             return fail(wsi, HTTP_STATUS_BAD_REQUEST, 0, "%s", why);
@@ -421,13 +422,13 @@ static int on_send_body(gateway *g, struct lws *wsi, http_pss *ps)
          * a caller told "ok" expects delivery now, so offline is 503 */
         if (a->cli && oocsi_is_connected(a->cli)) {
             offline = 0;
-            rc = oocsi_send_json(a->cli, ps->name, text);
+            rc = oocsi_send_json(a->cli, name, text);
         }
         pthread_mutex_unlock(&a->mu);
     }
     cJSON_free(text);
     if (rc == OOCSI_OK) {
-        logv(g, "HTTP API: a message to %s", ps->name);
+        logv(g, "HTTP API: a message to %s", name);
         return answer(wsi, HTTP_STATUS_OK, "{\"ok\":true}", 0);
     }
     if (rc == OOCSI_ERR_INVAL) {
@@ -607,8 +608,15 @@ int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (!g || !ps || ps->kind != REQ_SEND) {
             return -1;
         }
-        int rc = on_send_body(g, wsi, ps);
+        char name[sizeof ps->name];
+        memcpy(name, ps->name, sizeof name);
+        char *body = ps->body;
+        size_t body_len = ps->body_len;
+        int form = ps->form;
+        ps->body = NULL;
         pss_reset(ps);
+        int rc = on_send_body(g, wsi, name, form, body, body_len);
+        free(body);
         return rc;
     }
     case LWS_CALLBACK_HTTP_WRITEABLE:
