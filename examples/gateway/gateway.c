@@ -18,6 +18,9 @@
  *  - the client's own loop thread (oocsi_loop_start) runs the handlers, which
  *    queue frames for the browser and wake the lws thread with
  *    lws_cancel_service(); the lws thread writes them in SERVER_WRITEABLE.
+ * The HTTP API (gw_http.c) runs on the lws thread too: POST /send/NAME uses
+ * one more liboocsi client, owned by its own thread; each GET /events/CHANNEL
+ * stream is a session like a browser's, with its worker and client.
  * A session object is shared by the lws side and the worker (reference
  * counted); its queues are guarded by its mutex. Both queues are bounded: a
  * browser that floods commands, does not read its messages, sends a frame
@@ -57,18 +60,23 @@ static void usage(FILE *f)
             "                           default: any\n"
             "      --www DIR            static files served at / (default: the installed page);\n"
             "                           \"\" for none\n"
-            "      --max-clients N      browsers at once, their upstream clients included (default 64)\n"
-            "      --max-per-address N  browsers at once from one address (default: half of --max-clients)\n"
-            "      --max-frame BYTES    longest frame from a browser (default 65536)\n"
-            "      --max-queue BYTES    bytes queued per browser and direction (default 4194304)\n"
+            "      --max-clients N      browsers and event streams at once, their upstream\n"
+            "                           clients included (default 64)\n"
+            "      --max-per-address N  browsers and event streams at once from one address\n"
+            "                           (default: half of --max-clients)\n"
+            "      --max-frame BYTES    longest frame from a browser, longest POST body (default 65536)\n"
+            "      --max-queue BYTES    bytes queued per browser or stream and direction (default 4194304)\n"
             "      --ping-interval MS   ping browsers this often (default 10000)\n"
             "      --idle-timeout MS    close browsers silent this long (default 60000)\n"
             "      --connect-timeout MS upstream connect timeout (default 5000)\n"
+            "      --no-http-api        no HTTP API (POST /send/NAME, GET /events/CHANNEL)\n"
+            "      --http-handle NAME   handle POST /send messages come from\n"
+            "                           (default %s, '#': a random digit)\n"
             "  -v, --verbose            log sessions to stderr\n"
             "  -h, --help               this text\n"
             "      --version            print the version and exit\n"
             "(--upstream and --ca are older names of --url and --cafile.)\n",
-            DEFAULT_PORT, DEFAULT_UPSTREAM);
+            DEFAULT_PORT, DEFAULT_UPSTREAM, DEFAULT_HTTP_HANDLE);
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -103,6 +111,10 @@ static int parse_args(config *cfg, int argc, char **argv, int *www_given)
             cfg->insecure = 1;
             continue;
         }
+        if (!strcmp(a, "--no-http-api")) {
+            cfg->no_http_api = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "oocsi-gateway: %s: unknown option or missing value\n", a);
             return -1;
@@ -134,6 +146,8 @@ static int parse_args(config *cfg, int argc, char **argv, int *www_given)
         } else if (!strcmp(a, "--www")) {
             cfg->www = *v ? v : NULL;
             *www_given = 1;
+        } else if (!strcmp(a, "--http-handle")) {
+            cfg->http_handle = v;
         } else if (!strcmp(a, "--max-clients")) {
             bad = parse_long(v, 1, 100000, &n);
             cfg->max_clients = (int)n;
@@ -171,8 +185,13 @@ static int parse_args(config *cfg, int argc, char **argv, int *www_given)
         fprintf(stderr, "oocsi-gateway: --key needs --cert\n");
         return -1;
     }
-    /* Check the endpoints once here rather than per browser. */
+    /* Check the endpoints (and the HTTP API's handle) once here rather than per browser. */
     oocsi_options *o = oocsi_options_new();
+    if (o && oocsi_options_set_handle(o, cfg->http_handle) != OOCSI_OK) {
+        fprintf(stderr, "oocsi-gateway: bad --http-handle %s\n", cfg->http_handle);
+        oocsi_options_free(o);
+        return -1;
+    }
     for (int i = 0; o && i < cfg->n_upstream; i++) {
         int rc = oocsi_options_add_endpoint(o, cfg->upstream[i]);
         if (rc != OOCSI_OK) {
@@ -229,6 +248,7 @@ int main(int argc, char **argv)
     cfg->ping_ms = 10000;
     cfg->idle_ms = 60000;
     cfg->connect_ms = 5000;
+    cfg->http_handle = DEFAULT_HTTP_HANDLE;
     int pr = parse_args(cfg, argc, argv, &www_given);
     if (pr == 2)
         return 0;
@@ -260,6 +280,19 @@ int main(int argc, char **argv)
         g->mount.def = "index.html";
         g->mount.origin_protocol = LWSMPRO_FILE;
     }
+    g->protocols[1].name = HTTP_PROTOCOL;
+    g->protocols[1].callback = http_callback;
+    g->protocols[1].per_session_data_size = http_pss_size;
+    /* /send and /events go to http_callback; the page keeps "/" */
+    g->api_mounts[0].mountpoint = "/send";
+    g->api_mounts[1].mountpoint = "/events";
+    for (int i = 0; i < 2; i++) {
+        g->api_mounts[i].mountpoint_len = (unsigned char)strlen(g->api_mounts[i].mountpoint);
+        g->api_mounts[i].origin = HTTP_PROTOCOL;
+        g->api_mounts[i].origin_protocol = LWSMPRO_CALLBACK;
+    }
+    g->api_mounts[0].mount_next = &g->api_mounts[1];
+    g->api_mounts[1].mount_next = cfg->www ? &g->mount : NULL;
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
@@ -276,7 +309,7 @@ int main(int argc, char **argv)
     vi.port = cfg->port;
     vi.vhost_name = "oocsi-gateway";
     vi.protocols = g->protocols;
-    vi.mounts = cfg->www ? &g->mount : NULL;
+    vi.mounts = !cfg->no_http_api ? &g->api_mounts[0] : cfg->www ? &g->mount : NULL;
     const char *a = cfg->listen;
     int any = !strcmp(a, "0.0.0.0") || !strcmp(a, "::") || !strcmp(a, "*");
     vi.iface = any ? NULL : a;
@@ -301,6 +334,15 @@ int main(int argc, char **argv)
         rc = 1;
     } else {
         int port = lws_get_vhost_listen_port(vh);
+        /* Once "listening" is printed, POST /send works if the upstream is up
+         * (a silent upstream delays that line by 2 s at most). */
+        if (!cfg->no_http_api && http_api_start(g) != 0) {
+            fprintf(stderr, "oocsi-gateway: cannot start the HTTP API's client\n");
+            interrupted = 1;
+            rc = 1;
+        }
+        long long first = (long long)cfg->connect_ms * cfg->n_upstream;
+        http_api_wait_first(g, first < 2000 ? (int)first : 2000);
         const char *br = strchr(a, ':') ? "[" : "", *ket = *br ? "]" : "";
         printf("oocsi-gateway: listening on %s://%s%s%s:%d/ (browsers: %s://%s%s%s:%d/ws)\n",
                cfg->cert ? "https" : "http", br, a, ket, port, cfg->cert ? "wss" : "ws", br, a, ket, port);
@@ -327,6 +369,7 @@ int main(int argc, char **argv)
         pthread_cond_signal(&s->cv);
         pthread_mutex_unlock(&s->mu);
     }
+    http_api_stop(g);
     /* A worker still connecting to a slow upstream ends only with its connect
      * timeout: wait a little, then leave it to the operating system. */
     struct timespec until;

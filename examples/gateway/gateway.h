@@ -34,6 +34,7 @@
 
 #define DEFAULT_UPSTREAM "tcp://127.0.0.1:4444"
 #define DEFAULT_PORT 8080
+#define DEFAULT_HTTP_HANDLE "oocsi-gateway-http-####"
 #define MAX_LIST 32
 typedef struct config {
     const char *listen;
@@ -52,6 +53,8 @@ typedef struct config {
     size_t max_queue; /* bytes queued per session, each direction */
     int ping_ms, idle_ms, connect_ms;
     int verbose;
+    int no_http_api;         /* --no-http-api: no /send and /events */
+    const char *http_handle; /* the handle POST /send messages come from */
 } config;
 typedef struct frame {
     struct frame *next;
@@ -94,13 +97,21 @@ typedef struct session {
     size_t rx_len, rx_cap;
     int64_t last_rx, opened;
     char peer[64];
+    /* an HTTP event stream (GET /events/CHANNEL) rather than a WebSocket:
+     * set before the worker starts, then read-only */
+    int sse;
+    char *channel;
+    int ready;        /* under mu: 0 subscribing, 1 subscribed, -1 failed (the error is queued) */
+    int headers_sent; /* lws thread only */
 } session;
 
 struct gateway {
     config cfg;
     struct lws_context *ctx;
-    struct lws_protocols protocols[2];
+    struct lws_protocols protocols[3];
     struct lws_http_mount mount;
+    struct lws_http_mount api_mounts[2]; /* /send and /events */
+    struct http_api *api;                /* the client POST /send uses (gw_http.c) */
     lws_sorted_usec_list_t tick;
     lws_sorted_usec_list_t bye; /* the end of the wait for close handshakes at shutdown */
     int going_away;             /* lws thread only: shutting down, close every browser with 1001 */
@@ -137,7 +148,24 @@ void *worker(void *arg);
 
 /* gw_browser.c */
 int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int origin_allowed(const gateway *g, struct lws *wsi);
+/* NULL, or why a new session (WebSocket or event stream) is refused; *per_peer
+ * says whether the per-address limit refused it. */
+const char *admission_refused(gateway *g, struct lws *wsi, int *per_peer);
+session *session_attach(gateway *g, struct lws *wsi);
+void session_detach(gateway *g, session *s);
+int start_worker(gateway *g, session *s);
 void on_tick(lws_sorted_usec_list_t *sul);
 void going_away(gateway *g, int timeout_ms);
+
+/* gw_http.c */
+#define HTTP_PROTOCOL "oocsi-http"
+int http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+int http_api_start(gateway *g);
+/* Waits (at most timeout_ms) until the client's first connection attempt is over. */
+void http_api_wait_first(gateway *g, int timeout_ms);
+void http_api_stop(gateway *g); /* asks the client's thread to end (main waits for g->workers) */
+int sse_writeable(struct lws *wsi, session *s);
+extern const size_t http_pss_size;
 
 #endif

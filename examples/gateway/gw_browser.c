@@ -7,7 +7,7 @@
 
 /* ------------------------------------------------------------------ browser side (lws thread) */
 
-static int start_worker(gateway *g, session *s)
+int start_worker(gateway *g, session *s)
 {
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -206,7 +206,7 @@ static int on_writeable(struct lws *wsi, session *s)
     return 0;
 }
 
-static int origin_allowed(const gateway *g, struct lws *wsi)
+int origin_allowed(const gateway *g, struct lws *wsi)
 {
     if (g->cfg.n_origins == 0) {
         return 1;
@@ -223,7 +223,65 @@ static int origin_allowed(const gateway *g, struct lws *wsi)
     return 0;
 }
 
-static void session_detach(gateway *g, session *s)
+/* A browser that left may still have its upstream worker running (a slow
+ * upstream): the client limit counts sessions alive, not sockets. Event
+ * streams are sessions too. */
+const char *admission_refused(gateway *g, struct lws *wsi, int *per_peer)
+{
+    static char why[160];
+    if (per_peer) {
+        *per_peer = 0;
+    }
+    pthread_mutex_lock(&g->mu);
+    int live = g->n_live;
+    pthread_mutex_unlock(&g->mu);
+    if (g->cfg.max_clients > 0 && live >= g->cfg.max_clients) {
+        snprintf(why, sizeof why, "%d clients already (--max-clients)", live);
+        return why;
+    }
+    char peer[64];
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    int same = 0;
+    for (session *o = g->sessions; o; o = o->next) {
+        same += strcmp(o->peer, peer) == 0;
+    }
+    if (g->cfg.max_per_peer > 0 && same >= g->cfg.max_per_peer) {
+        snprintf(why, sizeof why, "%d clients from %s already (--max-per-address)", same, peer);
+        if (per_peer) {
+            *per_peer = 1;
+        }
+        return why;
+    }
+    return NULL;
+}
+
+/* A new session for the connection wsi, in the gateway's list; NULL when out of memory. */
+session *session_attach(gateway *g, struct lws *wsi)
+{
+    session *s = calloc(1, sizeof *s);
+    if (!s) {
+        return NULL;
+    }
+    s->g = g;
+    s->refs = 1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->wsi = wsi;
+    s->opened = s->last_rx = now_ms();
+    lws_get_peer_simple(wsi, s->peer, sizeof s->peer);
+    s->next = g->sessions;
+    if (g->sessions) {
+        g->sessions->prev = s;
+    }
+    g->sessions = s;
+    g->n_sessions++;
+    pthread_mutex_lock(&g->mu);
+    g->n_live++;
+    pthread_mutex_unlock(&g->mu);
+    return s;
+}
+
+void session_detach(gateway *g, session *s)
 {
     if (s->prev) {
         s->prev->next = s->next;
@@ -258,23 +316,9 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
             logv(g, "refused a WebSocket from a disallowed Origin");
             return 1;
         }
-        /* A browser that left may still have its upstream worker running
-         * (a slow upstream): the limit counts sessions alive, not sockets. */
-        pthread_mutex_lock(&g->mu);
-        int live = g->n_live;
-        pthread_mutex_unlock(&g->mu);
-        if (g->cfg.max_clients > 0 && live >= g->cfg.max_clients) {
-            logv(g, "refused a WebSocket: %d clients already (--max-clients)", live);
-            return 1;
-        }
-        char peer[64];
-        lws_get_peer_simple(wsi, peer, sizeof peer);
-        int same = 0;
-        for (session *o = g->sessions; o; o = o->next) {
-            same += strcmp(o->peer, peer) == 0;
-        }
-        if (g->cfg.max_per_peer > 0 && same >= g->cfg.max_per_peer) {
-            logv(g, "refused a WebSocket from %s: %d browsers from there already (--max-per-address)", peer, same);
+        const char *why = admission_refused(g, wsi, NULL);
+        if (why) {
+            logv(g, "refused a WebSocket: %s", why);
             return 1;
         }
         return 0;
@@ -283,28 +327,8 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         if (!g || !p) {
             return -1;
         }
-        s = calloc(1, sizeof *s);
-        if (!s) {
-            return -1;
-        }
-        s->g = g;
-        s->refs = 1;
-        pthread_mutex_init(&s->mu, NULL);
-        pthread_cond_init(&s->cv, NULL);
-        s->wsi = wsi;
-        s->opened = s->last_rx = now_ms();
-        lws_get_peer_simple(wsi, s->peer, sizeof s->peer);
-        s->next = g->sessions;
-        if (g->sessions) {
-            g->sessions->prev = s;
-        }
-        g->sessions = s;
-        g->n_sessions++;
-        pthread_mutex_lock(&g->mu);
-        g->n_live++;
-        pthread_mutex_unlock(&g->mu);
-        p->s = s;
-        return 0;
+        p->s = session_attach(g, wsi);
+        return p->s ? 0 : -1;
     }
     case LWS_CALLBACK_RECEIVE:
         return (g && s) ? on_receive(g, wsi, s, in, len) : -1;
@@ -322,8 +346,13 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
             for (session *i = g->sessions; i; i = i->next) {
                 pthread_mutex_lock(&i->mu);
                 int want = i->out_head || i->kill || i->close_after;
+                int kill_now = i->sse && i->kill && i->headers_sent; /* before: its answer is due */
                 pthread_mutex_unlock(&i->mu);
-                if (want) {
+                if (kill_now) {
+                    /* a stream whose reader stopped reading never becomes
+                     * writable: close it without waiting for that */
+                    lws_set_timeout(i->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+                } else if (want) {
                     lws_callback_on_writable(i->wsi);
                 }
             }
@@ -347,7 +376,10 @@ void on_tick(lws_sorted_usec_list_t *sul)
     gateway *g = lws_container_of(sul, gateway, tick);
     int64_t now = now_ms();
     for (session *s = g->sessions; s; s = s->next) {
-        if (now - s->last_rx > g->cfg.idle_ms) {
+        if (s->sse) {
+            /* a comment keeps proxies and the reader's timeouts from closing the stream */
+            push_frame(s, ": keep-alive\n\n", 14, 0);
+        } else if (now - s->last_rx > g->cfg.idle_ms) {
             pthread_mutex_lock(&s->mu);
             s->kill = 1;
             pthread_mutex_unlock(&s->mu);

@@ -50,6 +50,7 @@ void session_unref(session *s)
     pthread_mutex_destroy(&s->mu);
     pthread_cond_destroy(&s->cv);
     free(s->handle);
+    free(s->channel);
     free(s->rx);
     free(s);
 }

@@ -59,9 +59,24 @@ static void on_message(oocsi_client *c, const oocsi_message *m, void *user)
         cJSON_AddNumberToObject(o, "timestamp", (double)oocsi_message_timestamp(m));
         text = cJSON_PrintUnformatted(o);
     }
-    if (text) {
+    if (text && s->sse) {
+        /* one event per message: "data: JSON" and a blank line (the JSON has no newline) */
+        size_t n = strlen(text);
+        char *ev = malloc(n + 9);
+        if (ev) {
+            memcpy(ev, "data: ", 6);
+            memcpy(ev + 6, text, n);
+            memcpy(ev + 6 + n, "\n\n", 3);
+            push_frame(s, ev, n + 8, 0);
+            free(ev);
+        } else {
+            cJSON_free(text);
+            text = NULL;
+        }
+    } else if (text) {
         push_frame(s, text, strlen(text), 0);
-    } else {
+    }
+    if (!text) {
         pthread_mutex_lock(&s->mu);
         s->kill = 1; /* out of memory: drop this browser rather than lose messages silently */
         pthread_mutex_unlock(&s->mu);
@@ -209,7 +224,25 @@ void *worker(void *arg)
     oocsi_options *o = upstream_options(s, web_handle(s->handle));
     int rc = o ? oocsi_connect(&c, o) : OOCSI_ERR_NOMEM;
     oocsi_options_free(o);
-    if (rc == OOCSI_OK) {
+    if (s->sse) {
+        if (rc == OOCSI_OK) {
+            rc = oocsi_loop_start(c);
+        }
+        if (rc == OOCSI_OK) {
+            rc = oocsi_subscribe(c, s->channel, on_message, s);
+        }
+        pthread_mutex_lock(&s->mu);
+        s->ready = rc == OOCSI_OK ? 1 : -1;
+        pthread_mutex_unlock(&s->mu);
+        if (rc == OOCSI_OK) {
+            logv(g, "%s: event stream of %s for %s", oocsi_handle(c), s->channel, s->peer);
+            push_text(s, 0, ": subscribed to %s as %s\n\n", s->channel, oocsi_handle(c));
+        } else {
+            logv(g, "%s: event stream of %s: %s", s->handle, s->channel, oocsi_strerror(rc));
+            /* the answer to the request: 503 with this body (gw_http.c) */
+            push_text(s, 1, "{\"error\":\"upstream: %s\"}", oocsi_strerror(rc));
+        }
+    } else if (rc == OOCSI_OK) {
         push_text(s, 0, "{\"message\" : \"welcome %s\"}", oocsi_handle(c));
         logv(g, "%s: welcomed upstream at %s", oocsi_handle(c), oocsi_endpoint(c));
         rc = oocsi_loop_start(c);
