@@ -45,6 +45,11 @@ static const cJSON *item(const oocsi_message *m, const char *key)
     return cJSON_GetObjectItemCaseSensitive(m->data, key);
 }
 
+static int is_int(double d)
+{
+    return isfinite(d) && d == floor(d) && d >= -9223372036854775808.0 && d < 9223372036854775808.0;
+}
+
 /* The checks of the getters: m, key and out are required. */
 static int check_get(const char *fn, const oocsi_message *m, const char *key, const void *out)
 {
@@ -72,7 +77,7 @@ int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out)
     int rc = oocsi_message_get_double(m, key, &d);
     if (rc != OOCSI_OK)
         return rc;
-    if (!isfinite(d) || d != floor(d) || d < -9223372036854775808.0 || d >= 9223372036854775808.0)
+    if (!is_int(d))
         return OOCSI_ERR_UNSUPPORTED;
     *out = (int64_t)d;
     return OOCSI_OK;
@@ -126,4 +131,59 @@ int oocsi_message_get_bool_or(const oocsi_message *m, const char *key, int dflt)
 {
     int v;
     return oocsi_message_get_bool(m, key, &v) == OOCSI_OK ? v : dflt;
+}
+
+/* ------------------------------------------------------------ arrays */
+
+enum { ARRAY_INT, ARRAY_DOUBLE, ARRAY_STRING };
+
+/* The shared walk of the array getters: checks every element's type, then
+ * writes the first max of them to out. */
+static int get_array(const char *fn, const oocsi_message *m, const char *key, int kind, void *out, size_t max,
+                     size_t *count)
+{
+    if (!m || !key || !count)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: %s is NULL", fn, !m ? "m" : !key ? "key" : "count");
+    if (max > 0 && !out)
+        return oocsi_fail(OOCSI_ERR_INVAL, "%s: out is NULL with max %zu", fn, max);
+    *count = 0;
+    const cJSON *a = item(m, key);
+    if (!a)
+        return OOCSI_ERR_NOT_FOUND;
+    if (!cJSON_IsArray(a))
+        return OOCSI_ERR_UNSUPPORTED;
+    size_t n = 0;
+    for (const cJSON *e = a->child; e; e = e->next, n++) {
+        int ok = kind == ARRAY_STRING ? cJSON_IsString(e)
+                 : kind == ARRAY_INT  ? cJSON_IsNumber(e) && is_int(e->valuedouble)
+                                      : cJSON_IsNumber(e);
+        if (!ok)
+            return OOCSI_ERR_UNSUPPORTED;
+    }
+    size_t i = 0;
+    for (const cJSON *e = a->child; e && i < max; e = e->next, i++) {
+        if (kind == ARRAY_STRING)
+            ((const char **)out)[i] = e->valuestring;
+        else if (kind == ARRAY_INT)
+            ((int64_t *)out)[i] = (int64_t)e->valuedouble;
+        else
+            ((double *)out)[i] = e->valuedouble;
+    }
+    *count = n;
+    return OOCSI_OK;
+}
+
+int oocsi_message_get_int_array(const oocsi_message *m, const char *key, int64_t *out, size_t max, size_t *count)
+{
+    return get_array(__func__, m, key, ARRAY_INT, out, max, count);
+}
+
+int oocsi_message_get_double_array(const oocsi_message *m, const char *key, double *out, size_t max, size_t *count)
+{
+    return get_array(__func__, m, key, ARRAY_DOUBLE, out, max, count);
+}
+
+int oocsi_message_get_string_array(const oocsi_message *m, const char *key, const char **out, size_t max, size_t *count)
+{
+    return get_array(__func__, m, key, ARRAY_STRING, out, max, count);
 }

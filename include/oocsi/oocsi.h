@@ -334,6 +334,19 @@ OOCSI_API int64_t oocsi_message_get_int_or(const oocsi_message *m, const char *k
 OOCSI_API double oocsi_message_get_double_or(const oocsi_message *m, const char *key, double dflt);
 OOCSI_API const char *oocsi_message_get_string_or(const oocsi_message *m, const char *key, const char *dflt);
 OOCSI_API int oocsi_message_get_bool_or(const oocsi_message *m, const char *key, int dflt);
+/** Typed array getters (the Java client's getIntArray, getFloatArray,
+ *  getStringArray): *count is the array's length; its first min(*count,
+ *  max) elements are written to out (out may be NULL when max is 0, to ask
+ *  for the length). OOCSI_ERR_NOT_FOUND (no such key), OOCSI_ERR_UNSUPPORTED
+ *  (not an array, or an element of another type; for ints also a number that
+ *  is not an integer), OOCSI_ERR_INVAL (m, key or count NULL). Strings are
+ *  borrowed from the message. */
+OOCSI_API int oocsi_message_get_int_array(const oocsi_message *m, const char *key, int64_t *out, size_t max,
+                                          size_t *count);
+OOCSI_API int oocsi_message_get_double_array(const oocsi_message *m, const char *key, double *out, size_t max,
+                                             size_t *count);
+OOCSI_API int oocsi_message_get_string_array(const oocsi_message *m, const char *key, const char **out, size_t max,
+                                             size_t *count);
 /** Frees memory the library returned (NULL-safe). */
 OOCSI_API void oocsi_free(void *p);
 

@@ -27,6 +27,7 @@ typedef struct fixture {
     double dbl;
     int64_t i64;
     int flag;
+    size_t n;
     char *text;
     cJSON *resp;
     /* set by the handler of message_getters_in_a_handler */
@@ -447,6 +448,9 @@ CALL(gb_out, oocsi_message_get_bool(f->m, "k", NULL))
 CALL(gs_m, NUL(oocsi_message_get_string(NULL, "k")))
 CALL(gs_key, NUL(oocsi_message_get_string(f->m, NULL)))
 CALL(dj_m, NUL(oocsi_message_data_json(NULL)))
+CALL(ga_m, oocsi_message_get_int_array(NULL, "k", NULL, 0, &f->n))
+CALL(ga_count, oocsi_message_get_double_array(f->m, "k", NULL, 0, NULL))
+CALL(ga_out, oocsi_message_get_string_array(f->m, "k", NULL, 2, &f->n))
 CALL(lt_self, oocsi_loop_stop(f->bg))
 
 static const bad_call message_rows[] = {
@@ -462,6 +466,9 @@ static const bad_call message_rows[] = {
     {gs_m, INVAL, "oocsi_message_get_string", "m", "is NULL"},
     {gs_key, INVAL, "oocsi_message_get_string", "key", "is NULL"},
     {dj_m, INVAL, "oocsi_message_data_json", "m", "is NULL"},
+    {ga_m, INVAL, "oocsi_message_get_int_array", "m", "is NULL"},
+    {ga_count, INVAL, "oocsi_message_get_double_array", "count", "is NULL"},
+    {ga_out, INVAL, "oocsi_message_get_string_array", "out", "is NULL with max 2"},
     {lt_self, INVAL, "oocsi_loop_stop", "c", "called from the background thread itself"},
 };
 
