@@ -16,9 +16,11 @@
  *
  *   - publishes a new temperature every 5 seconds and toggles "motion";
  *   - follows commands sent to the switch, number and light channels, e.g.
- *     {"state": true} or {"state": true, "brightness": 128};
+ *     {"state": true} or {"state": true, "brightness": 128}
+ *     (oocsi_device_on_command);
  *   - announces itself again when Home Assistant says
- *     {"homeassistant": "on"} on channel "heyOOCSI?".
+ *     {"homeassistant": "on"} on channel "heyOOCSI?" (the library does
+ *     that once the device was submitted).
  *
  * Announcements are not retained by the server: listeners must already be
  * connected. Stop with Ctrl-C.
@@ -109,71 +111,32 @@ static int describe(struct device_state *s, oocsi_client *client)
     return rc;
 }
 
-/* --------------------------------------------------------------- handlers */
+/* --------------------------------------------------------------- commands */
 
-static void on_hey_question(oocsi_client *c, const oocsi_message *msg, void *user)
+/* Home Assistant's commands for a component, e.g. {"state": true} for the
+ * fan or {"state": true, "brightness": 128} for the lamp. The library has
+ * already put the new values into the description (a later announcement
+ * shows them); here the device acts on them. */
+static void on_command(oocsi_device *d, const char *component, const cJSON *command, void *user)
 {
     struct device_state *s = user;
-    (void)c;
-    const char *ha = oocsi_message_get_string(msg, "homeassistant");
-    if (ha != NULL && strcmp(ha, "on") == 0) {
-        int rc = oocsi_device_submit(s->device);
-        printf("Home Assistant started: announced again (%s)\n", oocsi_strerror(rc));
+    (void)d;
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(command, "state");
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(command, "value");
+    const cJSON *brightness = cJSON_GetObjectItemCaseSensitive(command, "brightness");
+    if (strcmp(component, "fan") == 0 && cJSON_IsBool(state)) {
+        s->switch_on = cJSON_IsTrue(state);
+        printf("the fan is %s\n", s->switch_on ? "on" : "off");
+    } else if (strcmp(component, "target") == 0 && cJSON_IsNumber(value)) {
+        s->target = value->valuedouble;
+        printf("the target is %.1f " DEGREES_C "\n", s->target);
+    } else if (strcmp(component, "lamp") == 0) {
+        if (cJSON_IsBool(state))
+            s->light_on = cJSON_IsTrue(state);
+        if (cJSON_IsNumber(brightness))
+            s->brightness = brightness->valueint;
+        printf("the lamp is %s, brightness %d\n", s->light_on ? "on" : "off", s->brightness);
     }
-}
-
-static void on_switch(oocsi_client *c, const oocsi_message *msg, void *user)
-{
-    struct device_state *s = user;
-    (void)c;
-    int on;
-    if (oocsi_message_get_bool(msg, "state", &on) == OOCSI_OK) {
-        s->switch_on = on;
-        printf("%s turned the fan %s\n", oocsi_message_sender(msg), on ? "on" : "off");
-    }
-}
-
-static void on_target(oocsi_client *c, const oocsi_message *msg, void *user)
-{
-    struct device_state *s = user;
-    (void)c;
-    double v;
-    if (oocsi_message_get_double(msg, "value", &v) == OOCSI_OK) {
-        s->target = v;
-        printf("%s set the target to %.1f " DEGREES_C "\n", oocsi_message_sender(msg), v);
-    }
-}
-
-static void on_light(oocsi_client *c, const oocsi_message *msg, void *user)
-{
-    struct device_state *s = user;
-    (void)c;
-    int on;
-    int64_t brightness;
-    if (oocsi_message_get_bool(msg, "state", &on) == OOCSI_OK) {
-        s->light_on = on;
-    }
-    if (oocsi_message_get_int(msg, "brightness", &brightness) == OOCSI_OK) {
-        s->brightness = (int)brightness;
-    }
-    printf("%s: lamp is %s, brightness %d\n", oocsi_message_sender(msg), s->light_on ? "on" : "off", s->brightness);
-}
-
-/* Publishes a value update the way heyOOCSI consumers read it. */
-static void publish(oocsi_client *client, const char *channel, const char *component, const char *key, cJSON *value)
-{
-    cJSON *data = cJSON_CreateObject();
-    if (data == NULL) {
-        cJSON_Delete(value);
-        return;
-    }
-    cJSON_AddItemToObject(data, key, value); /* data takes value over */
-    cJSON_AddStringToObject(data, "component", component);
-    int rc = oocsi_send(client, channel, data);
-    if (rc != OOCSI_OK) {
-        printf("publishing %s failed: %s\n", component, oocsi_strerror(rc));
-    }
-    cJSON_Delete(data);
 }
 
 int main(int argc, char **argv)
@@ -181,6 +144,7 @@ int main(int argc, char **argv)
     const char *url = argc > 1 ? argv[1] : "tcp://localhost:4444";
     const char *handle = argc > 2 ? argv[2] : "heyoocsi_device_###";
 
+    setvbuf(stdout, NULL, _IOLBF, 0); /* each line at once, also into a pipe or a log */
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
@@ -204,19 +168,11 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    /* Listen for commands before announcing, so none is missed. */
-    rc = oocsi_subscribe(client, "heyOOCSI?", on_hey_question, &s);
-    if (rc == OOCSI_OK) {
-        rc = oocsi_subscribe(client, s.fan_channel, on_switch, &s);
-    }
-    if (rc == OOCSI_OK) {
-        rc = oocsi_subscribe(client, s.target_channel, on_target, &s);
-    }
-    if (rc == OOCSI_OK) {
-        rc = oocsi_subscribe(client, s.lamp_channel, on_light, &s);
-    }
+    /* Listen for commands before announcing, so none is missed. Announcing
+     * also makes the device answer Home Assistant's "heyOOCSI?". */
+    rc = oocsi_device_on_command(s.device, on_command, &s);
     if (rc != OOCSI_OK) {
-        fprintf(stderr, "cannot subscribe: %s\n", oocsi_strerror(rc));
+        fprintf(stderr, "cannot listen for commands: %s\n", oocsi_last_error(NULL));
         goto out;
     }
 
@@ -238,8 +194,9 @@ int main(int argc, char **argv)
             /* A made-up temperature drifting towards the target. */
             s.temperature += (s.target - s.temperature) * 0.2 + 0.3 * sin(tick++);
             s.motion = !s.motion;
-            publish(client, s.temperature_channel, "temperature", "value", cJSON_CreateNumber(s.temperature));
-            publish(client, s.motion_channel, "motion", "state", cJSON_CreateBool(s.motion));
+            /* {"value": t, "component": "temperature"} to the sensor's channel, ... */
+            oocsi_device_set_value(s.device, "temperature", s.temperature);
+            oocsi_device_set_state(s.device, "motion", s.motion);
             printf("temperature %.1f " DEGREES_C ", motion %s\n", s.temperature, s.motion ? "yes" : "no");
             next_update += 5000;
             continue;

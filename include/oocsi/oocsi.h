@@ -430,12 +430,44 @@ OOCSI_API int oocsi_device_add_binary_sensor(oocsi_device *d, const char *name, 
                                              const char *sensor_type, int default_state, const char *icon);
 OOCSI_API int oocsi_device_add_switch(oocsi_device *d, const char *name, const char *channel, int default_state,
                                       const char *icon);
+/** A switch whose sensor_type is "outlet" (Home Assistant shows a plug). */
+OOCSI_API int oocsi_device_add_outlet(oocsi_device *d, const char *name, const char *channel, int default_state,
+                                      const char *icon);
 /** led_type one of RGB RGBW RGBWW CCT DIMMABLE ONOFF; spectrum one of CCT
- *  WHITE RGB; anything else is OOCSI_ERR_INVAL. */
+ *  WHITE RGB; anything else is OOCSI_ERR_INVAL. A CCT light gets the mired
+ *  range 153..500 as "min_max"; other lights have no "min_max". */
 OOCSI_API int oocsi_device_add_light(oocsi_device *d, const char *name, const char *channel, const char *led_type,
                                      const char *spectrum, int default_state, int default_brightness, const char *icon);
-/** Sends the description to channel "heyOOCSI!". */
+/** As oocsi_device_add_light(), with several spectra ("RGB,CCT": sent as an
+ *  array) and the mired range Home Assistant offers for CCT (min_max, used
+ *  when CCT is among the spectra; 0 < mired_min < mired_max). */
+OOCSI_API int oocsi_device_add_light_spectra(oocsi_device *d, const char *name, const char *channel,
+                                             const char *led_type, const char *spectra, int mired_min, int mired_max,
+                                             int default_state, int default_brightness, const char *icon);
+/** Sends the description to channel "heyOOCSI!", and from then on answers
+ *  Home Assistant's {"homeassistant": "on"} on "heyOOCSI?" by sending it
+ *  again (Home Assistant asks when it starts). */
 OOCSI_API int oocsi_device_submit(oocsi_device *d);
+/** A command for one of d's components (Home Assistant's shapes: switch and
+ *  binary sensor {"state": bool}; number {"value": v}; light {"state": true,
+ *  "brightness": n, "colorrgb": [r,g,b], "color_temp": m, ...} or {"state":
+ *  false}; the Java form adds "clientHandle": component). Runs on the loop
+ *  thread; command is borrowed. The description already holds the new values
+ *  (a later submit shows them). */
+typedef void (*oocsi_device_command_fn)(oocsi_device *d, const char *component, const cJSON *command, void *user);
+/** Listens on every component's channel (also of components added later) for
+ *  commands: a message there without a "component" key (that key marks a
+ *  device's own update). */
+OOCSI_API int oocsi_device_on_command(oocsi_device *d, oocsi_device_command_fn fn, void *user);
+/** Publishes a component's new value the way the Java and ESP clients do:
+ *  {"value": v, "component": name} to the component's channel; the
+ *  description keeps it. OOCSI_ERR_NOT_FOUND for an unknown component. */
+OOCSI_API int oocsi_device_set_value(oocsi_device *d, const char *component, double value);
+/** As oocsi_device_set_value(), {"state": on, "component": name}. */
+OOCSI_API int oocsi_device_set_state(oocsi_device *d, const char *component, int on);
+/** As oocsi_device_set_value(), any keys: json_object such as
+ *  "{\"brightness\": 120, \"colorrgb\": [255, 0, 0]}". */
+OOCSI_API int oocsi_device_publish(oocsi_device *d, const char *component, const char *json_object);
 /** The description as JSON text (what submit sends); free with oocsi_free(). */
 OOCSI_API char *oocsi_device_to_json(const oocsi_device *d);
 OOCSI_API void oocsi_device_free(oocsi_device *d);

@@ -4,6 +4,7 @@
  */
 #include "support.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -209,12 +210,164 @@ static void test_light_variants_and_invalid(void **state)
     oocsi_device_free(dev);
 }
 
+/* Several spectra, the mired range, the outlet; no "min_max": null. */
+static void test_spectra_mireds_outlet(void **state)
+{
+    (void)state;
+    oocsi_device *dev = oocsi_device_new(NULL, "kinds");
+    assert_int_equal(oocsi_device_add_light_spectra(dev, "both", "both_ch", "RGBWW", "RGB,CCT", 150, 400, 1, 80, NULL),
+                     OOCSI_OK);
+    assert_int_equal(oocsi_device_add_light(dev, "rgb", "rgb_ch", "RGB", "RGB", 0, 0, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_device_add_outlet(dev, "plug", "plug_ch", 1, "power-socket"), OOCSI_OK);
+    assert_int_equal(oocsi_device_add_light_spectra(dev, "x", "x_ch", "RGB", "RGB,RGB", 150, 400, 0, 0, NULL),
+                     OOCSI_ERR_INVAL);
+    assert_non_null(strstr(oocsi_last_error(NULL), "twice"));
+    assert_int_equal(oocsi_device_add_light_spectra(dev, "x", "x_ch", "CCT", "CCT", 0, 400, 0, 0, NULL),
+                     OOCSI_ERR_INVAL);
+    assert_non_null(strstr(oocsi_last_error(NULL), "mired"));
+    assert_int_equal(oocsi_device_add_light(dev, "x", "x_ch", "RGB", "RGB,CCT", 0, 0, NULL), OOCSI_ERR_INVAL);
+    assert_non_null(strstr(oocsi_last_error(NULL), "oocsi_device_add_light_spectra"));
+    char *text = oocsi_device_to_json(dev);
+    cJSON *j = cJSON_Parse(text);
+    oocsi_free(text);
+    const cJSON *comps = get(get(j, "kinds"), "components");
+    const cJSON *both = get(comps, "both");
+    const cJSON *sp = get(both, "spectrum");
+    assert_true(cJSON_IsArray(sp) && cJSON_GetArraySize(sp) == 2);
+    assert_string_equal(cJSON_GetArrayItem(sp, 0)->valuestring, "RGB");
+    assert_string_equal(cJSON_GetArrayItem(sp, 1)->valuestring, "CCT");
+    expect_pair(both, "min_max", 150, 400);
+    assert_null(cJSON_GetObjectItemCaseSensitive(get(comps, "rgb"), "min_max"));
+    expect_str(get(comps, "plug"), "type", "switch");
+    expect_str(get(comps, "plug"), "sensor_type", "outlet");
+    assert_null(cJSON_GetObjectItemCaseSensitive(comps, "x"));
+    cJSON_Delete(j);
+    oocsi_device_free(dev);
+}
+
+/* Commands in Home Assistant's shapes reach the application and the
+ * description; a device's own updates (with "component") are not commands. */
+typedef struct cmds {
+    pthread_mutex_t lock;
+    int n;
+    char component[8][32];
+    char json[8][160];
+} cmds;
+
+static void on_cmd(oocsi_device *d, const char *component, const cJSON *command, void *user)
+{
+    (void)d;
+    cmds *c = user;
+    char *j = cJSON_PrintUnformatted(command);
+    pthread_mutex_lock(&c->lock);
+    if (c->n < 8) {
+        snprintf(c->component[c->n], sizeof c->component[0], "%s", component);
+        snprintf(c->json[c->n], sizeof c->json[0], "%s", j ? j : "");
+        c->n++;
+    }
+    pthread_mutex_unlock(&c->lock);
+    cJSON_free(j);
+    it_notify();
+}
+
+static int cmds_at_least(void *ctx)
+{
+    cmds *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    int n = c->n;
+    pthread_mutex_unlock(&c->lock);
+    return n >= 3;
+}
+
+static void test_commands_and_updates(void **state)
+{
+    (void)state;
+    char sw[64], lamp[64];
+    it_unique(sw, sizeof sw, "cmd_sw");
+    it_unique(lamp, sizeof lamp, "cmd_lamp");
+    oocsi_client *dc = it_connect_bg(NULL);
+    oocsi_device *dev = oocsi_device_new(dc, NULL);
+    assert_int_equal(oocsi_device_add_outlet(dev, "plug", sw, 0, NULL), OOCSI_OK);
+    static cmds got;
+    memset(&got, 0, sizeof got);
+    pthread_mutex_init(&got.lock, NULL);
+    assert_int_equal(oocsi_device_on_command(dev, on_cmd, &got), OOCSI_OK);
+    /* added after on_command: listened to as well; two lights on one channel */
+    assert_int_equal(oocsi_device_add_light_spectra(dev, "lamp", lamp, "RGB", "RGB", 0, 0, 0, 0, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_device_add_light(dev, "spot", lamp, "DIMMABLE", "WHITE", 0, 0, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, oocsi_handle(dc), lamp, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, oocsi_handle(dc), sw, IT_TIMEOUT), 1);
+
+    oocsi_client *ha = it_connect(NULL);
+    /* a device's update, not a command */
+    assert_int_equal(oocsi_send_json(ha, sw, "{\"state\":true,\"component\":\"plug\"}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(ha, sw, "{\"state\":true}"), OOCSI_OK);
+    /* the Java form picks one component of the channel */
+    assert_int_equal(oocsi_send_json(ha, lamp,
+                                     "{\"clientHandle\":\"lamp\",\"state\":true,\"brightness\":120,"
+                                     "\"colorrgb\":[255,0,0]}"),
+                     OOCSI_OK);
+    assert_int_equal(oocsi_send_json(ha, lamp, "{\"clientHandle\":\"spot\",\"state\":false}"), OOCSI_OK);
+    assert_true(it_wait_until(cmds_at_least, &got, IT_TIMEOUT));
+    pthread_mutex_lock(&got.lock);
+    int n = got.n;
+    pthread_mutex_unlock(&got.lock);
+    assert_int_equal(n, 3);
+    assert_string_equal(got.component[0], "plug");
+    assert_string_equal(got.json[0], "{\"state\":true}");
+    assert_string_equal(got.component[1], "lamp");
+    assert_string_equal(got.component[2], "spot");
+    char *text = oocsi_device_to_json(dev);
+    cJSON *j = cJSON_Parse(text);
+    oocsi_free(text);
+    const cJSON *comps = get(get(j, oocsi_handle(dc)), "components");
+    expect_bool(get(comps, "plug"), "state", 1);
+    expect_bool(get(comps, "lamp"), "state", 1);
+    expect_num(get(comps, "lamp"), "brightness", 120);
+    expect_bool(get(comps, "spot"), "state", 0);
+    expect_num(get(comps, "spot"), "brightness", 0);
+    cJSON_Delete(j);
+
+    /* Publishing: the Java/ESP shape, kept in the description. */
+    it_inbox *in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(ha, lamp, it_inbox_handler, in), OOCSI_OK);
+    assert_int_equal(oocsi_device_set_state(dev, "lamp", 0), OOCSI_OK);
+    assert_int_equal(oocsi_device_publish(dev, "lamp", "{\"brightness\":7}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(in, 2, IT_TIMEOUT), 1);
+    IT_ASSERT_JSON(it_inbox_at(in, 0)->data, "{\"state\":false,\"component\":\"lamp\"}");
+    IT_ASSERT_JSON(it_inbox_at(in, 1)->data, "{\"brightness\":7,\"component\":\"lamp\"}");
+    assert_int_equal(oocsi_device_set_value(dev, "nothing", 1), OOCSI_ERR_NOT_FOUND);
+    assert_int_equal(oocsi_device_publish(dev, "lamp", "[1]"), OOCSI_ERR_INVAL);
+    oocsi_device_free(dev);
+    pthread_mutex_destroy(&got.lock);
+}
+
+/* Home Assistant's "heyOOCSI?" {"homeassistant": "on"}: the device
+ * announces itself again. */
+static void test_heyoocsi_question(void **state)
+{
+    (void)state;
+    it_inbox *in = it_inbox_new();
+    listener(in);
+    oocsi_client *dc = it_connect_bg(NULL);
+    oocsi_device *dev = oocsi_device_new(dc, NULL);
+    assert_int_equal(oocsi_device_add_switch(dev, "sw", "hq_sw", 0, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_device_submit(dev), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(in, 1, IT_TIMEOUT), 1);
+    int before = it_inbox_count(in);
+    oocsi_client *ha = it_connect(NULL);
+    assert_int_equal(oocsi_send_json(ha, "heyOOCSI?", "{\"homeassistant\":\"on\"}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(in, before + 1, IT_TIMEOUT), 1);
+    assert_non_null(cJSON_GetObjectItemCaseSensitive(it_inbox_at(in, before)->data, oocsi_handle(dc)));
+    oocsi_device_free(dev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(test_full_description),
-        IT_TEST(test_default_name_and_minimal),
-        IT_TEST(test_light_variants_and_invalid),
+        IT_TEST(test_full_description),           IT_TEST(test_default_name_and_minimal),
+        IT_TEST(test_light_variants_and_invalid), IT_TEST(test_spectra_mireds_outlet),
+        IT_TEST(test_commands_and_updates),       IT_TEST(test_heyoocsi_question),
     };
     return cmocka_run_group_tests_name("integration.device", tests, it_group_setup, it_group_teardown);
 }

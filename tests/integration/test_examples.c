@@ -113,6 +113,14 @@ static void heyoocsi_device_announces_itself(void **state)
     assert_non_null(dev);
     assert_non_null(cJSON_GetObjectItemCaseSensitive(dev, "components"));
     assert_non_null(cJSON_GetObjectItemCaseSensitive(dev, "properties"));
+    /* Home Assistant turns the fan on; then asks for the devices again. */
+    assert_int_equal(oocsi_send_json(c, "ex_device_fan", "{\"state\":true}"), OOCSI_OK);
+    assert_true(it_proc_wait_text(p, 1, "the fan is on", EX_TIMEOUT));
+    assert_int_equal(oocsi_send_json(c, "heyOOCSI?", "{\"homeassistant\":\"on\"}"), OOCSI_OK);
+    assert_true(it_inbox_wait(in, 2, EX_TIMEOUT));
+    const cJSON *again = cJSON_GetObjectItemCaseSensitive(it_inbox_at(in, 1)->data, "ex_device");
+    const cJSON *fan = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(again, "components"), "fan");
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(fan, "state"))); /* the description followed */
     kill(p->pid, SIGTERM);
     expect_exit(p, 0);
 }
