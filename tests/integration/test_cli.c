@@ -564,7 +564,10 @@ static void test_terminal_controls_escaped(void **state)
     assert_non_null(strstr(out, "\\u009b31m"));
 
     /* A channel whose name carries an OSC sequence, made by a raw client. */
-    snprintf(evil, sizeof evil, "%s\x1b]0;pwned\x07" "end", ch);
+    snprintf(evil, sizeof evil,
+             "%s\x1b]0;pwned\x07"
+             "end",
+             ch);
     it_raw *r = it_raw_connect(oocsi_hub_port(it_hub), "escraw");
     assert_non_null(r);
     assert_int_equal(it_raw_subscribe(r, evil), 0);

@@ -95,7 +95,7 @@ static void test_silent_first_endpoint(void **state)
     snprintf(dead, sizeof dead, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
     snprintf(live, sizeof live, "tcp://127.0.0.1:%d", oocsi_hub_port(it_hub));
     oocsi_options *o = opts_for(h, NULL);
-    assert_int_equal(oocsi_options_set_connect_timeout(o, 8000), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_connect_timeout(o, 8000 * it_slowdown()), OOCSI_OK);
     assert_int_equal(oocsi_options_add_endpoint(o, dead), OOCSI_OK);
     assert_int_equal(oocsi_options_add_endpoint(o, live), OOCSI_OK);
     oocsi_client *c = it_connect_opts(o);

@@ -259,7 +259,7 @@ static void test_slow_consumer(void **state)
     it_states *st = it_states_new();
     oocsi_options *o = it_options(h);
     /* Short keep-alive: a loop whose reads starved would be declared dead. */
-    assert_int_equal(oocsi_options_set_keepalive(o, 300, 1000), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_keepalive(o, 300 * it_slowdown(), 1000 * it_slowdown()), OOCSI_OK);
     assert_int_equal(oocsi_options_set_state_handler(o, it_state_handler, st), OOCSI_OK);
     oocsi_client *c = it_connect_opts(o);
     it_loop_start(c);

@@ -900,10 +900,8 @@ static void test_console(void **state)
         assert_int_equal(oocsi_send_json(c, ch, "{\"k\":9,\"note\":\"from c\"}"), OOCSI_OK);
         assert_int_equal(oocsi_send_json(c, page, "{\"d\":1}"), OOCSI_OK);
         shown_want rows[] = {
-            {seen, "", cname, ch, "\"k\":9", NULL, 0},
-            {seen, "direct", cname, page, "\"d\":1", NULL, 0},
-            {seen, "you", page, ch, "\"n\":5", NULL, 0},
-            {seen, "answer", cname, page, "\"answer\":42", NULL, 0},
+            {seen, "", cname, ch, "\"k\":9", NULL, 0},          {seen, "direct", cname, page, "\"d\":1", NULL, 0},
+            {seen, "you", page, ch, "\"n\":5", NULL, 0},        {seen, "answer", cname, page, "\"answer\":42", NULL, 0},
             {seen, NULL, NULL, NULL, NULL, "\"answer\":42", 0},
         };
         static const char *const what[] = {

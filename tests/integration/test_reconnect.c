@@ -355,7 +355,8 @@ static void test_keepalive_detects_stall(void **state)
     char ch[64];
     it_unique(ch, sizeof ch, "ka_ch");
     oocsi_options *o = it_options(NULL);
-    assert_int_equal(oocsi_options_set_keepalive(o, 500, 2000), OOCSI_OK);
+    const int k = it_slowdown(); /* valgrind: pongs come late */
+    assert_int_equal(oocsi_options_set_keepalive(o, 500 * k, 2000 * k), OOCSI_OK);
     watched a;
     watched_connect(&a, "keepalive", o, 1);
     it_inbox *chan = it_inbox_new();
@@ -365,7 +366,7 @@ static void test_keepalive_detects_stall(void **state)
     /* Healthy but idle for well over the keep-alive timeout: stays connected
      * (its pings are answered). Over ws/wss the WebSocket keep-alive works in
      * whole seconds: idle for longer than its rounded-up bound. */
-    const int healthy_ms = it_transport_is_web() ? it_stall_bound_ms(500, 2000) : 4000;
+    const int healthy_ms = it_transport_is_web() ? it_stall_bound_ms(500 * k, 2000 * k) : 4000 * k;
     int early = it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, healthy_ms);
     if (early >= 0) {
         int err = 0;
@@ -400,7 +401,7 @@ static void test_keepalive_detects_stall(void **state)
      * data came just before it). Over ws/wss the WebSocket keep-alive counts
      * from the last valid frame, which may precede the stall by up to its
      * ping interval: no lower bound there beyond the healthy window above. */
-    if (!it_transport_is_web() && dt < 1500)
+    if (!it_transport_is_web() && dt < 1500 * k)
         fail_msg("OFFLINE %lld ms after the stall: before the 2000 ms silence timeout", (long long)dt);
     assert_true(it_states_wait_for(a.states, off + 1, OOCSI_STATE_CONNECTED, 3 * IT_TIMEOUT) >= 0);
     assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);

@@ -19,7 +19,7 @@
 #include "oocsi/transport.h"
 
 /* A bound for every failing connect; all of them must end well before. */
-#define TLS_CONNECT_TIMEOUT 3000
+#define TLS_CONNECT_TIMEOUT IT_TIMEOUT
 
 static char dir[64];
 static char ca_pem[128];
