@@ -17,7 +17,7 @@
 #include "engine.h"
 
 #define READ_CHUNK 65536
-#define READ_BUDGET (4u * 1024 * 1024) /* bytes read per loop step before yielding */
+#define READ_BUDGET (64u * 1024) /* bytes read per loop step before the handlers run */
 
 void oocsi__remember_done(oocsi_client *c, const char *id)
 {
