@@ -141,6 +141,34 @@ int oocsi_call_and_wait(oocsi_client *c, const char *channel, const char *call_n
     return call_and_wait(__func__, c, channel, call_name, data, timeout_ms, response, NULL);
 }
 
+int oocsi_call_and_collect(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                           int timeout_ms, size_t max_answers, cJSON **answers)
+{
+    OOCSI__CHECK(answers, "answers", "is NULL (the answers are stored in *answers)");
+    *answers = NULL;
+    oocsi__waiter w;
+    memset(&w, 0, sizeof(w));
+    w.answers = cJSON_CreateArray();
+    if (!w.answers)
+        return OOCSI_ERR_NOMEM;
+    w.max_answers = max_answers;
+    int64_t deadline = oocsi__now_ms() + timeout_ms;
+    int rc = start_call(__func__, c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
+    if (rc != OOCSI_OK) {
+        cJSON_Delete(w.answers);
+        return rc;
+    }
+    rc = oocsi__wait(c, &w, deadline);
+    int got = cJSON_GetArraySize(w.answers);
+    pthread_mutex_unlock(&c->mu);
+    if (got > 0 && (rc == OOCSI_OK || rc == OOCSI_ERR_TIMEOUT)) {
+        *answers = w.answers;
+        return OOCSI_OK;
+    }
+    cJSON_Delete(w.answers);
+    return rc;
+}
+
 int oocsi_call_and_wait_from(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
                              int timeout_ms, cJSON **response, char **responder)
 {

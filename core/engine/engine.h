@@ -88,10 +88,12 @@ enum { PW_BARRIER = 0, PW_QUERY = 1, PW_KEEPALIVE = 2, PW_RESUB = 3 };
 
 typedef struct oocsi__waiter {
     int done;
-    int result;      /* OOCSI_OK or an error */
-    oocsi_buf text;  /* query answer */
-    cJSON *response; /* call_and_wait */
-    char *responder; /* call_and_wait: who answered (malloc'd) */
+    int result;         /* OOCSI_OK or an error */
+    oocsi_buf text;     /* query answer */
+    cJSON *response;    /* call_and_wait */
+    char *responder;    /* call_and_wait: who answered (malloc'd) */
+    cJSON *answers;     /* call_and_collect: [{"responder", "response"}] */
+    size_t max_answers; /* call_and_collect: done after this many (0: at the deadline) */
 } oocsi__waiter;
 
 typedef struct oocsi__pingw {

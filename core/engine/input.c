@@ -47,6 +47,34 @@ static oocsi__call *take_call(oocsi_client *c, const char *id)
 
 static void on_pong(oocsi_client *c);
 
+/* A collecting call (oocsi_call_and_collect) takes every answer until its
+ * deadline or its count. Returns 1 if ev was such an answer. */
+static int collect_answer(oocsi_client *c, const char *id, oocsi_event *ev)
+{
+    oocsi__call *k = c->calls;
+    while (k && strcmp(k->id, id) != 0)
+        k = k->next;
+    if (!k || !k->w || !k->w->answers)
+        return 0;
+    oocsi__delete_key(ev->data, "_MESSAGE_ID"); /* id points into it: use k->id from here on */
+    cJSON *a = cJSON_CreateObject();
+    if (a && cJSON_AddStringToObject(a, "responder", ev->sender) && cJSON_AddItemToObject(a, "response", ev->data)) {
+        ev->data = NULL;
+        cJSON_AddItemToArray(k->w->answers, a);
+    } else {
+        cJSON_Delete(a);
+    }
+    if (k->w->max_answers && (size_t)cJSON_GetArraySize(k->w->answers) >= k->w->max_answers) {
+        take_call(c, k->id);
+        oocsi__remember_done(c, k->id);
+        k->w->done = 1;
+        k->w->result = OOCSI_OK;
+        pthread_cond_broadcast(&c->cv);
+        free(k);
+    }
+    return 1;
+}
+
 /* Queues a notification that takes over the event's sender, recipient and
  * data. Returns it (to add call fields), or NULL when out of memory. */
 static oocsi__note *note_from_event(oocsi_client *c, int kind, oocsi_event *ev)
@@ -94,6 +122,8 @@ static void on_message(oocsi_client *c, oocsi_event *ev)
             return;
         }
         {
+            if (collect_answer(c, mid->valuestring, ev))
+                return;
             oocsi__call *k = take_call(c, mid->valuestring);
             if (k) {
                 oocsi__remember_done(c, k->id);

@@ -383,6 +383,14 @@ OOCSI_API int oocsi_call_and_wait(oocsi_client *c, const char *channel, const ch
  *  who did not see the request can answer it. */
 OOCSI_API int oocsi_call_and_wait_from(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
                                        int timeout_ms, cJSON **response, char **responder);
+/** Sends a call and collects the answers of several responders (every client
+ *  that registered call_name on channel answers) until timeout_ms, or until
+ *  max_answers came (0: no limit, wait the whole timeout). *answers: a JSON
+ *  array of {"responder": handle, "response": {...}} in arrival order; free
+ *  with cJSON_Delete(). OOCSI_OK with at least one answer, OOCSI_ERR_TIMEOUT
+ *  (and *answers NULL) with none. */
+OOCSI_API int oocsi_call_and_collect(oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
+                                     int timeout_ms, size_t max_answers, cJSON **answers);
 
 /* --------------------------------------------------------------- variables */
 

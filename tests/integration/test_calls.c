@@ -140,6 +140,47 @@ static void test_call_and_wait_from_names_the_responder(void **state)
     cJSON_Delete(req);
 }
 
+/* Several responders on one channel: every answer, or the first N. */
+static void test_call_and_collect(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "collect");
+    oocsi_client *r[3];
+    for (int i = 0; i < 3; i++)
+        r[i] = responder(ch, "add", add_responder);
+    oocsi_client *c = it_connect(NULL);
+    cJSON *req = it_json("{\"a\":20,\"b\":22}");
+    cJSON *answers = NULL;
+    /* All within the timeout (it waits the whole 1500 ms for more). */
+    assert_int_equal(oocsi_call_and_collect(c, ch, "add", req, 1500, 0, &answers), OOCSI_OK);
+    assert_int_equal(cJSON_GetArraySize(answers), 3);
+    int seen[3] = {0, 0, 0};
+    const cJSON *a;
+    cJSON_ArrayForEach(a, answers)
+    {
+        const cJSON *who = cJSON_GetObjectItemCaseSensitive(a, "responder");
+        assert_true(cJSON_IsString(who));
+        for (int i = 0; i < 3; i++)
+            seen[i] += strcmp(who->valuestring, oocsi_handle(r[i])) == 0;
+        const cJSON *resp = cJSON_GetObjectItemCaseSensitive(a, "response");
+        IT_ASSERT_JSON(resp, "{\"a\":20,\"b\":22,\"sum\":42}");
+    }
+    assert_true(seen[0] == 1 && seen[1] == 1 && seen[2] == 1);
+    cJSON_Delete(answers);
+    /* The first 2, returning as soon as they are in (a long timeout). */
+    int64_t t0 = it_now_ms();
+    assert_int_equal(oocsi_call_and_collect(c, ch, "add", req, IT_LONG_WAIT_MS, 2, &answers), OOCSI_OK);
+    assert_true(it_now_ms() - t0 < IT_HANG_MS);
+    assert_int_equal(cJSON_GetArraySize(answers), 2);
+    cJSON_Delete(answers);
+    /* Nobody answers that name. */
+    answers = (cJSON *)1;
+    assert_int_equal(oocsi_call_and_collect(c, ch, "nothing", req, 200, 0, &answers), OOCSI_ERR_TIMEOUT);
+    assert_null(answers);
+    cJSON_Delete(req);
+}
+
 /* A request sent with a server key (_DELAY) is delayed by the server; its
  * answer must not carry the key back (and be delayed or retained again). */
 static void test_response_does_not_echo_server_keys(void **state)
@@ -845,6 +886,7 @@ int main(void)
         IT_TEST(test_unregister),
         IT_TEST(test_calls_in_a_row),
         IT_TEST(test_call_and_wait_from_names_the_responder),
+        IT_TEST(test_call_and_collect),
         IT_TEST(test_response_does_not_echo_server_keys),
         IT_TEST(test_unanswered_call_not_given_to_handlers),
         IT_TEST(test_close_with_pending_call),
