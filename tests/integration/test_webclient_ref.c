@@ -645,7 +645,7 @@ static void test_variables(void **state)
     assert_non_null(v);
 
     int rc = oocsi_variable_set(v, 3);
-    int got3 = rc == OOCSI_OK && count_reports("{\"varval\":\"level\",\"value\":3}") == 0;
+    int got3 = rc == OOCSI_OK;
     if (got3) {
         match_ctx m = {it_json("{\"varval\":\"level\",\"value\":3}"), 1};
         got3 = it_wait_until(enough_matches, &m, TMO);
