@@ -54,6 +54,13 @@
 #define TMO 30000        /* a round trip through the browser */
 #define BURST 200
 #define BIG (60 * 1024)
+/* The page's keep-alive: pings this often, silence this long cut off; the
+ * idle check waits for more pongs than fit in the silence. */
+#define PING_MS 200
+#define PING_MS_S "200"
+#define IDLE_MS 4000
+#define IDLE_MS_S "4000"
+#define PONGS (2 * IDLE_MS / PING_MS)
 
 enum kind { GW_HUB, GW_JAVA, HUB_WS };
 
@@ -183,6 +190,19 @@ static int count_reports(const char *fmt, ...)
     return n;
 }
 
+/* Reports of page that have key. */
+static int count_has(const char *page, const char *key)
+{
+    int n = 0;
+    pthread_mutex_lock(&rmu);
+    for (int i = 0; i < nrep; i++) {
+        const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reps[i], "page"));
+        n += p && !strcmp(p, page) && cJSON_HasObjectItem(reps[i], key);
+    }
+    pthread_mutex_unlock(&rmu);
+    return n;
+}
+
 /* ------------------------------------------------------------------ the setup under test */
 
 static struct setup {
@@ -193,7 +213,7 @@ static struct setup {
     pid_t browser;
     it_proc *gw, *java;
     int page_port, java_port;
-    char up[64];   /* tcp URL of the server the C clients and the CLI use */
+    char up[64]; /* tcp URL of the server the C clients and the CLI use */
     char java_port_s[16];
     oocsi_client *ctl;
     char ctl_h[64], page[64];
@@ -276,7 +296,8 @@ static void gateway_start(int port)
     char ps[16];
     snprintf(ps, sizeof ps, "%d", port);
     S.gw = it_proc_startv(OOCSI_GATEWAY_PATH, NULL,
-                          (const char *const[]){"--port", ps, "--url", S.up, "--www", S.dir, NULL});
+                          (const char *const[]){"--port", ps, "--url", S.up, "--www", S.dir, "--ping-interval",
+                                                PING_MS_S, "--idle-timeout", IDLE_MS_S, NULL});
     assert_non_null(S.gw);
     it_proc_keep(S.gw);
     S.page_port = port_after(S.gw, "ws://");
@@ -359,6 +380,8 @@ static void start_everything(void)
         if (S.kind == HUB_WS) {
             o.ws_port = 0;
             o.www_dir = S.dir;
+            o.ping_interval_ms = PING_MS;
+            o.stale_timeout_ms = IDLE_MS;
         }
         assert_int_equal(it_hub_start(&o), 0);
         snprintf(S.up, sizeof S.up, "tcp://127.0.0.1:%d", oocsi_hub_port(it_hub));
@@ -537,9 +560,9 @@ static void test_channel(void **state)
     /* page -> CLI (listen says "listening as" once subscribed) */
     char lis_h[64];
     it_unique(lis_h, sizeof lis_h, "wref_lis");
-    it_proc *lis = it_proc_startv(OOCSI_CLI_PATH, NULL,
-                                  (const char *const[]){"listen", "--url", S.up, "--handle", lis_h, "-n", "1", "-t",
-                                                        "60000", ch, NULL});
+    it_proc *lis = it_proc_startv(
+        OOCSI_CLI_PATH, NULL,
+        (const char *const[]){"listen", "--url", S.up, "--handle", lis_h, "-n", "1", "-t", "60000", ch, NULL});
     assert_non_null(lis);
     assert_true(it_proc_wait_text(lis, 2, "listening as", TMO));
     cmd(S.page, "{\"cmd\":\"send\",\"to\":\"%s\",\"data\":{\"tag\":\"p2cli\"}}", ch);
@@ -548,6 +571,53 @@ static void test_channel(void **state)
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(line, "sender")), S.page);
     IT_ASSERT_JSON(cJSON_GetObjectItemCaseSensitive(line, "data"), "{\"tag\":\"p2cli\"}");
     cJSON_Delete(line);
+
+    /* unsubscribed: a message on ch, then a direct marker; only the marker arrives */
+    cmd(S.page, "{\"cmd\":\"unsub\",\"ch\":\"%s\"}", ch);
+    assert_int_equal(oocsi_send_json(c, ch, "{\"tag\":\"gone\"}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(c, S.page, "{\"tag\":\"unsub_marker\"}"), OOCSI_OK);
+    wait_reports(1, TMO, "{\"got\":\"direct\",\"data\":{\"tag\":\"unsub_marker\"}}");
+    assert_int_equal(count_reports("{\"data\":{\"tag\":\"gone\"}}"), 0);
+}
+
+/* OOCSI.heyOOCSI(): the page describes itself as a device on "heyOOCSI!". */
+static void test_heyoocsi(void **state)
+{
+    (void)state;
+    need_page();
+    char h[64], name[64], ch[64];
+    it_unique(name, sizeof name, "wref_dev");
+    it_unique(ch, sizeof ch, "wref_lamp");
+    oocsi_client *c = peer("wref_hey", h, sizeof h);
+    it_inbox *in = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(c, "heyOOCSI!", it_inbox_handler, in), OOCSI_OK);
+    cmd(S.page, "{\"cmd\":\"hey\",\"name\":\"%s\",\"ch\":\"%s\"}", name, ch);
+    assert_true(it_inbox_wait(in, 1, TMO));
+    const it_msg *m = it_inbox_at(in, 0);
+    assert_string_equal(m->sender, S.page);
+    const cJSON *dev = cJSON_GetObjectItemCaseSensitive(m->data, name);
+    const cJSON *props = cJSON_GetObjectItemCaseSensitive(dev, "properties");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(props, "device_id")), S.page);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(props, "kind")), "test page");
+    const cJSON *lamp = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(dev, "components"), "lamp");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lamp, "channel_name")), ch);
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(lamp, "type")), "switch");
+}
+
+/* A page that only answers the server's pings (with ".") stays connected
+ * well past the idle timeout, and keeps receiving. */
+static void test_idle_page(void **state)
+{
+    (void)state;
+    need_page();
+    int reconnects = count_has(S.page, "reconnected");
+    cmd(S.page, "{\"cmd\":\"pongs\",\"n\":%d}", PONGS);
+    wait_reports(1, START_TMO, "{\"pongs\":\"%s\",\"page\":\"%s\"}", last_id, S.page);
+    char h[64];
+    oocsi_client *c = peer("wref_idle", h, sizeof h);
+    assert_int_equal(oocsi_send_json(c, S.page, "{\"tag\":\"awake\"}"), OOCSI_OK);
+    wait_reports(1, TMO, "{\"got\":\"direct\",\"from\":\"%s\",\"data\":{\"tag\":\"awake\"}}", h);
+    assert_int_equal(count_has(S.page, "reconnected"), reconnects);
 }
 
 /* Direct messages both ways: C client and CLI -> page, page -> C client. */
@@ -562,8 +632,7 @@ static void test_direct(void **state)
     assert_int_equal(oocsi_subscribe(c, h, it_inbox_handler, in), OOCSI_OK);
 
     assert_int_equal(oocsi_send_json(c, S.page, "{\"tag\":\"d2p\"}"), OOCSI_OK);
-    wait_reports(1, TMO, "{\"got\":\"direct\",\"from\":\"%s\",\"to\":\"%s\",\"data\":{\"tag\":\"d2p\"}}", h,
-                 S.page);
+    wait_reports(1, TMO, "{\"got\":\"direct\",\"from\":\"%s\",\"to\":\"%s\",\"data\":{\"tag\":\"d2p\"}}", h, S.page);
     run_cli((const char *const[]){"send", "--url", S.up, "--handle", cli_h, S.page, "{\"tag\":\"dcli2p\"}", NULL});
     wait_reports(1, TMO, "{\"got\":\"direct\",\"from\":\"%s\",\"data\":{\"tag\":\"dcli2p\"}}", cli_h);
 
@@ -611,9 +680,9 @@ static void test_calls(void **state)
     assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(resp, "by")), S.page);
     cJSON_Delete(resp);
 
-    it_proc *p = it_proc_startv(OOCSI_CLI_PATH, NULL,
-                                (const char *const[]){"call", "--url", S.up, "-t", "30000", call2, call2, "{\"x\":3}",
-                                                      NULL});
+    it_proc *p =
+        it_proc_startv(OOCSI_CLI_PATH, NULL,
+                       (const char *const[]){"call", "--url", S.up, "-t", "30000", call2, call2, "{\"x\":3}", NULL});
     assert_non_null(p);
     assert_int_equal(it_proc_wait_exit(p, TMO), 0);
     cJSON *line = it_json(it_buf_text(&p->out));
@@ -824,19 +893,6 @@ typedef struct has_ctx {
     int more_than;
 } has_ctx;
 
-/* Reports of page that have key. */
-static int count_has(const char *page, const char *key)
-{
-    int n = 0;
-    pthread_mutex_lock(&rmu);
-    for (int i = 0; i < nrep; i++) {
-        const char *p = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(reps[i], "page"));
-        n += p && !strcmp(p, page) && cJSON_HasObjectItem(reps[i], key);
-    }
-    pthread_mutex_unlock(&rmu);
-    return n;
-}
-
 static int has_more(void *p)
 {
     has_ctx *h = p;
@@ -876,8 +932,8 @@ static void wait_page_hears(const char *ch)
     for (int k = 0;; k++) {
         assert_int_equal(oocsi_send_jsonf(c, ch, "{\"probe\":\"%s\",\"k\":%d}", tag, k), OOCSI_OK);
         char text[256];
-        snprintf(text, sizeof text, "{\"page\":\"%s\",\"got\":\"channel\",\"data\":{\"probe\":\"%s\",\"k\":%d}}", S.page,
-                 tag, k);
+        snprintf(text, sizeof text, "{\"page\":\"%s\",\"got\":\"channel\",\"data\":{\"probe\":\"%s\",\"k\":%d}}",
+                 S.page, tag, k);
         match_ctx m = {it_json(text), 1};
         int ok = it_wait_until(enough_matches, &m, 1000);
         cJSON_Delete((cJSON *)m.pat);
@@ -964,9 +1020,10 @@ static void test_restart_upstream(void **state)
 
 #define WREF_TESTS                                                                                                     \
     {                                                                                                                  \
-        IT_TEST(test_channel), IT_TEST(test_direct), IT_TEST(test_calls), IT_TEST(test_variables),                     \
-            IT_TEST(test_two_pages), IT_TEST(test_burst), IT_TEST(test_large), IT_TEST(test_duplicate_handle),         \
-            IT_TEST(test_restart_upstream), IT_TEST(test_restart_server),                                              \
+        IT_TEST(test_channel), IT_TEST(test_heyoocsi), IT_TEST(test_idle_page), IT_TEST(test_direct),                  \
+            IT_TEST(test_calls), IT_TEST(test_variables), IT_TEST(test_two_pages), IT_TEST(test_burst),                \
+            IT_TEST(test_large), IT_TEST(test_duplicate_handle), IT_TEST(test_restart_upstream),                       \
+            IT_TEST(test_restart_server),                                                                              \
     }
 
 int main(void)
