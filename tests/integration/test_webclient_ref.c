@@ -572,6 +572,30 @@ static void test_channel(void **state)
     IT_ASSERT_JSON(cJSON_GetObjectItemCaseSensitive(line, "data"), "{\"tag\":\"p2cli\"}");
     cJSON_Delete(line);
 
+    /* JSON types survive both ways unchanged */
+    static const char types[] = "{\"tag\":\"types\",\"arr\":[1,\"two\",true,null,{\"k\":[]}],\"obj\":{\"x\":{\"y\":"
+                                "[]},\"n\":null},\"f\":1.5,\"neg\":-3,\"big\":9007199254740991,\"t\":true,\"no\":false,"
+                                "\"empty\":\"\",\"esc\":\"q\\\"b\\\\s\\n\\t\"}";
+    assert_int_equal(oocsi_send_json(c, ch, types), OOCSI_OK);
+    wait_reports(1, TMO, "{\"got\":\"channel\",\"data\":{\"tag\":\"types\"}}");
+    cJSON *want = it_json(types), *pat = it_json("{\"got\":\"channel\",\"data\":{\"tag\":\"types\"}}");
+    int at;
+    count_matching(pat, &at);
+    pthread_mutex_lock(&rmu);
+    int same = it_json_equal(cJSON_GetObjectItemCaseSensitive(reps[at], "data"), want);
+    char *got = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(reps[at], "data"));
+    pthread_mutex_unlock(&rmu);
+    if (!same) {
+        fail_msg("the page got %s, sent %s", got, types);
+    }
+    cJSON_free(got);
+    cJSON_Delete(pat);
+    cJSON_Delete(want);
+    cmd(S.page, "{\"cmd\":\"send\",\"to\":\"%s\",\"data\":%s}", ch, types);
+    i = it_inbox_wait_str(in, "tag", "types", TMO);
+    assert_true(i >= 0);
+    IT_ASSERT_JSON(it_inbox_at(in, i)->data, types);
+
     /* unsubscribed: a message on ch, then a direct marker; only the marker arrives */
     cmd(S.page, "{\"cmd\":\"unsub\",\"ch\":\"%s\"}", ch);
     assert_int_equal(oocsi_send_json(c, ch, "{\"tag\":\"gone\"}"), OOCSI_OK);
