@@ -775,6 +775,31 @@ static void test_two_pages(void **state)
     cmd(S.page, "{\"cmd\":\"kill\",\"child\":\"b\"}");
 }
 
+/* A page reloaded (its iframe removed and opened again, same handle) gets
+ * its handle back and each message once. */
+static void test_reload(void **state)
+{
+    (void)state;
+    need_page();
+    char b[64], ch[64], h[64];
+    it_unique(b, sizeof b, "wref_reload");
+    it_unique(ch, sizeof ch, "wref_rl");
+    oocsi_client *c = peer("wref_rlc", h, sizeof h);
+    cmd(S.page, "{\"cmd\":\"spawn\",\"child\":\"r1\",\"handle\":\"%s\"}", b);
+    wait_reports(1, START_TMO, "{\"ready\":true,\"page\":\"%s\"}", b);
+    cmd(S.page, "{\"cmd\":\"kill\",\"child\":\"r1\"}");
+    cmd(S.page, "{\"cmd\":\"spawn\",\"child\":\"r2\",\"handle\":\"%s\"}", b);
+    wait_reports(2, START_TMO, "{\"ready\":true,\"page\":\"%s\"}", b);
+    print_message("refusals before the reloaded page got its handle: %d\n",
+                  count_reports("{\"relay\":{\"page\":\"%s\",\"disconnected\":true}}", b));
+    page_sub(b, ch);
+    assert_int_equal(oocsi_send_json(c, ch, "{\"tag\":\"reloaded\"}"), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(c, b, "{\"tag\":\"reloaded_marker\"}"), OOCSI_OK);
+    wait_reports(1, TMO, "{\"page\":\"%s\",\"got\":\"direct\",\"data\":{\"tag\":\"reloaded_marker\"}}", b);
+    assert_int_equal(count_reports("{\"page\":\"%s\",\"data\":{\"tag\":\"reloaded\"}}", b), 1);
+    cmd(S.page, "{\"cmd\":\"kill\",\"child\":\"r2\"}");
+}
+
 typedef struct inbox_ctx {
     it_inbox *in;
     int n;
@@ -1045,8 +1070,8 @@ static void test_restart_upstream(void **state)
 #define WREF_TESTS                                                                                                     \
     {                                                                                                                  \
         IT_TEST(test_channel), IT_TEST(test_heyoocsi), IT_TEST(test_idle_page), IT_TEST(test_direct),                  \
-            IT_TEST(test_calls), IT_TEST(test_variables), IT_TEST(test_two_pages), IT_TEST(test_burst),                \
-            IT_TEST(test_large), IT_TEST(test_duplicate_handle), IT_TEST(test_restart_upstream),                       \
+            IT_TEST(test_calls), IT_TEST(test_variables), IT_TEST(test_two_pages), IT_TEST(test_reload),               \
+            IT_TEST(test_burst), IT_TEST(test_large), IT_TEST(test_duplicate_handle), IT_TEST(test_restart_upstream),  \
             IT_TEST(test_restart_server),                                                                              \
     }
 
