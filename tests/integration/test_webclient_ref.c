@@ -981,6 +981,17 @@ static void exactly_once(const char *ch, const char *tag)
     assert_int_equal(count_reports("{\"page\":\"%s\",\"got\":\"direct\",\"data\":{\"once\":\"%s\"}}", S.page, tag), 1);
     assert_int_equal(count_reports("{\"page\":\"%s\",\"got\":\"channel\",\"data\":{\"oncech\":\"%s\"}}", S.page, tag),
                      1);
+    /* a call from the page: its answer (to the page's handle) taken once by
+     * the call, never also handed to the handle's handler */
+    char call[64], marker2[80];
+    it_unique(call, sizeof call, "wref_oncecall");
+    assert_int_equal(oocsi_register(c, call, call, square, NULL), OOCSI_OK);
+    cmd(S.page, "{\"cmd\":\"call\",\"call\":\"%s\",\"data\":{\"x\":11},\"timeout\":%d}", call, TMO);
+    wait_reports(1, TMO, "{\"callres\":\"%s\",\"page\":\"%s\",\"data\":{\"result\":121}}", last_id, S.page);
+    snprintf(marker2, sizeof marker2, "%s_call", tag);
+    assert_int_equal(oocsi_send_jsonf(c, S.page, "{\"marker\":\"%s\"}", marker2), OOCSI_OK);
+    wait_reports(1, TMO, "{\"page\":\"%s\",\"got\":\"direct\",\"data\":{\"marker\":\"%s\"}}", S.page, marker2);
+    assert_int_equal(count_reports("{\"page\":\"%s\",\"got\":\"direct\",\"data\":{\"result\":121}}", S.page), 0);
     it_close(c);
 }
 
@@ -1086,8 +1097,8 @@ static void test_restart_upstream(void **state)
     {                                                                                                                  \
         IT_TEST(test_channel), IT_TEST(test_heyoocsi), IT_TEST(test_idle_page), IT_TEST(test_direct),                  \
             IT_TEST(test_calls), IT_TEST(test_variables), IT_TEST(test_two_pages), IT_TEST(test_reload),               \
-            IT_TEST(test_burst), IT_TEST(test_large), IT_TEST(test_duplicate_handle), IT_TEST(test_restart_upstream),  \
-            IT_TEST(test_restart_server),                                                                              \
+            IT_TEST(test_burst), IT_TEST(test_large), IT_TEST(test_duplicate_handle), IT_TEST(test_restart_server),    \
+            IT_TEST(test_restart_upstream),                                                                            \
     }
 
 int main(void)
