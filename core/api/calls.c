@@ -109,7 +109,7 @@ int oocsi_call(oocsi_client *c, const char *channel, const char *call_name, cons
 static int call_and_wait(const char *fn, oocsi_client *c, const char *channel, const char *call_name, const cJSON *data,
                          int timeout_ms, cJSON **response, char **responder)
 {
-    if (!response)
+    if (!response) /* named after the public function, not this helper */
         return oocsi_fail(OOCSI_ERR_INVAL, "%s: response is NULL (the answer is stored in *response)", fn);
     *response = NULL;
     if (responder)
