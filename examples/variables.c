@@ -1,7 +1,10 @@
 /*
  * variables: two clients keep a variable in sync over a channel, as the
  * Python client's variables example: a value set on one is sent on the
- * channel and read on the other (numbers and text).
+ * channel and read on the other (numbers and text). The second variable
+ * also says when it changed and whether a peer changed it (as the Java
+ * client's variables do), and falls back to a reference value when no peer
+ * updated it for a while.
  *
  *   oocsi-example-variables [server]
  *
@@ -35,6 +38,13 @@ static double await(oocsi_variable *v, double want)
     return oocsi_variable_get(v);
 }
 
+/* Runs after every change: remote on the loop thread, local on the caller's. */
+static void changed(oocsi_variable *v, int remote, void *user)
+{
+    (void)user;
+    printf("second variable changed (%s): %g\n", remote ? "by a peer" : "here", oocsi_variable_get(v));
+}
+
 int main(int argc, char **argv)
 {
     const char *server = argc > 1 ? argv[1] : NULL;
@@ -46,6 +56,8 @@ int main(int argc, char **argv)
     }
     oocsi_variable *v1 = oocsi_variable_new(responder, "colorChannel", "color");
     oocsi_variable *v2 = oocsi_variable_new(caller, "colorChannel", "color");
+    oocsi_variable_on_change(v2, changed, NULL);
+    oocsi_variable_reference(v2, 0, 60000); /* 0 until a value came, and after a minute without one */
 
     oocsi_variable_set(v1, 100); /* a number */
     printf("value of first variable: %g\n", oocsi_variable_get(v1));

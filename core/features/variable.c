@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "oocsi/oocsi.h"
 #include "varmath.h"
@@ -19,10 +20,42 @@ struct oocsi_variable {
     oocsi_client *c;
     pthread_mutex_t mu;
     char *channel;
+    char *out_channel; /* NULL: channel */
     char *key;
     oocsi__varmath m;
     char *str;
+    /* Java-client features */
+    oocsi_variable_change_fn on_change;
+    void *on_change_user;
+    int has_reference;
+    double reference;
+    int timeout_ms;        /* < 0: none */
+    int64_t last_remote;   /* when the last remote update (or the reference) came */
+    int rate_max, rate_ms; /* incoming: at most rate_max updates per rate_ms (0: no limit) */
+    int64_t rate_start;
+    int rate_count;
+    int send_on_change;
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Whether one more remote update passes the rate limit. Lock held. */
+static int rate_ok(oocsi_variable *v)
+{
+    if (v->rate_max <= 0)
+        return 1;
+    int64_t now = mono_ms();
+    if (now - v->rate_start >= v->rate_ms) {
+        v->rate_start = now;
+        v->rate_count = 0;
+    }
+    return ++v->rate_count <= v->rate_max;
+}
 
 /* The lock of a variable the caller holds as const (readers lock too). */
 static pthread_mutex_t *lock_of(const oocsi_variable *v)
@@ -35,22 +68,41 @@ static void on_message(oocsi_client *c, const oocsi_message *msg, void *user)
     oocsi_variable *v = user;
     (void)c;
     const cJSON *it = cJSON_GetObjectItemCaseSensitive(oocsi_message_data(msg), v->key);
+    int changed = 0;
+    oocsi_variable_change_fn fn = NULL;
+    void *fn_user = NULL;
     if ((cJSON_IsNumber(it) && isfinite(it->valuedouble)) || cJSON_IsBool(it)) {
         /* Non-finite numbers (1e999 parses as infinity) are refused, as the
          * local setter refuses them: the value would read NaN forever. */
         double d = cJSON_IsNumber(it) ? it->valuedouble : (cJSON_IsTrue(it) ? 1.0 : 0.0);
         pthread_mutex_lock(lock_of(v));
-        oocsi__varmath_apply(&v->m, d);
+        if (rate_ok(v)) {
+            oocsi__varmath_apply(&v->m, d);
+            v->last_remote = mono_ms();
+            changed = 1;
+        }
+        fn = v->on_change;
+        fn_user = v->on_change_user;
         pthread_mutex_unlock(lock_of(v));
     } else if (cJSON_IsString(it)) {
         char *s = strdup(it->valuestring);
         if (s) {
             pthread_mutex_lock(lock_of(v));
-            free(v->str);
-            v->str = s;
+            if (rate_ok(v)) {
+                free(v->str);
+                v->str = s;
+                s = NULL;
+                v->last_remote = mono_ms();
+                changed = 1;
+            }
+            fn = v->on_change;
+            fn_user = v->on_change_user;
             pthread_mutex_unlock(lock_of(v));
+            free(s);
         }
     }
+    if (changed && fn)
+        fn(v, 1, fn_user);
 }
 
 static void variable_destroy(oocsi_variable *v)
@@ -59,6 +111,7 @@ static void variable_destroy(oocsi_variable *v)
     pthread_mutex_destroy(&v->mu);
     free(v->str);
     free(v->channel);
+    free(v->out_channel);
     free(v->key);
     free(v);
 }
@@ -87,6 +140,7 @@ oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const c
         return NULL;
     pthread_mutex_init(&v->mu, NULL);
     oocsi__varmath_init(&v->m);
+    v->timeout_ms = -1;
     v->c = c;
     v->channel = strdup(channel);
     v->key = strdup(key);
@@ -122,9 +176,20 @@ static int publish(oocsi_variable *v, cJSON *item)
         return OOCSI_ERR_NOMEM;
     }
     cJSON_AddItemToObject(obj, v->key, item);
-    int rc = oocsi_send(v->c, v->channel, obj);
+    int rc = oocsi_send(v->c, v->out_channel ? v->out_channel : v->channel, obj);
     cJSON_Delete(obj);
     return rc;
+}
+
+/* Runs the change callback of a local set (lock not held). */
+static void local_change(oocsi_variable *v, int rc, int changed)
+{
+    pthread_mutex_lock(lock_of(v));
+    oocsi_variable_change_fn fn = v->on_change;
+    void *user = v->on_change_user;
+    pthread_mutex_unlock(lock_of(v));
+    if (rc == OOCSI_OK && changed && fn)
+        fn(v, 0, user);
 }
 
 int oocsi_variable_set(oocsi_variable *v, double value)
@@ -133,10 +198,14 @@ int oocsi_variable_set(oocsi_variable *v, double value)
         return v ? oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_set: value must be a finite number (got %g)", value)
                  : oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_set: v is NULL");
     pthread_mutex_lock(lock_of(v));
+    double before = oocsi__varmath_get(&v->m);
     oocsi__varmath_apply(&v->m, value);
+    double after = oocsi__varmath_get(&v->m);
+    int changed = !(before == after); /* NaN before: a first value is a change */
     /* The raw value goes out: every receiver applies its own bounds. */
-    int rc = publish(v, cJSON_CreateNumber(value));
+    int rc = v->send_on_change && !changed ? OOCSI_OK : publish(v, cJSON_CreateNumber(value));
     pthread_mutex_unlock(lock_of(v));
+    local_change(v, rc, changed);
     return rc;
 }
 
@@ -148,6 +217,10 @@ double oocsi_variable_get(const oocsi_variable *v)
     }
     pthread_mutex_lock(lock_of(v));
     double d = oocsi__varmath_get(&v->m);
+    /* The reference again when no remote update came for the timeout (a
+     * local set does not count, as in the Java client). */
+    if (v->has_reference && (isnan(d) || (v->timeout_ms >= 0 && mono_ms() - v->last_remote > v->timeout_ms)))
+        d = v->reference;
     pthread_mutex_unlock(lock_of(v));
     return d;
 }
@@ -202,10 +275,12 @@ int oocsi_variable_set_string(oocsi_variable *v, const char *value)
     if (!s)
         return OOCSI_ERR_NOMEM;
     pthread_mutex_lock(lock_of(v));
+    int changed = !v->str || strcmp(v->str, s) != 0;
     free(v->str);
     v->str = s;
-    int rc = publish(v, cJSON_CreateString(value));
+    int rc = v->send_on_change && !changed ? OOCSI_OK : publish(v, cJSON_CreateString(value));
     pthread_mutex_unlock(lock_of(v));
+    local_change(v, rc, changed);
     return rc;
 }
 
@@ -231,4 +306,104 @@ char *oocsi_variable_dup_string(const oocsi_variable *v)
     char *s = v->str ? strdup(v->str) : NULL;
     pthread_mutex_unlock(lock_of(v));
     return s;
+}
+
+/* ------------------------------------------------ as the Java client has */
+
+int oocsi_variable_set_bool(oocsi_variable *v, int value)
+{
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_set_bool: v is NULL");
+    pthread_mutex_lock(lock_of(v));
+    double before = oocsi__varmath_get(&v->m);
+    oocsi__varmath_apply(&v->m, value ? 1.0 : 0.0);
+    int changed = !(before == oocsi__varmath_get(&v->m));
+    /* true/false on the wire, as a Java OOCSIBoolean sends and reads */
+    int rc = v->send_on_change && !changed ? OOCSI_OK : publish(v, cJSON_CreateBool(value != 0));
+    pthread_mutex_unlock(lock_of(v));
+    local_change(v, rc, changed);
+    return rc;
+}
+
+int oocsi_variable_get_bool(const oocsi_variable *v)
+{
+    double d = oocsi_variable_get(v);
+    return !isnan(d) && d != 0.0;
+}
+
+int oocsi_variable_on_change(oocsi_variable *v, oocsi_variable_change_fn fn, void *user)
+{
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_on_change: v is NULL");
+    pthread_mutex_lock(lock_of(v));
+    v->on_change = fn;
+    v->on_change_user = user;
+    pthread_mutex_unlock(lock_of(v));
+    return OOCSI_OK;
+}
+
+int oocsi_variable_reference(oocsi_variable *v, double reference, int timeout_ms)
+{
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_reference: v is NULL");
+    if (!isfinite(reference))
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_reference: reference must be a finite number (got %g)",
+                          reference);
+    pthread_mutex_lock(lock_of(v));
+    v->has_reference = 1;
+    v->reference = reference;
+    v->timeout_ms = timeout_ms < 0 ? -1 : timeout_ms;
+    v->last_remote = mono_ms();
+    pthread_mutex_unlock(lock_of(v));
+    return OOCSI_OK;
+}
+
+int oocsi_variable_limit_rate(oocsi_variable *v, int max_updates, int per_ms)
+{
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_limit_rate: v is NULL");
+    if (max_updates < 0 || (max_updates > 0 && per_ms <= 0))
+        return oocsi_fail(OOCSI_ERR_INVAL,
+                          "oocsi_variable_limit_rate: max_updates must be >= 0 (0: no limit) and per_ms > 0 (got %d "
+                          "per %d ms)",
+                          max_updates, per_ms);
+    pthread_mutex_lock(lock_of(v));
+    v->rate_max = max_updates;
+    v->rate_ms = per_ms;
+    v->rate_count = 0;
+    v->rate_start = mono_ms();
+    pthread_mutex_unlock(lock_of(v));
+    return OOCSI_OK;
+}
+
+int oocsi_variable_send_on_change(oocsi_variable *v, int on)
+{
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_send_on_change: v is NULL");
+    pthread_mutex_lock(lock_of(v));
+    v->send_on_change = on != 0;
+    pthread_mutex_unlock(lock_of(v));
+    return OOCSI_OK;
+}
+
+int oocsi_variable_out_channel(oocsi_variable *v, const char *out_channel)
+{
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_out_channel: v is NULL");
+    int bad = out_channel && !*out_channel;
+    for (const char *p = out_channel; p && *p; p++)
+        bad |= (unsigned char)*p <= 0x20;
+    if (bad)
+        return oocsi_fail(OOCSI_ERR_INVAL,
+                          "oocsi_variable_out_channel: out_channel \"%s\" is empty or contains a space or a control "
+                          "character",
+                          out_channel);
+    char *copy = out_channel ? strdup(out_channel) : NULL;
+    if (out_channel && !copy)
+        return OOCSI_ERR_NOMEM;
+    pthread_mutex_lock(lock_of(v));
+    free(v->out_channel);
+    v->out_channel = copy;
+    pthread_mutex_unlock(lock_of(v));
+    return OOCSI_OK;
 }

@@ -419,6 +419,29 @@ OOCSI_API const char *oocsi_variable_get_string(const oocsi_variable *v);
  *  this instead of oocsi_variable_get_string() when another thread (the loop)
  *  may update the variable meanwhile. */
 OOCSI_API char *oocsi_variable_dup_string(const oocsi_variable *v);
+/** Booleans as a Java OOCSIBoolean on the same channel and key sends and
+ *  reads them: true/false on the wire (incoming numbers count as non-zero). */
+OOCSI_API int oocsi_variable_set_bool(oocsi_variable *v, int value);
+OOCSI_API int oocsi_variable_get_bool(const oocsi_variable *v);
+/** Called after the value changed: remote = 1 for an update from a peer (on
+ *  the loop thread), 0 for a local set (on the setter's thread). Read the
+ *  value with oocsi_variable_get() inside; fn NULL removes it. */
+typedef void (*oocsi_variable_change_fn)(oocsi_variable *v, int remote, void *user);
+OOCSI_API int oocsi_variable_on_change(oocsi_variable *v, oocsi_variable_change_fn fn, void *user);
+/** A reference value, as the Java client's OOCSIVariable(…, reference,
+ *  timeout): get() returns it before any value, and again when no remote
+ *  update came for timeout_ms (a local set does not count; timeout_ms < 0:
+ *  only before the first value). */
+OOCSI_API int oocsi_variable_reference(oocsi_variable *v, double reference, int timeout_ms);
+/** Incoming rate limit: at most max_updates remote updates per per_ms (the
+ *  rest are ignored); 0 removes the limit. */
+OOCSI_API int oocsi_variable_limit_rate(oocsi_variable *v, int max_updates, int per_ms);
+/** on = 1: a local set whose resulting value equals the current one sends
+ *  nothing. */
+OOCSI_API int oocsi_variable_send_on_change(oocsi_variable *v, int on);
+/** Publish to out_channel instead of the variable's channel (which it still
+ *  listens on), as separate in and out channels; NULL: back to the channel. */
+OOCSI_API int oocsi_variable_out_channel(oocsi_variable *v, const char *out_channel);
 
 /* ------------------------------------------------ heyOOCSI device descriptions */
 

@@ -5,6 +5,7 @@
 #include "support.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -352,6 +353,132 @@ static void test_updates_from_others(void **state)
     oocsi_variable_free(v);
 }
 
+/* ---------------------------------------------- as the Java client has */
+
+typedef struct changes {
+    pthread_mutex_t lock;
+    int remote, local;
+    double last;
+} changes;
+
+static void on_change(oocsi_variable *v, int remote, void *user)
+{
+    changes *ch = user;
+    double d = oocsi_variable_get(v);
+    pthread_mutex_lock(&ch->lock);
+    if (remote)
+        ch->remote++;
+    else
+        ch->local++;
+    ch->last = d;
+    pthread_mutex_unlock(&ch->lock);
+    it_notify();
+}
+
+static int change_count(changes *ch, int remote)
+{
+    pthread_mutex_lock(&ch->lock);
+    int n = remote ? ch->remote : ch->local;
+    pthread_mutex_unlock(&ch->lock);
+    return n;
+}
+
+static void test_bool_change_callback_send_on_change(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "javaVars");
+    it_inbox *wire = it_inbox_new();
+    oocsi_client *spy = it_connect_bg(NULL);
+    assert_int_equal(oocsi_subscribe(spy, p.channel, it_inbox_handler, wire), OOCSI_OK);
+    oocsi_variable *ov1 = var(p.o1, p.channel, "flag");
+    oocsi_variable *ov2 = var(p.o2, p.channel, "flag");
+    static changes ch;
+    memset(&ch, 0, sizeof ch);
+    pthread_mutex_init(&ch.lock, NULL);
+    assert_int_equal(oocsi_variable_on_change(ov2, on_change, &ch), OOCSI_OK);
+    /* true/false on the wire, as a Java OOCSIBoolean */
+    assert_int_equal(oocsi_variable_set_bool(ov1, 1), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(wire, 1, IT_TIMEOUT), 1);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it_inbox_at(wire, 0)->data, "flag")));
+    to_o2(&p);
+    assert_int_equal(oocsi_variable_get_bool(ov2), 1);
+    assert_int_equal(change_count(&ch, 1), 1);
+    assert_int_equal(oocsi_variable_set_bool(ov2, 0), OOCSI_OK);
+    assert_int_equal(change_count(&ch, 0), 1);
+    assert_int_equal(it_inbox_wait(wire, 2, IT_TIMEOUT), 1); /* ov2's false is on the wire */
+    to_o1(&p);
+    assert_int_equal(oocsi_variable_get_bool(ov1), 0);
+    /* send-on-change: the same value twice sends once */
+    assert_int_equal(oocsi_variable_send_on_change(ov1, 1), OOCSI_OK);
+    int before = it_inbox_count(wire);
+    set(ov1, 7);
+    set(ov1, 7);
+    set(ov1, 8);
+    assert_int_equal(oocsi_send_json(p.o1, p.channel, "{\"marker\":true}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(wire, before + 3, IT_TIMEOUT), 1);
+    assert_int_equal(it_inbox_count(wire), before + 3); /* 7, 8, the marker: one 7 only */
+    IT_ASSERT_NEAR(cJSON_GetObjectItemCaseSensitive(it_inbox_at(wire, before)->data, "flag")->valuedouble, 7, EPS);
+    IT_ASSERT_NEAR(cJSON_GetObjectItemCaseSensitive(it_inbox_at(wire, before + 1)->data, "flag")->valuedouble, 8, EPS);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(it_inbox_at(wire, before + 2)->data, "marker")));
+    to_o2(&p);
+    assert_int_equal(change_count(&ch, 1), 3); /* true, 7, 8 */
+    oocsi_variable_free(ov1);
+    oocsi_variable_free(ov2);
+    pthread_mutex_destroy(&ch.lock);
+}
+
+static int back_to_reference(void *ctx)
+{
+    return oocsi_variable_get(ctx) == 4.0;
+}
+
+static void test_reference_rate_out_channel(void **state)
+{
+    (void)state;
+    pair p;
+    pair_init(&p, "javaRef");
+    oocsi_variable *ov1 = var(p.o1, p.channel, "x");
+    oocsi_variable *ov2 = var(p.o2, p.channel, "x");
+    /* reference 4, timeout 300 ms: the reference before any value, the
+     * remote value, then the reference again (a local set does not count). */
+    assert_int_equal(oocsi_variable_reference(ov2, 4, 300), OOCSI_OK);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov2), 4, EPS);
+    set(ov1, 1);
+    to_o2(&p);
+    double got = oocsi_variable_get(ov2);
+    assert_true(got == 1.0 || got == 4.0); /* 4 only if 300 ms passed meanwhile */
+    set(ov2, 0);
+    assert_true(it_wait_until(back_to_reference, ov2, IT_TIMEOUT));
+    /* At most 2 remote updates a minute: the third and later are ignored. */
+    oocsi_variable *ov3 = var(p.o2, p.channel, "y");
+    oocsi_variable *ov4 = var(p.o1, p.channel, "y");
+    assert_int_equal(oocsi_variable_limit_rate(ov3, 2, 60000), OOCSI_OK);
+    for (int i = 1; i <= 5; i++)
+        set(ov4, i);
+    to_o2(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov3), 2, EPS);
+    assert_int_equal(oocsi_variable_limit_rate(ov3, 1, 0), OOCSI_ERR_INVAL);
+    /* A separate out channel: ov4 publishes there, ov3 does not hear it. */
+    char out[80];
+    snprintf(out, sizeof out, "%s_out", p.channel);
+    it_inbox *outbox = it_inbox_new();
+    oocsi_client *spy = it_connect_bg(NULL);
+    assert_int_equal(oocsi_subscribe(spy, out, it_inbox_handler, outbox), OOCSI_OK);
+    assert_int_equal(oocsi_variable_limit_rate(ov3, 0, 0), OOCSI_OK);
+    assert_int_equal(oocsi_variable_out_channel(ov4, out), OOCSI_OK);
+    set(ov4, 42);
+    assert_int_equal(it_inbox_wait(outbox, 1, IT_TIMEOUT), 1);
+    IT_ASSERT_JSON(it_inbox_at(outbox, 0)->data, "{\"y\":42}");
+    to_o2(&p);
+    IT_ASSERT_NEAR(oocsi_variable_get(ov3), 2, EPS);
+    assert_int_equal(oocsi_variable_out_channel(ov4, "has space"), OOCSI_ERR_INVAL);
+    oocsi_variable_free(ov1);
+    oocsi_variable_free(ov2);
+    oocsi_variable_free(ov3);
+    oocsi_variable_free(ov4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +489,8 @@ int main(void)
         IT_TEST(test_smooth_rejects_window_0),
         IT_TEST(test_string_variables),
         IT_TEST(test_updates_from_others),
+        IT_TEST(test_bool_change_callback_send_on_change),
+        IT_TEST(test_reference_rate_out_channel),
     };
     return cmocka_run_group_tests_name("integration.variables", tests, it_group_setup, it_group_teardown);
 }
