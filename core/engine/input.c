@@ -47,6 +47,15 @@ static oocsi__call *take_call(oocsi_client *c, const char *id)
 
 static void on_pong(oocsi_client *c);
 
+/* The server refused something on an open connection (a budget, a value it
+ * does not take): the application sees its words in the log and in
+ * oocsi_last_error(c); the connection goes on. */
+static void server_error(oocsi_client *c, const char *text)
+{
+    oocsi__log(c, OOCSI_LOG_WARN, "the server refused a request: %s", text ? text : "");
+    oocsi__set_error(c, "server: %s", text ? text : "");
+}
+
 /* A collecting call (oocsi_call_and_collect) takes every answer until its
  * deadline or its count. Returns 1 if ev was such an answer. */
 static int collect_answer(oocsi_client *c, const char *id, oocsi_event *ev)
@@ -208,6 +217,7 @@ static int handle_event(oocsi_client *c, oocsi_event *ev)
             oocsi__schedule_retry(c, err);
             return -1;
         }
+        server_error(c, ev->text);
         break;
     case OOCSI_EVENT_PING:
         oocsi__emit(c, OOCSI_CMD_PONG, NULL, NULL, 0);
@@ -219,7 +229,9 @@ static int handle_event(oocsi_client *c, oocsi_event *ev)
         oocsi__log(c, c->close_requested ? OOCSI_LOG_DEBUG : OOCSI_LOG_INFO, "server said bye");
         break;
     case OOCSI_EVENT_TEXT:
-        if (c->pings_head && c->pings_head->kind == PW_QUERY && c->pings_head->w) {
+        if (ev->text && strncmp(ev->text, "error (", 7) == 0) {
+            server_error(c, ev->text); /* never a query's answer */
+        } else if (c->pings_head && c->pings_head->kind == PW_QUERY && c->pings_head->w) {
             oocsi__waiter *w = c->pings_head->w;
             if (w->text.len == 0 && ev->text)
                 oocsi_buf_append_str(&w->text, ev->text);

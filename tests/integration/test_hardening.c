@@ -93,12 +93,44 @@ static void careless_teardown_is_reported(void **state)
     assert_non_null(strstr(oocsi_last_error(NULL), "closed twice"));
 }
 
+static int log_names_delay(void *ctx)
+{
+    return it_log_contains(ctx, OOCSI_LOG_WARN, "_DELAY");
+}
+
+/* The server's refusals on an open connection reach the application (log,
+ * oocsi_last_error) and are never taken for a query's answer. */
+static void server_refusals_are_reported(void **state)
+{
+    (void)state;
+    char ch[64];
+    it_unique(ch, sizeof ch, "hd_refused");
+    it_log *log = it_log_new();
+    oocsi_options *o = it_options(NULL);
+    assert_int_equal(oocsi_options_set_logger(o, it_log_fn, log), OOCSI_OK);
+    oocsi_client *c = it_connect_opts(o);
+    assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, it_inbox_new()), OOCSI_OK);
+    assert_int_equal(oocsi_send_json(c, ch, "{\"_DELAY\":-5}"), OOCSI_OK);
+    if (!it_transport_is_web()) {
+        /* A query right behind it gets its own answer. */
+        char *out = NULL;
+        assert_int_equal(oocsi_channel_subscribers(c, ch, IT_TIMEOUT, &out), OOCSI_OK);
+        assert_string_equal(out, oocsi_handle(c));
+        oocsi_free(out);
+    }
+    assert_true(it_wait_until(log_names_delay, log, IT_TIMEOUT));
+    assert_true(it_log_contains(log, OOCSI_LOG_WARN, "the server refused a request"));
+    assert_non_null(strstr(oocsi_last_error(c), "_DELAY"));
+    assert_int_equal(oocsi_is_connected(c), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         IT_TEST(call_ids_are_fresh_uuids),
         IT_TEST(variables_refuse_infinity_from_peers),
         IT_TEST(careless_teardown_is_reported),
+        IT_TEST(server_refusals_are_reported),
     };
     return cmocka_run_group_tests_name("hardening", tests, it_group_setup, it_group_teardown);
 }
