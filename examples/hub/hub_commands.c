@@ -64,8 +64,18 @@ void cmd_subscribe(oocsi_hub *h, client *c, const char *name)
         }
         return;
     }
-    if (!strncmp(name, "presence(", 9) || strchr(name, '[')) {
-        return; /* malformed presence, or a filter/transform subscription (not implemented) */
+    if (strchr(name, '[')) {
+        /* The reference server evaluates these; this hub says it does not,
+         * instead of leaving a subscriber waiting for messages. */
+        sbuf e = {0};
+        sb_puts(&e, "filter and transform subscriptions are not supported by this hub: ");
+        sb_puts(&e, name);
+        send_error(h, c, e.p);
+        sb_free(&e);
+        return;
+    }
+    if (!strncmp(name, "presence(", 9)) {
+        return; /* malformed presence */
     }
     chan *ch;
     const char *colon = strchr(name, ':');

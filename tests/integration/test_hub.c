@@ -130,6 +130,20 @@ static void test_silent_rejection(void **state)
 
 /* ------------------------------------------------------------------ commands and routing */
 
+/* Filter/transform subscriptions (the reference server's expressions) are
+ * answered with an error line, not silently ignored. */
+static void test_filter_subscription_refused(void **state)
+{
+    (void)state;
+    conn *a = json_client("a");
+    sendf(a, "subscribe room[filter(x>1)]");
+    expect_line(a, "error (filter and transform subscriptions are not supported by this hub: room[filter(x>1)])");
+    sendf(a, "subscribe room");
+    conn *b = json_client("b");
+    sendf(b, "sendraw room {\"x\":2}");
+    expect_match(a, "{\"x\":2,\"recipient\":\"room\",\"timestamp\":*,\"sender\":\"b\"}");
+}
+
 static void test_no_echo_and_direct(void **state)
 {
     (void)state;
@@ -433,6 +447,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz_empty_key_strings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_filter_subscription_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_presence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_meta_channels, setup, teardown),
     };
