@@ -62,8 +62,8 @@
  *    max_retain_s; TCP/TLS connections have a hello deadline, a per-address
  *    and a pending-hello limit, and lines before a welcome max_hello_line;
  *  - `unsubscribe presence(X)` works (a no-op bug in the reference);
- *  - filter/transform subscriptions `X[...]` are not implemented: such
- *    subscribe lines are ignored;
+ *  - filter/transform subscriptions `X[...]` are not evaluated: such a
+ *    subscribe line is answered with an error line saying so;
  *  - plain ("OOCSI", legacy Java) clients receive messages as JSON lines,
  *    like JSON clients, instead of the legacy serialised form;
  *  - a refused hello (error line) closes the connection: nothing after it is
