@@ -357,6 +357,12 @@ void oocsi__check_peer(oocsi_client *c);
 /* loop.c */
 /* Wakes the loop owner if it is another thread. Lock held. */
 void oocsi__poke(oocsi_client *c);
+/* The loop's wake-up: one Linux eventfd (wake_r == wake_w) where available,
+ * else a pipe; both non-blocking and close-on-exec. 0 or -1. */
+int oocsi__wake_open(oocsi_client *c);
+/* Async-signal-safe (one write(2)). */
+void oocsi__wake_signal(int wake_w);
+void oocsi__wake_drain(int wake_r);
 /* One round of I/O and timers, waiting at most timeout_ms. Lock held on entry
  * and exit (released while waiting). Never runs user callbacks. */
 void oocsi__step_io(oocsi_client *c, int timeout_ms);

@@ -16,6 +16,52 @@
 
 #include "engine.h"
 
+#if defined(__linux__)
+#include <sys/eventfd.h>
+#define OOCSI_HAVE_EVENTFD 1
+#endif
+
+/* One eventfd rather than a pipe: a client then costs one descriptor less
+ * (a gateway holding thousands of clients runs into its descriptor limit). */
+int oocsi__wake_open(oocsi_client *c)
+{
+#ifdef OOCSI_HAVE_EVENTFD
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd >= 0) {
+        c->wake_r = c->wake_w = efd;
+        return 0;
+    }
+#endif
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    c->wake_r = fds[0];
+    c->wake_w = fds[1];
+    return 0;
+}
+
+void oocsi__wake_signal(int wake_w)
+{
+    /* Eight bytes: what an eventfd takes, and harmless in a pipe. EAGAIN
+     * (counter or pipe full) means that a wake-up is pending anyway. */
+    uint64_t one = 1;
+    if (wake_w >= 0) {
+        ssize_t n = write(wake_w, &one, sizeof one);
+        (void)n;
+    }
+}
+
+void oocsi__wake_drain(int wake_r)
+{
+    char buf[64];
+    while (read(wake_r, buf, sizeof buf) > 0) {
+    }
+}
+
 static void wake(oocsi_client *c)
 {
     if (c->tp && c->tp->wait && c->tp->wake && c->tps) {
@@ -25,9 +71,7 @@ static void wake(oocsi_client *c)
     if (c->wake_pending)
         return;
     c->wake_pending = 1;
-    char b = 1;
-    ssize_t n = write(c->wake_w, &b, 1);
-    (void)n;
+    oocsi__wake_signal(c->wake_w);
 }
 
 /* Wakes the loop owner if it is another thread. */
@@ -198,9 +242,7 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
         int pr = poll(pfd, (nfds_t)n, timeout_ms);
         pthread_mutex_lock(&c->mu);
         if (pr > 0 && (pfd[0].revents & POLLIN)) {
-            char buf[64];
-            while (read(c->wake_r, buf, sizeof(buf)) > 0) {
-            }
+            oocsi__wake_drain(c->wake_r);
             c->wake_pending = 0;
         }
         if (n > 1 && c->tps == tps && c->tps) {
@@ -387,11 +429,8 @@ int oocsi_stop(oocsi_client *c)
         return OOCSI_ERR_INVAL;
     /* Only async-signal-safe operations: an atomic store and write(2). */
     atomic_store(&c->run_stop, 1);
-    if (c->wake_w >= 0) {
-        char b = 1;
-        ssize_t n = write(c->wake_w, &b, 1);
-        (void)n;
-    }
+    if (c->wake_w >= 0)
+        oocsi__wake_signal(c->wake_w);
     return OOCSI_OK;
 }
 

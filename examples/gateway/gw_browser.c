@@ -12,6 +12,8 @@ int start_worker(gateway *g, session *s)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* Thousands of sessions: a small stack each (connect, commands, cJSON). */
+    pthread_attr_setstacksize(&attr, WORKER_STACK);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* signals go to the main thread only */
