@@ -191,7 +191,7 @@ int oocsi_connect(oocsi_client **out, const oocsi_options *opts)
     c->offline.max_bytes = c->opts.queue_max_bytes;
 
     int rc = OOCSI_ERR_NOMEM;
-    if (oocsi__wake_open(c) != 0)
+    if (c->opts.wake_signal ? oocsi__wake_signal_install(c->opts.wake_signal) != 0 : oocsi__wake_open(c) != 0)
         goto fail;
     c->requested = oocsi__handle_resolve(c->opts.handle, &c->rng);
     if (!c->requested)

@@ -37,9 +37,10 @@
 #define DEFAULT_HTTP_HANDLE "oocsi-gateway-http-####"
 #define MAX_LIST 32
 #define WORKER_STACK (256 * 1024) /* bytes of stack of a session's worker thread */
-/* Descriptors per session: the browser's socket, the upstream socket and the
- * client's wake-up eventfd (two with a pipe where there is no eventfd). */
-#define FDS_PER_SESSION 3
+/* Descriptors per session: the browser's socket and the upstream socket (the
+ * client is woken with WAKE_SIGNAL rather than a descriptor of its own). */
+#define FDS_PER_SESSION 2
+#define WAKE_SIGNAL (SIGRTMIN + 1)
 #define FDS_RESERVED 64 /* listener, the HTTP API's client, logs, files served */
 typedef struct config {
     const char *listen;

@@ -148,6 +148,10 @@ static oocsi_options *upstream_options(session *s, const char *handle)
     if (rc == OOCSI_OK) {
         rc = oocsi_options_set_max_line_length(o, cfg->max_queue > 1024 ? cfg->max_queue : 1024);
     }
+    if (rc == OOCSI_OK) {
+        /* no wake-up descriptor per client: two descriptors per session */
+        rc = oocsi_options_set_wake_signal(o, WAKE_SIGNAL);
+    }
     if (rc != OOCSI_OK) {
         oocsi_options_free(o);
         return NULL;
