@@ -285,6 +285,7 @@ int main(int argc, char **argv)
     if (!www_given)
         cfg->www = default_www();
     pthread_mutex_init(&g->mu, NULL);
+    pthread_mutex_init(&g->ready_mu, NULL);
     pthread_cond_init(&g->cv, NULL);
 
     lws_set_log_level(cfg->verbose ? (LLL_ERR | LLL_WARN) : LLL_ERR, NULL);

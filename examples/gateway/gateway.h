@@ -109,6 +109,11 @@ typedef struct session {
     char *channel;
     int ready;        /* under mu: 0 subscribing, 1 subscribed, -1 failed (the error is queued) */
     int headers_sent; /* lws thread only */
+    /* under g->ready_mu: on the gateway's list of sessions with news for the
+     * lws thread (so that a wake-up does not visit every session) */
+    struct session *ready_next;
+    int on_ready, attached;
+    struct session *work_next; /* lws thread only */
 } session;
 
 struct gateway {
@@ -128,6 +133,8 @@ struct gateway {
     pthread_cond_t cv;
     int workers; /* running worker threads, under mu */
     int n_live;  /* sessions not yet freed (browser gone, worker still ending), under mu */
+    pthread_mutex_t ready_mu;
+    session *ready; /* sessions with output or a close for the lws thread, under ready_mu */
 #ifdef OOCSI_GATEWAY_HAVE_OPENSSL
     SSL_CTX *client_ctx;
 #endif
@@ -148,6 +155,9 @@ void logv(const gateway *g, const char *fmt, ...) __attribute__((format(printf, 
 void session_unref(session *s);
 void push_frame(session *s, const char *text, size_t n, int close_after);
 void push_text(session *s, int close_after, const char *fmt, ...);
+/* Any thread: s has output or a close for the lws thread (its list, then
+ * lws_cancel_service()). */
+void session_wake(session *s);
 
 /* gw_upstream.c */
 void *worker(void *arg);

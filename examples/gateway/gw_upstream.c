@@ -80,7 +80,7 @@ static void on_message(oocsi_client *c, const oocsi_message *m, void *user)
         pthread_mutex_lock(&s->mu);
         s->kill = 1; /* out of memory: drop this browser rather than lose messages silently */
         pthread_mutex_unlock(&s->mu);
-        lws_cancel_service(s->g->ctx);
+        session_wake(s);
     }
     cJSON_free(text);
     cJSON_Delete(d);
@@ -99,7 +99,7 @@ static void on_state(oocsi_client *c, oocsi_state st, int err, void *user)
         pthread_mutex_lock(&s->mu);
         s->kill = 1;
         pthread_mutex_unlock(&s->mu);
-        lws_cancel_service(s->g->ctx);
+        session_wake(s);
     }
 }
 
@@ -214,7 +214,7 @@ static void run_command(session *s, oocsi_client *c, cmd *k)
         pthread_mutex_lock(&s->mu);
         s->kill = 1;
         pthread_mutex_unlock(&s->mu);
-        lws_cancel_service(s->g->ctx);
+        session_wake(s);
     } else if (rc != OOCSI_OK) {
         logv(s->g, "%s: command failed: %s", oocsi_handle(c), oocsi_strerror(rc));
     }
