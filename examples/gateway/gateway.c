@@ -16,8 +16,13 @@
  *    then executes the browser's commands in order (oocsi_subscribe waits for
  *    the server's confirmation) and finally closes the client;
  *  - the client's own loop thread (oocsi_loop_start) runs the handlers, which
- *    queue frames for the browser and wake the lws thread with
- *    lws_cancel_service(); the lws thread writes them in SERVER_WRITEABLE.
+ *    queue frames for the browser, put the session on the gateway's ready
+ *    list and wake the lws thread with lws_cancel_service(); the lws thread
+ *    visits only the sessions on that list and writes in SERVER_WRITEABLE.
+ * For thousands of browsers: workers have WORKER_STACK-byte stacks, clients
+ * are woken with WAKE_SIGNAL instead of a descriptor of their own (so a
+ * session holds FDS_PER_SESSION descriptors), and main() raises the soft
+ * descriptor limit to the hard one and sizes libwebsockets' table from it.
  * The HTTP API (gw_http.c) runs on the lws thread too: POST /send/NAME uses
  * one more liboocsi client, owned by its own thread; each GET /events/CHANNEL
  * stream is a session like a browser's, with its worker and client.

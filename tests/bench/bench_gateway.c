@@ -426,8 +426,9 @@ int main(int argc, char **argv)
     for (long i = 0; i < n_br; i++)
         br[i].fd = -1;
 
-    char cap[32], port_s[16], url[64];
+    char cap[32], gw_cap[32], port_s[16], url[64];
     snprintf(cap, sizeof cap, "%ld", n_br + 64);
+    snprintf(gw_cap, sizeof gw_cap, "%ld", n_br);
     char *hub_argv[] = {(char *)hub_path,  "--port", "0", "--max-conns-per-addr", cap, "--max-pending-hellos", cap,
                         "--hello-timeout", "60000",  NULL};
     child hub = {-1, -1}, gw = {-1, -1};
