@@ -2,6 +2,7 @@
  * oocsi_options: the setters with their validation, and oocsi_connect_to(),
  * which builds default options from a handle and a server and connects.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,21 @@ int oocsi_options_set_pending_limit(oocsi_options *opts, size_t max_bytes)
     OOCSI__CHECK(opts, "opts", "is NULL");
     OOCSI__CHECK(max_bytes > 0, "max_bytes", "must be > 0 (got 0)");
     opts->pending_max_bytes = max_bytes;
+    return OOCSI_OK;
+}
+
+int oocsi_options_set_wake_signal(oocsi_options *opts, int signo)
+{
+    OOCSI__CHECK(opts, "opts", "is NULL");
+#ifdef OOCSI_HAVE_PPOLL
+    sigset_t set;
+    sigemptyset(&set);
+    OOCSI__CHECK(signo == 0 || (signo != SIGKILL && signo != SIGSTOP && sigaddset(&set, signo) == 0), "signo",
+                 "must be 0 or a signal number other than SIGKILL and SIGSTOP");
+#else
+    OOCSI__CHECK(signo == 0, "signo", "must be 0 here (no ppoll)");
+#endif
+    opts->wake_signal = signo;
     return OOCSI_OK;
 }
 

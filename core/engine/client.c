@@ -191,15 +191,8 @@ int oocsi_connect(oocsi_client **out, const oocsi_options *opts)
     c->offline.max_bytes = c->opts.queue_max_bytes;
 
     int rc = OOCSI_ERR_NOMEM;
-    int fds[2];
-    if (pipe(fds) != 0)
+    if (c->opts.wake_signal ? oocsi__wake_signal_install(c->opts.wake_signal) != 0 : oocsi__wake_open(c) != 0)
         goto fail;
-    for (int i = 0; i < 2; i++) {
-        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
-        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
-    }
-    c->wake_r = fds[0];
-    c->wake_w = fds[1];
     c->requested = oocsi__handle_resolve(c->opts.handle, &c->rng);
     if (!c->requested)
         goto fail;
@@ -298,7 +291,7 @@ static void client_free(oocsi_client *c)
     free(c->last_error);
     if (c->wake_r >= 0)
         close(c->wake_r);
-    if (c->wake_w >= 0)
+    if (c->wake_w >= 0 && c->wake_w != c->wake_r)
         close(c->wake_w);
     oocsi__options_clear(&c->opts);
     if (c->sync_init) {

@@ -11,6 +11,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__) || defined(__OpenBSD__)
+#define OOCSI_HAVE_PPOLL 1
+#endif
 
 #include "oocsi/codec.h"
 #include "oocsi/oocsi.h"
@@ -47,6 +50,7 @@ struct oocsi_options {
     size_t queue_max_count, queue_max_bytes;
     size_t pending_max_bytes; /* received messages waiting for their handlers */
     int calls_to_handlers;    /* hand calls without a responder here to handlers */
+    int wake_signal;          /* 0: wake the loop through wake_r/wake_w; else this signal */
     /* set_handle refused a handle: connecting fails until a valid one is set */
     char *bad_handle;
 };
@@ -227,8 +231,11 @@ struct oocsi_client {
     int thread_running;
     int thread_stop;
     pthread_t thread;
-    int wake_r, wake_w;
+    int wake_r, wake_w; /* -1 with opts.wake_signal */
     int wake_pending;
+    /* opts.wake_signal: the thread in ppoll (set under mu; read by oocsi_stop) */
+    atomic_int polling;
+    pthread_t poller;
     atomic_int run_stop; /* oocsi_stop(): set from any thread or a signal handler */
 
     unsigned call_counter;
@@ -357,6 +364,15 @@ void oocsi__check_peer(oocsi_client *c);
 /* loop.c */
 /* Wakes the loop owner if it is another thread. Lock held. */
 void oocsi__poke(oocsi_client *c);
+/* The loop's wake-up: one Linux eventfd (wake_r == wake_w) where available,
+ * else a pipe; both non-blocking and close-on-exec. 0 or -1. */
+int oocsi__wake_open(oocsi_client *c);
+/* Async-signal-safe (one write(2)). */
+void oocsi__wake_signal(int wake_w);
+void oocsi__wake_drain(int wake_r);
+/* opts.wake_signal: a do-nothing handler for signo unless the application
+ * has one. 0 or -1. */
+int oocsi__wake_signal_install(int signo);
 /* One round of I/O and timers, waiting at most timeout_ms. Lock held on entry
  * and exit (released while waiting). Never runs user callbacks. */
 void oocsi__step_io(oocsi_client *c, int timeout_ms);

@@ -4,9 +4,11 @@
  * loop, oocsi_loop, the background thread, oocsi_run/oocsi_stop and the hooks
  * for a caller's own poll loop.
  */
+#define _GNU_SOURCE /* ppoll */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +17,80 @@
 #include <unistd.h>
 
 #include "engine.h"
+
+#if defined(__linux__)
+#include <sys/eventfd.h>
+#define OOCSI_HAVE_EVENTFD 1
+#endif
+
+/* One eventfd rather than a pipe: a client then costs one descriptor less
+ * (a gateway holding thousands of clients runs into its descriptor limit). */
+int oocsi__wake_open(oocsi_client *c)
+{
+#ifdef OOCSI_HAVE_EVENTFD
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (efd >= 0) {
+        c->wake_r = c->wake_w = efd;
+        return 0;
+    }
+#endif
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+        fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+    }
+    c->wake_r = fds[0];
+    c->wake_w = fds[1];
+    return 0;
+}
+
+void oocsi__wake_signal(int wake_w)
+{
+    /* Eight bytes: what an eventfd takes, and harmless in a pipe. EAGAIN
+     * (counter or pipe full) means that a wake-up is pending anyway. */
+    uint64_t one = 1;
+    if (wake_w >= 0) {
+        ssize_t n = write(wake_w, &one, sizeof one);
+        (void)n;
+    }
+}
+
+static void on_wake_signal(int signo)
+{
+    (void)signo; /* only interrupts ppoll() */
+}
+
+int oocsi__wake_signal_install(int signo)
+{
+#ifdef OOCSI_HAVE_PPOLL
+    static pthread_mutex_t once = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&once);
+    struct sigaction old;
+    int rc = sigaction(signo, NULL, &old);
+    if (rc == 0 && !(old.sa_flags & SA_SIGINFO) && (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_wake_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        rc = sigaction(signo, &sa, NULL);
+    }
+    pthread_mutex_unlock(&once);
+    return rc == 0 ? 0 : -1;
+#else
+    (void)signo;
+    return -1;
+#endif
+}
+
+void oocsi__wake_drain(int wake_r)
+{
+    char buf[64];
+    while (read(wake_r, buf, sizeof buf) > 0) {
+    }
+}
 
 static void wake(oocsi_client *c)
 {
@@ -25,9 +101,17 @@ static void wake(oocsi_client *c)
     if (c->wake_pending)
         return;
     c->wake_pending = 1;
-    char b = 1;
-    ssize_t n = write(c->wake_w, &b, 1);
-    (void)n;
+#ifdef OOCSI_HAVE_PPOLL
+    if (c->opts.wake_signal) {
+        /* polling is set and cleared under mu: the poller is between its
+         * unlock and relock, and the signal (blocked there but in ppoll)
+         * ends or skips its wait; when not polling, it sees wake_pending */
+        if (atomic_load(&c->polling))
+            pthread_kill(c->poller, c->opts.wake_signal);
+        return;
+    }
+#endif
+    oocsi__wake_signal(c->wake_w);
 }
 
 /* Wakes the loop owner if it is another thread. */
@@ -174,11 +258,13 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
         }
     } else {
         struct pollfd pfd[2];
-        int n = 0;
-        pfd[n].fd = c->wake_r;
-        pfd[n].events = POLLIN;
-        pfd[n].revents = 0;
-        n++;
+        int n = 0, si = -1;
+        if (c->wake_r >= 0) {
+            pfd[n].fd = c->wake_r;
+            pfd[n].events = POLLIN;
+            pfd[n].revents = 0;
+            n++;
+        }
         void *tps = c->tps;
         if (c->tps) {
             int fd = c->tp->fd(c->tps);
@@ -191,25 +277,48 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
                 if (want_write_locked(c))
                     pfd[n].events |= POLLOUT;
                 pfd[n].revents = 0;
-                n++;
+                si = n++;
             }
         }
-        pthread_mutex_unlock(&c->mu);
-        int pr = poll(pfd, (nfds_t)n, timeout_ms);
-        pthread_mutex_lock(&c->mu);
-        if (pr > 0 && (pfd[0].revents & POLLIN)) {
-            char buf[64];
-            while (read(c->wake_r, buf, sizeof(buf)) > 0) {
-            }
+        int pr;
+#ifdef OOCSI_HAVE_PPOLL
+        if (c->opts.wake_signal) {
+            /* The signal stays blocked in this thread except inside ppoll(). */
+            sigset_t block, old, during;
+            sigemptyset(&block);
+            sigaddset(&block, c->opts.wake_signal);
+            pthread_sigmask(SIG_BLOCK, &block, &old);
+            during = old;
+            sigdelset(&during, c->opts.wake_signal);
+            c->poller = pthread_self();
+            atomic_store(&c->polling, 1);
+            if (c->wake_pending || atomic_load(&c->run_stop))
+                timeout_ms = 0;
+            pthread_mutex_unlock(&c->mu);
+            struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
+            pr = ppoll(pfd, (nfds_t)n, &ts, &during);
+            pthread_mutex_lock(&c->mu);
+            atomic_store(&c->polling, 0);
             c->wake_pending = 0;
+            pthread_sigmask(SIG_SETMASK, &old, NULL); /* a late signal: its handler runs, harmless */
+        } else
+#endif
+        {
+            pthread_mutex_unlock(&c->mu);
+            pr = poll(pfd, (nfds_t)n, timeout_ms);
+            pthread_mutex_lock(&c->mu);
+            if (pr > 0 && (pfd[0].revents & POLLIN)) {
+                oocsi__wake_drain(c->wake_r);
+                c->wake_pending = 0;
+            }
         }
-        if (n > 1 && c->tps == tps && c->tps) {
+        if (pr > 0 && si >= 0 && c->tps == tps && c->tps) {
             int ev = 0;
-            if (pfd[1].revents & POLLIN)
+            if (pfd[si].revents & POLLIN)
                 ev |= OOCSI_EV_READABLE;
-            if (pfd[1].revents & POLLOUT)
+            if (pfd[si].revents & POLLOUT)
                 ev |= OOCSI_EV_WRITABLE;
-            if (pfd[1].revents & (POLLERR | POLLHUP | POLLNVAL))
+            if (pfd[si].revents & (POLLERR | POLLHUP | POLLNVAL))
                 ev |= OOCSI_EV_ERROR | OOCSI_EV_READABLE;
             if (ev)
                 oocsi__service(c, ev);
@@ -387,11 +496,12 @@ int oocsi_stop(oocsi_client *c)
         return OOCSI_ERR_INVAL;
     /* Only async-signal-safe operations: an atomic store and write(2). */
     atomic_store(&c->run_stop, 1);
-    if (c->wake_w >= 0) {
-        char b = 1;
-        ssize_t n = write(c->wake_w, &b, 1);
-        (void)n;
-    }
+    if (c->wake_w >= 0)
+        oocsi__wake_signal(c->wake_w);
+#ifdef OOCSI_HAVE_PPOLL
+    else if (c->opts.wake_signal && atomic_load(&c->polling))
+        pthread_kill(c->poller, c->opts.wake_signal); /* async-signal-safe */
+#endif
     return OOCSI_OK;
 }
 

@@ -16,8 +16,13 @@
  *    then executes the browser's commands in order (oocsi_subscribe waits for
  *    the server's confirmation) and finally closes the client;
  *  - the client's own loop thread (oocsi_loop_start) runs the handlers, which
- *    queue frames for the browser and wake the lws thread with
- *    lws_cancel_service(); the lws thread writes them in SERVER_WRITEABLE.
+ *    queue frames for the browser, put the session on the gateway's ready
+ *    list and wake the lws thread with lws_cancel_service(); the lws thread
+ *    visits only the sessions on that list and writes in SERVER_WRITEABLE.
+ * For thousands of browsers: workers have WORKER_STACK-byte stacks, clients
+ * are woken with WAKE_SIGNAL instead of a descriptor of their own (so a
+ * session holds FDS_PER_SESSION descriptors), and main() raises the soft
+ * descriptor limit to the hard one and sizes libwebsockets' table from it.
  * The HTTP API (gw_http.c) runs on the lws thread too: POST /send/NAME uses
  * one more liboocsi client, owned by its own thread; each GET /events/CHANNEL
  * stream is a session like a browser's, with its worker and client.
@@ -29,6 +34,7 @@
  */
 #include "gateway.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -233,6 +239,24 @@ static const char *default_www(void)
     return NULL;
 }
 
+/* Raises the soft descriptor limit to the hard one (each session holds
+ * FDS_PER_SESSION descriptors) and returns the resulting soft limit. */
+static long raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 1024;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = rl;
+        want.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+            rl = want;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > INT_MAX)
+        return INT_MAX;
+    return (long)rl.rlim_cur;
+}
+
 int main(int argc, char **argv)
 {
     static gateway gw;
@@ -266,6 +290,7 @@ int main(int argc, char **argv)
     if (!www_given)
         cfg->www = default_www();
     pthread_mutex_init(&g->mu, NULL);
+    pthread_mutex_init(&g->ready_mu, NULL);
     pthread_cond_init(&g->cv, NULL);
 
     lws_set_log_level(cfg->verbose ? (LLL_ERR | LLL_WARN) : LLL_ERR, NULL);
@@ -294,8 +319,21 @@ int main(int argc, char **argv)
     g->api_mounts[0].mount_next = &g->api_mounts[1];
     g->api_mounts[1].mount_next = cfg->www ? &g->mount : NULL;
 
+    long fds = raise_fd_limit();
+    long capacity = fds > FDS_RESERVED ? (fds - FDS_RESERVED) / FDS_PER_SESSION : 0;
+    logv(g, "descriptor limit %ld: room for about %ld browsers and event streams", fds, capacity);
+    if (capacity < cfg->max_clients)
+        fprintf(stderr,
+                "oocsi-gateway: warning: --max-clients %d but the descriptor limit (%ld) leaves room for about "
+                "%ld; raise the hard limit (ulimit -Hn)\n",
+                cfg->max_clients, fds, capacity);
+
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);
+    /* lws sizes its descriptor table once, from this: every descriptor of
+     * the process may be one of its sockets. */
+    info.fd_limit_per_thread = (unsigned int)(fds < 1000000 ? fds : 1000000);
+    info.count_threads = 1;
     info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.user = g;

@@ -36,6 +36,12 @@
 #define DEFAULT_PORT 8080
 #define DEFAULT_HTTP_HANDLE "oocsi-gateway-http-####"
 #define MAX_LIST 32
+#define WORKER_STACK (256 * 1024) /* bytes of stack of a session's worker thread */
+/* Descriptors per session: the browser's socket and the upstream socket (the
+ * client is woken with WAKE_SIGNAL rather than a descriptor of its own). */
+#define FDS_PER_SESSION 2
+#define WAKE_SIGNAL (SIGRTMIN + 1)
+#define FDS_RESERVED 64 /* listener, the HTTP API's client, logs, files served */
 typedef struct config {
     const char *listen;
     int port;
@@ -103,6 +109,11 @@ typedef struct session {
     char *channel;
     int ready;        /* under mu: 0 subscribing, 1 subscribed, -1 failed (the error is queued) */
     int headers_sent; /* lws thread only */
+    /* under g->ready_mu: on the gateway's list of sessions with news for the
+     * lws thread (so that a wake-up does not visit every session) */
+    struct session *ready_next;
+    int on_ready, attached;
+    struct session *work_next; /* lws thread only */
 } session;
 
 struct gateway {
@@ -122,6 +133,8 @@ struct gateway {
     pthread_cond_t cv;
     int workers; /* running worker threads, under mu */
     int n_live;  /* sessions not yet freed (browser gone, worker still ending), under mu */
+    pthread_mutex_t ready_mu;
+    session *ready; /* sessions with output or a close for the lws thread, under ready_mu */
 #ifdef OOCSI_GATEWAY_HAVE_OPENSSL
     SSL_CTX *client_ctx;
 #endif
@@ -142,6 +155,9 @@ void logv(const gateway *g, const char *fmt, ...) __attribute__((format(printf, 
 void session_unref(session *s);
 void push_frame(session *s, const char *text, size_t n, int close_after);
 void push_text(session *s, int close_after, const char *fmt, ...);
+/* Any thread: s has output or a close for the lws thread (its list, then
+ * lws_cancel_service()). */
+void session_wake(session *s);
 
 /* gw_upstream.c */
 void *worker(void *arg);

@@ -12,6 +12,8 @@ int start_worker(gateway *g, session *s)
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    /* Thousands of sessions: a small stack each (connect, commands, cJSON). */
+    pthread_attr_setstacksize(&attr, WORKER_STACK);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* signals go to the main thread only */
@@ -269,6 +271,9 @@ session *session_attach(gateway *g, struct lws *wsi)
     s->wsi = wsi;
     s->opened = s->last_rx = now_ms();
     lws_get_peer_simple(wsi, s->peer, sizeof s->peer);
+    pthread_mutex_lock(&g->ready_mu);
+    s->attached = 1;
+    pthread_mutex_unlock(&g->ready_mu);
     s->next = g->sessions;
     if (g->sessions) {
         g->sessions->prev = s;
@@ -292,6 +297,18 @@ void session_detach(gateway *g, session *s)
         s->next->prev = s->prev;
     }
     g->n_sessions--;
+    pthread_mutex_lock(&g->ready_mu);
+    s->attached = 0;
+    if (s->on_ready) {
+        for (session **pp = &g->ready; *pp; pp = &(*pp)->ready_next) {
+            if (*pp == s) {
+                *pp = s->ready_next;
+                break;
+            }
+        }
+        s->on_ready = 0;
+    }
+    pthread_mutex_unlock(&g->ready_mu);
     s->wsi = NULL;
     pthread_mutex_lock(&s->mu);
     s->quit = 1;
@@ -343,7 +360,18 @@ int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
         return 0;
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         if (g) {
-            for (session *i = g->sessions; i; i = i->next) {
+            /* only the sessions that asked (session_wake), not all of them */
+            session *work = NULL;
+            pthread_mutex_lock(&g->ready_mu);
+            for (session *i = g->ready; i; i = i->ready_next) {
+                i->on_ready = 0;
+                i->work_next = work;
+                work = i;
+            }
+            g->ready = NULL;
+            pthread_mutex_unlock(&g->ready_mu);
+            /* sessions are detached (and freed) on this thread only: all still here */
+            for (session *i = work; i; i = i->work_next) {
                 pthread_mutex_lock(&i->mu);
                 int want = i->out_head || i->kill || i->close_after;
                 int kill_now = i->sse && i->kill && i->headers_sent; /* before: its answer is due */

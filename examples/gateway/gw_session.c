@@ -85,7 +85,22 @@ void push_frame(session *s, const char *text, size_t n, int close_after)
         }
     }
     pthread_mutex_unlock(&s->mu);
-    lws_cancel_service(s->g->ctx);
+    session_wake(s);
+}
+
+void session_wake(session *s)
+{
+    gateway *g = s->g;
+    pthread_mutex_lock(&g->ready_mu);
+    int first = !g->ready, attached = s->attached;
+    if (attached && !s->on_ready) {
+        s->on_ready = 1;
+        s->ready_next = g->ready;
+        g->ready = s;
+    }
+    pthread_mutex_unlock(&g->ready_mu);
+    if (first || !attached) /* else the lws thread has been woken already */
+        lws_cancel_service(g->ctx);
 }
 
 void push_text(session *s, int close_after, const char *fmt, ...)

@@ -80,7 +80,7 @@ static void on_message(oocsi_client *c, const oocsi_message *m, void *user)
         pthread_mutex_lock(&s->mu);
         s->kill = 1; /* out of memory: drop this browser rather than lose messages silently */
         pthread_mutex_unlock(&s->mu);
-        lws_cancel_service(s->g->ctx);
+        session_wake(s);
     }
     cJSON_free(text);
     cJSON_Delete(d);
@@ -99,7 +99,7 @@ static void on_state(oocsi_client *c, oocsi_state st, int err, void *user)
         pthread_mutex_lock(&s->mu);
         s->kill = 1;
         pthread_mutex_unlock(&s->mu);
-        lws_cancel_service(s->g->ctx);
+        session_wake(s);
     }
 }
 
@@ -147,6 +147,10 @@ static oocsi_options *upstream_options(session *s, const char *handle)
     }
     if (rc == OOCSI_OK) {
         rc = oocsi_options_set_max_line_length(o, cfg->max_queue > 1024 ? cfg->max_queue : 1024);
+    }
+    if (rc == OOCSI_OK) {
+        /* no wake-up descriptor per client: two descriptors per session */
+        rc = oocsi_options_set_wake_signal(o, WAKE_SIGNAL);
     }
     if (rc != OOCSI_OK) {
         oocsi_options_free(o);
@@ -210,7 +214,7 @@ static void run_command(session *s, oocsi_client *c, cmd *k)
         pthread_mutex_lock(&s->mu);
         s->kill = 1;
         pthread_mutex_unlock(&s->mu);
-        lws_cancel_service(s->g->ctx);
+        session_wake(s);
     } else if (rc != OOCSI_OK) {
         logv(s->g, "%s: command failed: %s", oocsi_handle(c), oocsi_strerror(rc));
     }

@@ -177,6 +177,17 @@ OOCSI_API int oocsi_options_set_offline_queue(oocsi_options *opts, size_t max_me
  *  answer must still be read: messages past the bound are then dropped, with
  *  a warning in the log that counts them. A single message is always taken. */
 OOCSI_API int oocsi_options_set_pending_limit(oocsi_options *opts, size_t max_bytes);
+/** How another thread wakes the thread blocked in the client's loop (to send,
+ *  subscribe, stop). 0 (default): a descriptor of the client's own (an eventfd
+ *  on Linux, else a pipe). A signal number (POSIX systems with ppoll, e.g.
+ *  SIGRTMIN + 1 or SIGURG): no such descriptor, the loop thread is sent that
+ *  signal instead; for processes holding thousands of clients near their
+ *  descriptor limit. The client installs a do-nothing handler for the signal
+ *  (process-wide, with SA_RESTART) when the signal's action is the default or
+ *  ignore; the application must not use that signal for anything else. Not
+ *  for clients driven by oocsi_fd() in an external event loop (nothing to poll
+ *  for a wake-up there anyway). */
+OOCSI_API int oocsi_options_set_wake_signal(oocsi_options *opts, int signo);
 /** A call request (a message with _MESSAGE_HANDLE) for which no responder is
  *  registered on this client is dropped by default, as the Java client does:
  *  it is not data for the channel's handlers or the direct handler. on = 1

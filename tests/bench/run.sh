@@ -33,10 +33,10 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$QUICK" = 1 ]; then
-    RT_N=50 HUB_BURST=2000 RC_ROUNDS=1 RC_DOWN=200 COST_N=2000 CG_N=300 FP_N=500
+    RT_N=50 HUB_BURST=2000 RC_ROUNDS=1 RC_DOWN=200 COST_N=2000 CG_N=300 FP_N=500 GW_N=200
 else
     RT_N=${RT_N:-5000} HUB_BURST=${HUB_BURST:-100000} RC_ROUNDS=${RC_ROUNDS:-5} RC_DOWN=${RC_DOWN:-1000}
-    COST_N=${COST_N:-100000} CG_N=${CG_N:-20000} FP_N=${FP_N:-20000}
+    COST_N=${COST_N:-100000} CG_N=${CG_N:-20000} FP_N=${FP_N:-20000} GW_N=${GW_N:-10000}
 fi
 
 WORK=$(mktemp -d /tmp/oocsi-bench.XXXXXX)
@@ -74,13 +74,16 @@ VALGRIND=$(command -v valgrind 2>/dev/null || true)
 # ------------------------------------------------------------------- build
 if [ -z "$BINDIR" ]; then
     log "building (Release) in build-bench"
-    if ! { cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DOOCSI_BUILD_EXAMPLES=OFF >"$WORK/configure.log" 2>&1 &&
+    if ! { cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release >"$WORK/configure.log" 2>&1 &&
         cmake --build build-bench -j2 --target bench_roundtrip bench_hub bench_reconnect bench_msgcost \
             bench_footprint $(pkg-config --exists libmosquitto 2>/dev/null && echo bench_mosquitto) \
             >"$WORK/build.log" 2>&1; }; then
         cat "$WORK/configure.log" "$WORK/build.log" >&2
         exit 1
     fi
+    # the gateway benchmark needs libwebsockets (oocsi-gateway): optional
+    cmake --build build-bench -j2 --target bench_gateway >"$WORK/build-gateway.log" 2>&1 ||
+        log "bench_gateway not built (no libwebsockets?): its rows are skipped"
     BINDIR=build-bench/tests/bench
 fi
 
@@ -135,6 +138,7 @@ run reconnect "$BINDIR/bench_reconnect" "$RC_ROUNDS" "$RC_DOWN"
 run msgcost "$BINDIR/bench_msgcost" "$COST_N"
 [ -n "$MQ_PORT" ] && run mosquitto "$BINDIR/bench_mosquitto" "$MQ_PORT" "$COST_N"
 run footprint "$BINDIR/bench_footprint" "$FP_N"
+[ -x "$BINDIR/bench_gateway" ] && run gateway "$BINDIR/bench_gateway" "$GW_N"
 
 # instructions per message (callgrind, only the measured loop of one thread)
 declare -A IR
@@ -205,7 +209,7 @@ for dir in send recv; do
         cost_row "$dir" "$size"
     done
 done
-rows "$WORK/footprint.out"
+rows "$WORK/footprint.out" "$WORK/gateway.out"
 echo
 echo "Instructions per message: valgrind --tool=callgrind, only the measured loop (--toggle-collect=measured_*),"
 echo "$CG_N messages per mode; messages/s: native runs of $COST_N (50 B) and $((COST_N / 4)) (4 KiB) messages."
@@ -226,7 +230,7 @@ fi
 if [ "$QUICK" = 0 ]; then
     echo
     echo "details:"
-    for f in roundtrip hub reconnect msgcost mosquitto footprint; do
+    for f in roundtrip hub reconnect msgcost mosquitto footprint gateway; do
         [ -f "$WORK/$f.out" ] && grep -v -e '^ROW|' -e '^RATE|' "$WORK/$f.out"
     done
 fi

@@ -5,7 +5,9 @@
 #include "support.h"
 
 #include <poll.h>
+#include <dirent.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -514,13 +516,96 @@ static void test_variable_set_from_threads(void **state)
     IT_ASSERT_NEAR(got_b, 424242, 1e-9);
 }
 
+/* Descriptors open in this process (the in-process hub's included). */
+static int count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+static atomic_int g_run_rc = 1;
+static void *run_main(void *arg)
+{
+    g_run_rc = oocsi_run(arg);
+    it_notify();
+    return NULL;
+}
+
+static int run_returned(void *ctx)
+{
+    (void)ctx;
+    return g_run_rc != 1;
+}
+
+/* The wake-up of the loop: one eventfd per client by default (a pipe took
+ * two descriptors), none with oocsi_options_set_wake_signal(), where the
+ * loop thread is signalled instead: subscribing and sending from another
+ * thread, and oocsi_stop(), still reach it. */
+static void test_wake_descriptor_or_signal(void **state)
+{
+    (void)state;
+    oocsi_options *bad = it_options("wake_bad");
+    assert_int_equal(oocsi_options_set_wake_signal(bad, SIGKILL), OOCSI_ERR_INVAL);
+    assert_int_equal(oocsi_options_set_wake_signal(bad, -1), OOCSI_ERR_INVAL);
+    oocsi_options_free(bad);
+
+    char ch[64], ch2[64], h[64];
+    it_unique(ch, sizeof ch, "wake");
+    it_unique(ch2, sizeof ch2, "wake2");
+    it_inbox *in = it_inbox_new(), *in2 = it_inbox_new();
+    int n0 = count_fds();
+    oocsi_client *a = it_connect_bg(NULL);
+    int n1 = count_fds();
+    it_unique(h, sizeof h, "wake_sig");
+    oocsi_options *o = it_options(h);
+    assert_int_equal(oocsi_options_set_wake_signal(o, SIGRTMIN + 1), OOCSI_OK);
+    oocsi_client *b = it_connect_opts(o);
+    int n2 = count_fds();
+    if (!it_transport_is_web()) {
+        /* this client's socket, the hub's end of it, and the eventfd */
+        assert_int_equal(n1 - n0, 3);
+        /* no wake-up descriptor */
+        assert_int_equal(n2 - n1, 2);
+    }
+    it_loop_start(b);
+    /* from this thread while the loop thread waits: a subscribe (it waits
+     * for the hub's confirmation) and messages both ways */
+    assert_int_equal(oocsi_subscribe(b, ch, it_inbox_handler, in), OOCSI_OK);
+    assert_int_equal(oocsi_subscribe(a, ch2, it_inbox_handler, in2), OOCSI_OK);
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(oocsi_send_json(a, ch, "{\"n\":1}"), OOCSI_OK);
+        assert_int_equal(oocsi_send_json(b, ch2, "{\"n\":2}"), OOCSI_OK);
+    }
+    assert_int_equal(it_inbox_wait(in, 20, IT_TIMEOUT), 1);
+    assert_int_equal(it_inbox_wait(in2, 20, IT_TIMEOUT), 1);
+    it_loop_stop(b);
+
+    /* oocsi_run on another thread, ended by oocsi_stop from this one */
+    pthread_t t;
+    g_run_rc = 1;
+    assert_int_equal(pthread_create(&t, NULL, run_main, b), 0);
+    assert_int_equal(oocsi_send_json(a, ch, "{\"n\":3}"), OOCSI_OK);
+    assert_int_equal(it_inbox_wait(in, 21, IT_TIMEOUT), 1);
+    assert_int_equal(oocsi_stop(b), OOCSI_OK);
+    assert_int_equal(it_wait_until(run_returned, NULL, IT_TIMEOUT), 1);
+    pthread_join(t, NULL);
+    assert_int_equal(g_run_rc, OOCSI_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(test_background_thread),      IT_TEST(test_caller_driven),
-        IT_TEST(test_callbacks_only_in_loop), IT_TEST(test_poll_integration),
-        IT_TEST(test_poll_keepalive_timer),   IT_TEST(test_concurrent_senders),
-        IT_TEST(test_concurrent_subscribe),   IT_TEST(test_variable_set_from_threads),
+        IT_TEST(test_background_thread),         IT_TEST(test_caller_driven),
+        IT_TEST(test_callbacks_only_in_loop),    IT_TEST(test_poll_integration),
+        IT_TEST(test_poll_keepalive_timer),      IT_TEST(test_concurrent_senders),
+        IT_TEST(test_concurrent_subscribe),      IT_TEST(test_variable_set_from_threads),
+        IT_TEST(test_wake_descriptor_or_signal),
     };
     return cmocka_run_group_tests_name("integration.loop_modes", tests, it_group_setup, it_group_teardown);
 }
