@@ -67,11 +67,9 @@ void cmd_subscribe(oocsi_hub *h, client *c, const char *name)
     if (strchr(name, '[')) {
         /* The reference server evaluates these; this hub says it does not,
          * instead of leaving a subscriber waiting for messages. */
-        sbuf e = {0};
-        sb_puts(&e, "filter and transform subscriptions are not supported by this hub: ");
-        sb_puts(&e, name);
-        send_error(h, c, e.p);
-        sb_free(&e);
+        char e[400];
+        snprintf(e, sizeof e, "filter and transform subscriptions are not supported by this hub: %.300s", name);
+        send_error(h, c, e);
         return;
     }
     if (!strncmp(name, "presence(", 9)) {

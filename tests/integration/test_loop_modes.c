@@ -567,8 +567,10 @@ static void test_wake_descriptor_or_signal(void **state)
     assert_int_equal(oocsi_options_set_wake_signal(o, SIGRTMIN + 1), OOCSI_OK);
     oocsi_client *b = it_connect_opts(o);
     int n2 = count_fds();
-    if (!it_transport_is_web()) {
-        /* this client's socket, the hub's end of it, and the eventfd */
+    if (strcmp(it_transport_name(), "tcp") == 0) {
+        /* this client's socket, the hub's end of it, and the eventfd (over
+         * tls the test's TLS relay adds descriptors of its own, in its own
+         * time: counted on tcp only) */
         assert_int_equal(n1 - n0, 3);
         /* no wake-up descriptor */
         assert_int_equal(n2 - n1, 2);
