@@ -84,6 +84,9 @@ void hub_ws_stop(hub_ws *w);
  * (hub_lock/hub_unlock), except hub_lock/hub_unlock themselves. */
 void hub_lock(oocsi_hub *h);
 void hub_unlock(oocsi_hub *h);
+/** Before a WebSocket upgrade from the address addr: 0 to accept it, -1 if
+ *  a connection limit refuses it (logged). */
+int ws_admit(oocsi_hub *h, const char *addr);
 /** A new WebSocket connection: creates its client (conn is the service
  *  side's opaque handle, given back by hub_ws_each). */
 struct client *hub_ws_attach(oocsi_hub *h, void *conn, const char *peer);

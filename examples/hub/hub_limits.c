@@ -342,23 +342,22 @@ void retained_set(oocsi_hub *h, client *from, chan *ch, const char *sender, cons
 
 /* ------------------------------------------------------------------ connections */
 
-/* Before a TCP/TLS connection from addr becomes a client: 0 to accept it;
- * -1 if a limit refuses it (an error line for TCP, then the socket is closed). */
-int conn_admit(oocsi_hub *h, int fd, const char *addr, int tls)
+/* Whether a new connection from addr is over a limit: NULL if not, else the
+ * flag that raises it, with what in what (logged, a flood not line by line). */
+static const char *conn_refusal(oocsi_hub *h, const char *addr, char *what, size_t what_size)
 {
     addrcount *a = NULL;
     HASH_FIND_STR(h->addrs, addr, a);
-    char what[256];
     const char *flag = NULL;
     if (a && a->n >= h->opt.max_conns_per_addr) {
-        snprintf(what, sizeof what, "too many connections from %s (%d)", addr, a->n);
+        snprintf(what, what_size, "too many connections from %s (%d)", addr, a->n);
         flag = "max-conns-per-addr";
     } else if (h->npending >= h->opt.max_pending_hellos) {
-        snprintf(what, sizeof what, "too many connections without a hello (%d)", h->npending);
+        snprintf(what, what_size, "too many connections without a hello (%d)", h->npending);
         flag = "max-pending-hellos";
     }
     if (!flag) {
-        return 0;
+        return NULL;
     }
     int64_t now = mono_ms();
     if (h->opt.verbose || now - h->refused_log_at >= 1000) { /* a flood is not logged line by line */
@@ -372,6 +371,26 @@ int conn_admit(oocsi_hub *h, int fd, const char *addr, int tls)
         h->refused_quiet = 0;
     } else {
         h->refused_quiet++;
+    }
+    return flag;
+}
+
+/* Before a WebSocket upgrade from addr: 0 to accept it, -1 if a limit
+ * refuses it (logged; the upgrade is refused). */
+int ws_admit(oocsi_hub *h, const char *addr)
+{
+    char what[256];
+    return conn_refusal(h, addr, what, sizeof what) ? -1 : 0;
+}
+
+/* Before a TCP/TLS connection from addr becomes a client: 0 to accept it;
+ * -1 if a limit refuses it (an error line for TCP, then the socket is closed). */
+int conn_admit(oocsi_hub *h, int fd, const char *addr, int tls)
+{
+    char what[256];
+    const char *flag = conn_refusal(h, addr, what, sizeof what);
+    if (!flag) {
+        return 0;
     }
     if (!tls) { /* best effort: the socket buffer is empty; read what arrived so that close() sends no reset */
         char line[400], junk[4096];
@@ -388,7 +407,7 @@ int conn_admit(oocsi_hub *h, int fd, const char *addr, int tls)
     return -1;
 }
 
-/* A TCP/TLS connection accepted from addr. */
+/* A connection (TCP, TLS or WebSocket) accepted from addr. */
 void conn_count(oocsi_hub *h, client *c, const char *addr)
 {
     addrcount *a = NULL;
@@ -439,12 +458,14 @@ void conn_release(oocsi_hub *h, client *c)
  * timers only: never while a hello is being handled. */
 void hello_deadlines(oocsi_hub *h, int64_t now)
 {
-    char msg[160];
+    char msg[160], ws[200];
     snprintf(msg, sizeof msg, "error (no welcome within %d ms, raise with --hello-timeout)", h->opt.hello_timeout_ms);
+    snprintf(ws, sizeof ws, "{\"message\" : \"ERROR: no welcome within %d ms, raise with --hello-timeout\"}",
+             h->opt.hello_timeout_ms);
     for (size_t i = 0; i < h->all.n; i++) {
         client *c = h->all.v[i];
         if (c->prehello && !client_gone(c) && c->state < CS_CLOSING && now - c->created > h->opt.hello_timeout_ms) {
-            client_close_with(h, c, msg);
+            client_close_with(h, c, c->ws ? ws : msg);
         }
     }
 }

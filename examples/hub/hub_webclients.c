@@ -31,6 +31,7 @@ struct client *hub_ws_attach(oocsi_hub *h, void *conn, const char *peer)
     c->type = CT_JSON;
     c->last_active = c->last_rx = mono_ms();
     snprintf(c->peer, sizeof c->peer, "ws:%s", peer ? peer : "?");
+    conn_count(h, c, peer ? peer : "?"); /* the per-address count and the hello deadline */
     pv_push(&h->all, c);
     if (h->opt.verbose) {
         hub_log("WebSocket connection from %s", c->peer);

@@ -186,7 +186,15 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *
         if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 || strcmp(uri, "/ws") != 0) {
             return 1; /* WebSocket only at /ws */
         }
-        return 0;
+        char peer[64] = "?";
+        lws_get_peer_simple(wsi, peer, sizeof peer);
+        int refused = 0;
+        if (w) { /* --max-conns-per-addr, --max-pending-hellos, as for TCP */
+            hub_lock(w->h);
+            refused = ws_admit(w->h, peer) != 0;
+            hub_unlock(w->h);
+        }
+        return refused;
     }
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: /* before any upgrade: >0 answered (403) */
         return (w && !origin_ok(w, wsi)) ? 1 : 0;

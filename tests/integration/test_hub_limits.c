@@ -298,6 +298,45 @@ static void test_many_subscriptions_leave(void **state)
 
 /* ------------------------------------------------------------------ 3. connections without a welcome */
 
+/* WebSocket connections count too: the per-address limit refuses the
+ * upgrade, and a browser that never says its name is closed at the hello
+ * deadline with an error frame. */
+static void test_ws_admission_and_hello_deadline(void **state)
+{
+    (void)state;
+    oocsi_hub_options o;
+    limits_init(&o);
+    o.hello_timeout_ms = 300;
+    o.max_conns_per_addr = 2;
+    o.ws_port = 0;
+    oocsi_hub_free(hub);
+    hub = NULL;
+    if (start_hub(&o) != 0)
+        skip(); /* a hub built without WebSocket */
+    int wsp = oocsi_hub_ws_port(hub);
+    it_ws_peer *a = it_ws_peer_connect(wsp, 0);
+    it_ws_peer *b = it_ws_peer_connect(wsp, 0);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(it_ws_handshake(a, wsp, "/ws", NULL), 0);
+    assert_int_equal(it_ws_handshake(b, wsp, "/ws", NULL), 0);
+    it_ws_peer *c = it_ws_peer_connect(wsp, 0);
+    assert_non_null(c);
+    assert_int_not_equal(it_ws_handshake(c, wsp, "/ws", NULL), 0); /* a third from 127.0.0.1 */
+    it_ws_peer_close(c);
+    /* a says its name; b says nothing and is closed at the deadline */
+    it_ws_hello(a, "ws_named");
+    int closed = 0;
+    char *f = it_ws_recv(b, IT_HANG_MS, &closed);
+    assert_non_null(f);
+    assert_string_equal(f, "{\"message\" : \"ERROR: no welcome within 300 ms, raise with --hello-timeout\"}");
+    free(f);
+    assert_true(it_ws_recv_close(b, TMO) >= 0);
+    it_ws_peer_close(b);
+    assert_int_equal(oocsi_hub_wait_client(hub, "ws_named", 0), 1); /* a stays */
+    it_ws_peer_close(a);
+}
+
 static void test_hello_deadline(void **state)
 {
     (void)state;
@@ -544,6 +583,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retain_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_subscriptions_leave, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ws_admission_and_hello_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conns_per_addr, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pending_hellos, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hello_line_limit, setup, teardown),
