@@ -44,6 +44,15 @@ const char *hub_tls_error(const hub_tls_conn *c);
 
 /* ------------------------------------------------------------------ WebSocket (hub_ws.c) */
 
+/* Built in every profile (hub_guard.c, hub_limits.c); used by hub_ws.c. */
+/** 1 if a WebSocket upgrade with this Origin header (NULL: none) and Host
+ *  header (NULL: none) may proceed (oocsi_hub_options.allow_origins).
+ *  hub_guard.c; no hub state. */
+int hub_origin_allowed(const char *origin, const char *host, const char *allow_origins);
+/** Before a WebSocket upgrade from the address addr: 0 to accept it, -1 if
+ *  a connection limit refuses it (logged). */
+int ws_admit(oocsi_hub *h, const char *addr);
+
 #ifdef HUB_HAVE_WS
 typedef struct hub_ws hub_ws;
 
@@ -62,10 +71,6 @@ typedef struct hub_ws_config {
     int verbose;
 } hub_ws_config;
 
-/** 1 if a WebSocket upgrade with this Origin header (NULL: none) and Host
- *  header (NULL: none) may proceed (oocsi_hub_options.allow_origins).
- *  hub_guard.c; no hub state. */
-int hub_origin_allowed(const char *origin, const char *host, const char *allow_origins);
 /** Creates the listeners and starts the service thread. Callable with or
  *  without the hub mutex. NULL on failure (reason on stderr). */
 hub_ws *hub_ws_start(oocsi_hub *h, hub_ws_config *cfg);
@@ -84,9 +89,6 @@ void hub_ws_stop(hub_ws *w);
  * (hub_lock/hub_unlock), except hub_lock/hub_unlock themselves. */
 void hub_lock(oocsi_hub *h);
 void hub_unlock(oocsi_hub *h);
-/** Before a WebSocket upgrade from the address addr: 0 to accept it, -1 if
- *  a connection limit refuses it (logged). */
-int ws_admit(oocsi_hub *h, const char *addr);
 /** A new WebSocket connection: creates its client (conn is the service
  *  side's opaque handle, given back by hub_ws_each). */
 struct client *hub_ws_attach(oocsi_hub *h, void *conn, const char *peer);
