@@ -24,17 +24,21 @@ static void limits_init(oocsi_hub_options *o)
 }
 
 /* Waits (bounded) until the hub's accounted usage of what equals want. */
+typedef struct usage_want {
+    const char *what;
+    size_t want;
+} usage_want;
+
+static int usage_is(void *ctx)
+{
+    const usage_want *u = ctx;
+    return oocsi_hub_usage(hub, u->what) == u->want;
+}
+
 static int usage_becomes(const char *what, size_t want, int timeout_ms)
 {
-    int64_t deadline = now_ms() + timeout_ms;
-    while (oocsi_hub_usage(hub, what) != want) {
-        if (now_ms() > deadline) {
-            return 0;
-        }
-        struct timespec ts = {0, 2 * 1000 * 1000}; /* polling interval of a bounded wait */
-        nanosleep(&ts, NULL);
-    }
-    return 1;
+    usage_want u = {what, want};
+    return it_wait_until(usage_is, &u, timeout_ms);
 }
 
 /* "sendraw <to> {"_DELAY":<s>,"p":"<n x's>"}" */
