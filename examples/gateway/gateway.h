@@ -171,6 +171,9 @@ const char *admission_refused(gateway *g, struct lws *wsi, int *per_peer);
 session *session_attach(gateway *g, struct lws *wsi);
 void session_detach(gateway *g, session *s);
 int start_worker(gateway *g, session *s);
+/* The settings every upstream client of the gateway shares (handle, the
+ * upstream endpoints, logging, timeouts, TLS), in gw_upstream.c. */
+int gw_client_options(const config *cfg, oocsi_options *o, const char *handle);
 void on_tick(lws_sorted_usec_list_t *sul);
 void going_away(gateway *g, int timeout_ms);
 

@@ -33,25 +33,7 @@ static void *api_thread(void *arg)
         pthread_mutex_unlock(&a->mu);
         oocsi_client *c = NULL;
         oocsi_options *o = oocsi_options_new();
-        int rc = o ? oocsi_options_set_handle(o, cfg->http_handle) : OOCSI_ERR_NOMEM;
-        for (int i = 0; rc == OOCSI_OK && i < cfg->n_upstream; i++) {
-            rc = oocsi_options_add_endpoint(o, cfg->upstream[i]);
-        }
-        if (rc == OOCSI_OK && !cfg->verbose) {
-            rc = oocsi_options_set_logger(o, NULL, NULL);
-        }
-        if (rc == OOCSI_OK) {
-            rc = oocsi_options_set_connect_timeout(o, cfg->connect_ms);
-        }
-        if (rc == OOCSI_OK) {
-            rc = oocsi_options_set_reconnect_delay(o, 100, 2000);
-        }
-        if (rc == OOCSI_OK && cfg->ca) {
-            rc = oocsi_options_set_tls_ca_file(o, cfg->ca);
-        }
-        if (rc == OOCSI_OK && cfg->insecure) {
-            rc = oocsi_options_set_tls_verify(o, 0);
-        }
+        int rc = o ? gw_client_options(cfg, o, cfg->http_handle) : OOCSI_ERR_NOMEM;
         if (rc == OOCSI_OK) {
             rc = oocsi_connect(&c, o);
         }

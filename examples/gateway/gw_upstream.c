@@ -110,28 +110,14 @@ static void log_upstream(oocsi_log_level level, const char *msg, void *user)
     fprintf(stderr, "oocsi-gateway: upstream: %s\n", msg);
 }
 
-static oocsi_options *upstream_options(session *s, const char *handle)
+int gw_client_options(const config *cfg, oocsi_options *o, const char *handle)
 {
-    const config *cfg = &s->g->cfg;
-    oocsi_options *o = oocsi_options_new();
-    if (!o) {
-        return NULL;
-    }
     int rc = oocsi_options_set_handle(o, handle);
     for (int i = 0; rc == OOCSI_OK && i < cfg->n_upstream; i++) {
         rc = oocsi_options_add_endpoint(o, cfg->upstream[i]);
     }
     if (rc == OOCSI_OK) {
         rc = oocsi_options_set_logger(o, cfg->verbose ? log_upstream : NULL, NULL);
-    }
-    if (rc == OOCSI_OK) {
-        rc = oocsi_options_set_direct_handler(o, on_message, s);
-    }
-    if (rc == OOCSI_OK) {
-        rc = oocsi_options_set_calls_to_handlers(o, 1); /* the browser answers calls itself */
-    }
-    if (rc == OOCSI_OK) {
-        rc = oocsi_options_set_state_handler(o, on_state, s);
     }
     if (rc == OOCSI_OK) {
         rc = oocsi_options_set_connect_timeout(o, cfg->connect_ms);
@@ -144,6 +130,26 @@ static oocsi_options *upstream_options(session *s, const char *handle)
     }
     if (rc == OOCSI_OK && cfg->insecure) {
         rc = oocsi_options_set_tls_verify(o, 0);
+    }
+    return rc;
+}
+
+static oocsi_options *upstream_options(session *s, const char *handle)
+{
+    const config *cfg = &s->g->cfg;
+    oocsi_options *o = oocsi_options_new();
+    if (!o) {
+        return NULL;
+    }
+    int rc = gw_client_options(cfg, o, handle);
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_direct_handler(o, on_message, s);
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_calls_to_handlers(o, 1); /* the browser answers calls itself */
+    }
+    if (rc == OOCSI_OK) {
+        rc = oocsi_options_set_state_handler(o, on_state, s);
     }
     if (rc == OOCSI_OK) {
         rc = oocsi_options_set_max_line_length(o, cfg->max_queue > 1024 ? cfg->max_queue : 1024);
