@@ -100,6 +100,10 @@ int64_t it_wall_ms(void);
 void it_unique(char *buf, size_t size, const char *prefix);
 /** A port on 127.0.0.1 with nothing listening on it (bound once, then closed). */
 int it_free_port(void);
+/** A loopback listener that accepts connections (in its backlog) and never
+ *  answers: a silent server. Returns the socket (close it when done) and
+ *  its port in *port. */
+int it_silent_listener(int *port);
 
 /* Assert that two doubles are within eps. */
 #define IT_ASSERT_NEAR(a, b, eps)                                                                                      \

@@ -218,6 +218,22 @@ void it_unique(char *buf, size_t size, const char *prefix)
     snprintf(buf, size, "%s_%ld_%u", prefix, (long)getpid(), ++counter);
 }
 
+int it_silent_listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 int it_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

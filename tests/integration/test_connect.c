@@ -28,17 +28,9 @@ static int is_generated_handle(const char *h)
  * under test in url. Returns the listening socket. */
 static int silent_listener(char *url, size_t url_size)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(listen(fd, 8), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    it_url_for_port(url, url_size, ntohs(a.sin_port));
+    int port;
+    int fd = it_silent_listener(&port);
+    it_url_for_port(url, url_size, port);
     return fd;
 }
 

@@ -941,17 +941,10 @@ static void test_console(void **state)
 static void test_admission_limits(void **state)
 {
     (void)state;
-    int silent = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    assert_int_equal(bind(silent, (struct sockaddr *)&sa, sizeof sa), 0);
-    assert_int_equal(listen(silent, 16), 0);
-    assert_int_equal(getsockname(silent, (struct sockaddr *)&sa, &len), 0);
+    int silent_port;
+    int silent = it_silent_listener(&silent_port);
     char up[64];
-    snprintf(up, sizeof up, "tcp://127.0.0.1:%d", ntohs(sa.sin_port));
+    snprintf(up, sizeof up, "tcp://127.0.0.1:%d", silent_port);
     gw g;
     const char *const extra[] = {
         "--upstream", up, "--max-clients", "2", "--connect-timeout", "120000", "--max-per-address", "2", NULL};
