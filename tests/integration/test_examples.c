@@ -144,6 +144,24 @@ static void poll_loop_sends_stdin_lines(void **state)
     expect_exit(p, 0);
 }
 
+/* Every server feature in one run: each step waits for its event. */
+static void server_features_all_arrive(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("server-features", it_url), 0);
+    ASSERT_OUT(p, "handled reading 1\nhandled reading 2\n");
+    ASSERT_OUT(p, "over the limit: reading 3\nover the limit: reading 4\n");
+    ASSERT_OUT(p, " joined sf_readings\n");
+    ASSERT_OUT(p, " left sf_readings\n");
+    ASSERT_OUT(p, "sf_news got the announcement\n");
+    ASSERT_OUT(p, "sf_alerts got the announcement\n");
+    ASSERT_OUT(p, "late subscriber got the retained status: open\n");
+    ASSERT_OUT(p, "reminder channel: now\nreminder channel: later\n"); /* the delayed one last */
+    ASSERT_OUT(p, "private channel sf_vault:opensesame: 42\n");
+    ASSERT_OUT(p, "the client list names sf_late_");
+    assert_null(strstr(it_buf_text(&p->out), "handled reading 3"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -151,6 +169,7 @@ int main(void)
         IT_TEST(call_response_answers_both_calls), IT_TEST(variables_agree),
         IT_TEST(custom_logger_gets_the_lines),     IT_TEST(custom_reconnection_gives_up),
         IT_TEST(heyoocsi_device_announces_itself), IT_TEST(poll_loop_sends_stdin_lines),
+        IT_TEST(server_features_all_arrive),
     };
     return cmocka_run_group_tests_name("examples", tests, it_group_setup, it_group_teardown);
 }
