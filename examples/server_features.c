@@ -136,6 +136,15 @@ static void on_clients(oocsi_client *c, const char *meta, const char *const *nam
         }
 }
 
+/* Runs call; on an error says which and why, and makes run() fail. */
+#define TRY(call)                                                                                                      \
+    do {                                                                                                               \
+        if ((call) != OOCSI_OK) {                                                                                      \
+            fprintf(stderr, "%s: %s\n", #call, oocsi_last_error(NULL));                                                \
+            return 1;                                                                                                  \
+        }                                                                                                              \
+    } while (0)
+
 static oocsi_client *connect_or_die(const char *handle, const char *server)
 {
     oocsi_client *c;
@@ -152,19 +161,16 @@ static int run(oocsi_client *watcher, oocsi_client *sensor, oocsi_client *late)
     /* A handler that takes at most 2 readings per 10 s; the rest goes to
      * on_too_many (as the Java client's RateLimitedEventHandler). */
     oocsi_rate_limit limit = {2, 10000, 0, on_too_many, NULL};
-    if (oocsi_subscribe_limited(watcher, "sf_readings", on_reading, NULL, &limit) != OOCSI_OK) {
-        fprintf(stderr, "%s\n", oocsi_last_error(NULL));
-        return 1;
-    }
+    TRY(oocsi_subscribe_limited(watcher, "sf_readings", on_reading, NULL, &limit));
     /* Presence: the watcher hears who joins and leaves the channel. */
-    oocsi_subscribe_presence(watcher, "sf_readings", on_presence, NULL);
-    oocsi_subscribe(sensor, "sf_readings", on_ignore, NULL); /* the sensor joins: a presence event */
+    TRY(oocsi_subscribe_presence(watcher, "sf_readings", on_presence, NULL));
+    TRY(oocsi_subscribe(sensor, "sf_readings", on_ignore, NULL)); /* the sensor joins: a presence event */
     if (!await(&joins, 1, "the join"))
         return 1;
     for (int i = 1; i <= 4; i++) {
         char json[32];
         snprintf(json, sizeof json, "{\"reading\":%d}", i);
-        oocsi_send_json(late, "sf_readings", json);
+        TRY(oocsi_send_json(late, "sf_readings", json));
     }
     if (!await(&handled, 2, "the readings") || !await(&over_limit, 2, "the readings over the limit"))
         return 1;
@@ -173,46 +179,50 @@ static int run(oocsi_client *watcher, oocsi_client *sensor, oocsi_client *late)
         return 1;
 
     /* One message to two channels. */
-    oocsi_subscribe(watcher, "sf_news", on_many, NULL);
-    oocsi_subscribe(watcher, "sf_alerts", on_many, NULL);
+    TRY(oocsi_subscribe(watcher, "sf_news", on_many, NULL));
+    TRY(oocsi_subscribe(watcher, "sf_alerts", on_many, NULL));
     cJSON *note = cJSON_Parse("{\"text\":\"hello both\"}");
     const char *to[] = {"sf_news", "sf_alerts"};
-    oocsi_send_many(sensor, to, 2, note);
+    int sent_note = oocsi_send_many(sensor, to, 2, note);
     cJSON_Delete(note);
+    TRY(sent_note);
     if (!await(&many_seen, 2, "the announcement"))
         return 1;
 
     /* Retained: kept for 60 s for whoever subscribes later. The channel
      * needs a subscriber when it arrives (the watcher). */
-    oocsi_subscribe(watcher, "sf_status", on_many, NULL);
+    TRY(oocsi_subscribe(watcher, "sf_status", on_many, NULL));
     cJSON *status = cJSON_Parse("{\"status\":\"open\"}");
-    oocsi_send_retained(sensor, "sf_status", status, 60);
+    int sent_status = oocsi_send_retained(sensor, "sf_status", status, 60);
     cJSON_Delete(status);
+    TRY(sent_status);
     if (!await(&many_seen, 3, "the status"))
         return 1;
-    oocsi_subscribe(late, "sf_status", on_retained, NULL);
+    TRY(oocsi_subscribe(late, "sf_status", on_retained, NULL));
     if (!await(&retained_seen, 1, "the retained status"))
         return 1;
 
     /* Delayed: sent first, arrives after a message sent right after it. */
-    oocsi_subscribe(late, "sf_reminders", on_delayed, NULL);
+    TRY(oocsi_subscribe(late, "sf_reminders", on_delayed, NULL));
     cJSON *later = cJSON_Parse("{\"text\":\"later\"}");
-    oocsi_send_delayed(sensor, "sf_reminders", later, 1);
+    int sent_later = oocsi_send_delayed(sensor, "sf_reminders", later, 1);
     cJSON_Delete(later);
-    oocsi_send_json(sensor, "sf_reminders", "{\"text\":\"now\"}");
+    TRY(sent_later);
+    TRY(oocsi_send_json(sensor, "sf_reminders", "{\"text\":\"now\"}"));
     if (!await(&delayed_seen, 1, "the delayed reminder"))
         return 1;
 
     /* A private channel: only who knows the secret hears it. */
-    oocsi_subscribe_private(late, "sf_vault", "opensesame", on_private, NULL);
+    TRY(oocsi_subscribe_private(late, "sf_vault", "opensesame", on_private, NULL));
     cJSON *secret = cJSON_Parse("{\"secret\":\"42\"}");
-    oocsi_send_private(sensor, "sf_vault", "opensesame", secret);
+    int sent_secret = oocsi_send_private(sensor, "sf_vault", "opensesame", secret);
     cJSON_Delete(secret);
+    TRY(sent_secret);
     if (!await(&private_seen, 1, "the private message"))
         return 1;
 
     /* The server's list of clients, every second. */
-    oocsi_subscribe_meta(watcher, OOCSI_META_CLIENTS, on_clients, (void *)oocsi_handle(late));
+    TRY(oocsi_subscribe_meta(watcher, OOCSI_META_CLIENTS, on_clients, (void *)oocsi_handle(late)));
     if (!await(&clients_seen, 1, "the client list"))
         return 1;
     printf("the client list names %s\n", oocsi_handle(late));
