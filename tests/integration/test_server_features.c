@@ -242,8 +242,8 @@ static void delayed(void **state)
     /* One pending delayed message per recipient: the second replaces the
      * first, which (due no later) would otherwise come before it. */
     cJSON *second = it_json("{\"second\":1}");
-    assert_int_equal(oocsi_send_delayed(tx, ch, data, 1), OOCSI_OK);
-    assert_int_equal(oocsi_send_delayed(tx, ch, second, 1), OOCSI_OK);
+    assert_int_equal(oocsi_send_delayed(tx, ch, data, 2), OOCSI_OK);
+    assert_int_equal(oocsi_send_delayed(tx, ch, second, 2), OOCSI_OK);
     assert_true(it_inbox_wait(in, 3, IT_TIMEOUT));
     send_num(tx, ch, "marker", 4);
     assert_true(it_inbox_wait(in, 4, IT_TIMEOUT));

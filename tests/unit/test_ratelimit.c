@@ -74,7 +74,7 @@ static void test_long_burst(void **state)
     (void)state;
     oocsi__ratelimit *r = limit(3, 1000, 0, 0);
     int passed = 0;
-    for (long i = 0; i < 3000000; i++)
+    for (long i = 0; i < 100000; i++)
         passed += oocsi__ratelimit_admit(r, "a", 5);
     assert_int_equal(passed, 3);
     assert_true(r->count <= 4);
