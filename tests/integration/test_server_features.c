@@ -49,7 +49,8 @@ static int num_at(it_inbox *in, int i, const char *key)
     const it_msg *m = it_inbox_at(in, i);
     assert_non_null(m);
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->data, key);
-    assert_true(cJSON_IsNumber(v));
+    if (!cJSON_IsNumber(v))
+        fail_msg("message %d has no number \"%s\": %s", i, key, m->json);
     return v->valueint;
 }
 
@@ -215,6 +216,21 @@ static void retained(void **state)
     assert_true(it_inbox_wait(later, 1, IT_TIMEOUT));
     assert_int_equal(num_at(later, 0, "marker"), 3);
 
+    /* Retained to a channel nobody subscribed to: dropped like any message. */
+    char empty[64];
+    it_unique(empty, sizeof empty, "sf_retain_empty");
+    cJSON *lost = it_json("{\"lost\":1}");
+    assert_int_equal(oocsi_send_retained(tx, empty, lost, 60), OOCSI_OK);
+    cJSON_Delete(lost);
+    char *list = NULL; /* a query answered after the message: the server has handled it */
+    assert_int_equal(oocsi_channels(tx, IT_TIMEOUT, &list), OOCSI_OK);
+    oocsi_free(list);
+    it_inbox *none = it_inbox_new();
+    assert_int_equal(oocsi_subscribe(l2, empty, it_inbox_handler, none), OOCSI_OK);
+    send_num(tx, empty, "marker", 5);
+    assert_true(it_inbox_wait(none, 1, IT_TIMEOUT));
+    assert_int_equal(num_at(none, 0, "marker"), 5);
+
     assert_int_equal(oocsi_send_retained(tx, ch, data, 0), OOCSI_ERR_INVAL);
     assert_int_equal(oocsi_send_retained(tx, ch, data, 172801), OOCSI_ERR_INVAL);
     cJSON_Delete(data);
@@ -274,6 +290,13 @@ static void scheduled(void **state)
     assert_int_equal(num_at(in, 0, "now"), 2);
     assert_int_equal(num_at(in, 1, "at"), 1);
     assert_true(it_inbox_at(in, 1)->timestamp >= at * 1000);
+
+    /* A time past: delivered at once, before what is sent after it. */
+    assert_int_equal(oocsi_send_scheduled(tx, ch, data, it_wall_ms() / 1000 - 60), OOCSI_OK);
+    send_num(tx, ch, "now", 3);
+    assert_true(it_inbox_wait(in, 4, IT_TIMEOUT));
+    assert_int_equal(num_at(in, 2, "at"), 1);
+    assert_int_equal(num_at(in, 3, "now"), 3);
     assert_int_equal(oocsi_send_scheduled(tx, ch, data, -1), OOCSI_ERR_INVAL);
     cJSON_Delete(data);
 }
@@ -292,6 +315,7 @@ static void private_channel(void **state)
     it_inbox *in = it_inbox_new(), *spied = it_inbox_new(), *marks = it_inbox_new();
     assert_int_equal(oocsi_subscribe_private(rx, ch, "s3cret", it_inbox_handler, in), OOCSI_OK);
     assert_int_equal(oocsi_subscribe_private(spy, ch, "guess", it_inbox_handler, spied), OOCSI_OK);
+    assert_int_equal(oocsi_subscribe(spy, ch, it_inbox_handler, spied), OOCSI_OK); /* no secret: ineffective */
     assert_int_equal(oocsi_subscribe(spy, mark, it_inbox_handler, marks), OOCSI_OK);
 
     cJSON *one = it_json("{\"n\":1}"), *three = it_json("{\"n\":3}"), *four = it_json("{\"n\":4}");
