@@ -353,7 +353,9 @@ OOCSI_API int oocsi_subscribe_limited(oocsi_client *c, const char *channel, oocs
  *  as separate messages (every OOCSI server takes them; none reads a list of
  *  recipients). All recipients are checked first: one invalid name sends
  *  nothing (OOCSI_ERR_INVAL). The messages are queued together, so no other
- *  message of this client comes between them. count 0: OOCSI_ERR_INVAL. */
+ *  message of this client comes between them. count 0: OOCSI_ERR_INVAL.
+ *  Other errors as oocsi_send() (e.g. OOCSI_ERR_QUEUE_FULL) stop at the
+ *  recipient they happen for: the ones before it have the message queued. */
 OOCSI_API int oocsi_send_many(oocsi_client *c, const char *const *recipients, size_t count, const cJSON *data);
 /** Sends data to channel with "_RETAIN": seconds: the server keeps it as the
  *  channel's retained message, given to every client that subscribes later
