@@ -107,14 +107,20 @@ int enough_matches(void *p)
 
 /* The reports matching the JSON pattern (printf-style), at least count of
  * them within ms; fails the test otherwise, showing the last reports. */
+/* The pattern text (printf-style) in text, parsed. */
+static cJSON *pattern(char *text, size_t size, const char *fmt, va_list ap)
+{
+    vsnprintf(text, size, fmt, ap);
+    return it_json(text);
+}
+
 int wait_reports(int count, int ms, const char *fmt, ...)
 {
     char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    cJSON *pat = pattern(text, sizeof text, fmt, ap);
     va_end(ap);
-    cJSON *pat = it_json(text);
     match_ctx m = {pat, count};
     int ok = it_wait_until(enough_matches, &m, ms);
     int n = count_matching(pat, NULL);
@@ -137,9 +143,8 @@ int count_reports(const char *fmt, ...)
     char text[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    cJSON *pat = pattern(text, sizeof text, fmt, ap);
     va_end(ap);
-    cJSON *pat = it_json(text);
     int n = count_matching(pat, NULL);
     cJSON_Delete(pat);
     return n;
@@ -173,22 +178,6 @@ static void on_ctl_state(oocsi_client *c, oocsi_state st, int err, void *user)
     }
 }
 
-static int java_available(void)
-{
-    const char *path = getenv("PATH");
-    char buf[512];
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        snprintf(buf, sizeof buf, "%.*s/java", (int)n, path);
-        if (access(buf, X_OK) == 0) {
-            return 1;
-        }
-        path = end ? end + 1 : NULL;
-    }
-    return 0;
-}
-
 static void copy_file(const char *from, const char *to)
 {
     FILE *in = fopen(from, "rb");
@@ -214,23 +203,6 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
-/* The port after the last ':' of the first stdout line containing marker. */
-static int port_after(it_proc *p, const char *marker)
-{
-    if (!it_proc_wait_text(p, 1, marker, START_TMO)) {
-        fail_msg("no \"%s\" on stdout: \"%s\" (stderr \"%s\")", marker, it_buf_text(&p->out), it_buf_text(&p->err));
-    }
-    const char *t = strstr(it_buf_text(&p->out), marker), *colon = NULL;
-    for (const char *q = t; *q && *q != '\n'; q++) {
-        if (*q == ':') {
-            colon = q;
-        }
-    }
-    int port = colon ? atoi(colon + 1) : 0;
-    assert_true(port > 0);
-    return port;
-}
-
 /* The gateway on port (0: any), upstream S.up, pages from S.dir. */
 void gateway_start(int port)
 {
@@ -241,7 +213,7 @@ void gateway_start(int port)
                                                 PING_MS_S, "--idle-timeout", IDLE_MS_S, NULL});
     assert_non_null(S.gw);
     it_proc_keep(S.gw);
-    S.page_port = port_after(S.gw, "ws://");
+    S.page_port = it_proc_port_after(S.gw, "ws://", START_TMO);
 }
 
 void java_start(void)
@@ -377,7 +349,7 @@ static int group_setup(enum kind kind)
         S.skip = "the reference web client (shared/reference/web/oocsi-web.js) is missing";
     } else if (kind == GW_JAVA && access(script, X_OK) != 0) {
         S.skip = "the reference folder (shared/reference/run-java-server) is missing";
-    } else if (kind == GW_JAVA && !java_available()) {
+    } else if (kind == GW_JAVA && !it_have_program("java")) {
         S.skip = "no java on PATH (Debian: apt-get install default-jre-headless)";
     }
     return 0;
