@@ -144,13 +144,48 @@ static void poll_loop_sends_stdin_lines(void **state)
     expect_exit(p, 0);
 }
 
+/* ---- group behaviours (examples/behaviors/): spatial, awareness, state machine */
+
+static void spatial_route_goes_through_the_middle(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("spatial-route", it_url), 0);
+    ASSERT_OUT(p, "neighbours of spatial_a: [\"spatial_b\"]\n");
+    ASSERT_OUT(p, "neighbours of spatial_b: [\"spatial_a\",\"spatial_c\"]\n");
+    ASSERT_OUT(p, "from spatial_a to spatial_c: through spatial_b\n");
+}
+
+static void awareness_room_knows_the_members(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("awareness-room", it_url), 0);
+    ASSERT_OUT(p, "aware_one knows 2 members\n");
+    ASSERT_OUT(p, "aware_sensor says {\"temperature\":23,\"battery\":80}\n");
+    ASSERT_OUT(p, "aware_two is happy\n");
+}
+
+static void statemachine_lamp_follows_its_transitions(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("statemachine-lamp", it_url), 0);
+    ASSERT_OUT(p, "lamp refuses: oocsi_statemachine_set: no transition from \"dimmed\" to \"on\"\n");
+    ASSERT_OUT(p, "lamp ends off after 6 commands\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(channel_send_to_channel_receive),  IT_TEST(direct_send_to_direct_receive),
-        IT_TEST(call_response_answers_both_calls), IT_TEST(variables_agree),
-        IT_TEST(custom_logger_gets_the_lines),     IT_TEST(custom_reconnection_gives_up),
-        IT_TEST(heyoocsi_device_announces_itself), IT_TEST(poll_loop_sends_stdin_lines),
+        IT_TEST(channel_send_to_channel_receive),
+        IT_TEST(direct_send_to_direct_receive),
+        IT_TEST(call_response_answers_both_calls),
+        IT_TEST(variables_agree),
+        IT_TEST(custom_logger_gets_the_lines),
+        IT_TEST(custom_reconnection_gives_up),
+        IT_TEST(heyoocsi_device_announces_itself),
+        IT_TEST(poll_loop_sends_stdin_lines),
+        IT_TEST(spatial_route_goes_through_the_middle),
+        IT_TEST(awareness_room_knows_the_members),
+        IT_TEST(statemachine_lamp_follows_its_transitions),
     };
     return cmocka_run_group_tests_name("examples", tests, it_group_setup, it_group_teardown);
 }
