@@ -184,7 +184,7 @@ static void add(trace *t, const char *what, const char *state)
     snprintf(t->text + n, sizeof t->text - n, "%s%s:%s", n ? " " : "", what, state);
 }
 
-static void on_enter(oocsi_statemachine *m, const char *state, void *user)
+static void sm_enter(oocsi_statemachine *m, const char *state, void *user)
 {
     trace *t = user;
     add(t, "enter", state);
@@ -195,13 +195,13 @@ static void on_enter(oocsi_statemachine *m, const char *state, void *user)
     }
 }
 
-static void on_stay(oocsi_statemachine *m, const char *state, void *user)
+static void sm_stay(oocsi_statemachine *m, const char *state, void *user)
 {
     (void)m;
     add(user, "stay", state);
 }
 
-static void on_exit(oocsi_statemachine *m, const char *state, void *user)
+static void sm_exit(oocsi_statemachine *m, const char *state, void *user)
 {
     (void)m;
     add(user, "exit", state);
@@ -215,9 +215,9 @@ static void statemachine_runs_callbacks(void **state)
     assert_non_null(m);
     assert_null(oocsi_statemachine_get(m));
     assert_int_equal(oocsi_statemachine_execute(m), OOCSI_OK); /* no state: nothing */
-    assert_int_equal(oocsi_statemachine_add_state(m, "a", on_enter, on_stay, on_exit, &t), OOCSI_OK);
-    assert_int_equal(oocsi_statemachine_add_state(m, "b", on_enter, NULL, on_exit, &t), OOCSI_OK);
-    assert_int_equal(oocsi_statemachine_add_state(m, "c", NULL, on_stay, NULL, &t), OOCSI_OK);
+    assert_int_equal(oocsi_statemachine_add_state(m, "a", sm_enter, sm_stay, sm_exit, &t), OOCSI_OK);
+    assert_int_equal(oocsi_statemachine_add_state(m, "b", sm_enter, NULL, sm_exit, &t), OOCSI_OK);
+    assert_int_equal(oocsi_statemachine_add_state(m, "c", NULL, sm_stay, NULL, &t), OOCSI_OK);
     assert_int_equal(oocsi_statemachine_set(m, "a"), OOCSI_OK);
     assert_int_equal(oocsi_statemachine_execute(m), OOCSI_OK);
     assert_int_equal(oocsi_statemachine_set(m, "b"), OOCSI_OK);
@@ -245,9 +245,9 @@ static void statemachine_transitions(void **state)
     (void)state;
     trace t = {0};
     oocsi_statemachine *m = oocsi_statemachine_new();
-    assert_int_equal(oocsi_statemachine_add_state(m, "idle", on_enter, NULL, on_exit, &t), OOCSI_OK);
-    assert_int_equal(oocsi_statemachine_add_state(m, "busy", on_enter, NULL, on_exit, &t), OOCSI_OK);
-    assert_int_equal(oocsi_statemachine_add_state(m, "done", on_enter, NULL, on_exit, &t), OOCSI_OK);
+    assert_int_equal(oocsi_statemachine_add_state(m, "idle", sm_enter, NULL, sm_exit, &t), OOCSI_OK);
+    assert_int_equal(oocsi_statemachine_add_state(m, "busy", sm_enter, NULL, sm_exit, &t), OOCSI_OK);
+    assert_int_equal(oocsi_statemachine_add_state(m, "done", sm_enter, NULL, sm_exit, &t), OOCSI_OK);
     assert_int_equal(oocsi_statemachine_add_transition(m, "idle", "busy"), OOCSI_OK);
     assert_int_equal(oocsi_statemachine_add_transition(m, "busy", "done"), OOCSI_OK);
     assert_int_equal(oocsi_statemachine_add_transition(m, "idle", "ghost"), OOCSI_ERR_NOT_FOUND);
@@ -258,8 +258,8 @@ static void statemachine_transitions(void **state)
     oocsi_statemachine_free(m);
     t.text[0] = 0;
     m = oocsi_statemachine_new();
-    assert_int_equal(oocsi_statemachine_add_state(m, "idle", on_enter, NULL, on_exit, &t), OOCSI_OK);
-    assert_int_equal(oocsi_statemachine_add_state(m, "busy", on_enter, NULL, on_exit, &t), OOCSI_OK);
+    assert_int_equal(oocsi_statemachine_add_state(m, "idle", sm_enter, NULL, sm_exit, &t), OOCSI_OK);
+    assert_int_equal(oocsi_statemachine_add_state(m, "busy", sm_enter, NULL, sm_exit, &t), OOCSI_OK);
     assert_int_equal(oocsi_statemachine_add_transition(m, "idle", "busy"), OOCSI_OK);
     assert_int_equal(oocsi_statemachine_set(m, "idle"), OOCSI_OK);
     assert_int_equal(oocsi_statemachine_set(m, "idle"), OOCSI_ERR_UNSUPPORTED); /* no idle -> idle */
