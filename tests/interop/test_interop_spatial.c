@@ -239,6 +239,46 @@ static void spatial_group_agrees(void **state)
     oocsi_spatial_free(s2);
 }
 
+/* A 2-D group: Java reads the C votes ("x;y" in Java float text) and C the
+ * Java one; both agree on the neighbours by straight-line distance. (A
+ * second OOCSISpatial in the Java program replaces its routing responder;
+ * this test does not route.) */
+static void spatial_2d_positions_agree(void **state)
+{
+    (void)state;
+    the_peer();
+    char ch[64], buf[256];
+    it_unique(ch, sizeof ch, "io_sp2");
+    oocsi_client *c1 = io_client("io_sp2_c1"), *c2 = io_client("io_sp2_c2");
+    const char *h1 = oocsi_handle(c1), *h2 = oocsi_handle(c2);
+    oocsi_spatial *s1 = oocsi_spatial_new(c1, ch, "xy", 2, 0.6, 0.8, 1.5);
+    oocsi_spatial *s2 = oocsi_spatial_new(c2, ch, "xy", 2, 3, -4, 1.5);
+    assert_non_null(s1);
+    assert_non_null(s2);
+    command("{\"cmd\":\"spatial\",\"channel\":\"%s\",\"key\":\"xy\",\"x\":0,\"y\":1.25,\"nd\":1.5}", ch);
+    cJSON_Delete(io_peer_event(&peer, "spatial_joined", IT_TIMEOUT * 2));
+    count_ctx k1 = {s1, 3};
+    assert_true(it_wait_until(has_count, &k1, IT_TIMEOUT));
+    cJSON *view = java_spatial_until(knows_three, NULL);
+    assert_string_equal(jpos(view, h1), "0.6;0.8");
+    assert_string_equal(jpos(view, h2), "3.0;-4.0");
+    assert_string_equal(jpos(view, jh), "0.0;1.25");
+    snprintf(buf, sizeof buf, "[\"%s\"]", h1);
+    assert_json_text(cJSON_GetObjectItemCaseSensitive(view, "neighbours"), buf);
+    cJSON_Delete(view);
+    double x = -1, y = -1;
+    assert_int_equal(oocsi_spatial_position(s1, jh, &x, &y), OOCSI_OK);
+    IT_ASSERT_NEAR(x, 0, 0);
+    IT_ASSERT_NEAR(y, 1.25, 0);
+    cJSON *nb = NULL;
+    assert_int_equal(oocsi_spatial_neighbours(s1, &nb), OOCSI_OK);
+    snprintf(buf, sizeof buf, "[\"%s\"]", jh);
+    assert_json_text(nb, buf);
+    cJSON_Delete(nb);
+    oocsi_spatial_free(s1);
+    oocsi_spatial_free(s2);
+}
+
 /* -------------------------------------------------------------- awareness */
 
 typedef struct num_ctx {
@@ -370,6 +410,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         IT_TEST(spatial_group_agrees),
+        IT_TEST(spatial_2d_positions_agree),
         IT_TEST(awareness_group_agrees),
         IT_TEST(statemachine_runs_like_java),
         IT_TEST(peer_quits),
