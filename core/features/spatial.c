@@ -305,12 +305,30 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Whether name is one of the entries of path ("h1,h2,"). */
+static int on_path(const char *path, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = path; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && strncmp(p, name, n) == 0)
+            return 1;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
 /* Asks each neighbour for its path length to dest (path: the handles
  * already asked, each followed by ','), within budget_ms in all. The best
  * total (distance to the neighbour + its answer) and that neighbour (owned
  * by the caller) are returned; FLT_MAX and NULL when none answered with a
  * path. strict: the routing rule (a missing answer is no path); otherwise
- * the responder's rule, as in Java. */
+ * the responder's rule, as in Java. Neighbours already on the path are not
+ * asked: they would answer "no path" (Java asks them anyway), and they are
+ * busy waiting for this very answer, so the question would only time out. */
 static float ask_neighbours(oocsi_spatial *s, hop *h, int n, const char *dest, const char *path, int budget_ms,
                             int strict, char **best_name)
 {
@@ -323,6 +341,8 @@ static float ask_neighbours(oocsi_spatial *s, hop *h, int n, const char *dest, c
     }
     int64_t deadline = mono_ms() + budget_ms;
     for (int i = 0; i < n; i++) {
+        if (on_path(path, h[i].name))
+            continue;
         int64_t left = deadline - mono_ms();
         if (left <= 0)
             break;

@@ -40,7 +40,9 @@ extern "C" {
  *    shortest path length to dest (3.4028235e38, the largest float, when it
  *    knows none). Each member answers these calls (it registers the
  *    responder on its handle and the channel of that name), asking its own
- *    neighbours in turn, with 100 ms less time per hop already taken.
+ *    neighbours in turn, with 100 ms less time per hop already taken (those
+ *    already on the path are not asked: they would answer "no path" and
+ *    are busy waiting for this answer).
  * h is "<client handle>_<n>", n a number per instance. Distances are
  * computed in single precision, as Java does, so both sides agree on
  * neighbours at the boundary.

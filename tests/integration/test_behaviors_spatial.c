@@ -171,6 +171,43 @@ static void line_2d(void **state)
     line_free(&l);
 }
 
+/* Five members in 2-D (neighbour distance 1.5):
+ *
+ *        c(0,1)     d(1.3,1.1)   e(2.5,1.6)
+ *        a(0,0)  b(1,0)
+ *
+ * a reaches d through b (1 + 1.14) rather than c (1 + 1.30), and e, two
+ * hops behind, also through b; once b moves away, through c. */
+static void shortest_of_several_routes(void **state)
+{
+    (void)state;
+    static const double at[5][2] = {{0, 0}, {1, 0}, {0, 1}, {1.3, 1.1}, {2.5, 1.6}};
+    oocsi_client *c[5];
+    oocsi_spatial *s[5];
+    char ch[64];
+    it_unique(ch, sizeof ch, "spatial_d");
+    for (int i = 0; i < 5; i++) {
+        char h[64], prefix[16];
+        snprintf(prefix, sizeof prefix, "sp_d%c", 'a' + i);
+        it_unique(h, sizeof h, prefix);
+        c[i] = it_connect_bg(h);
+        s[i] = oocsi_spatial_new(c[i], ch, "k", 2, at[i][0], at[i][1], 1.5);
+        assert_non_null(s[i]);
+    }
+    for (int i = 0; i < 5; i++)
+        wait_count(s[i], 5);
+    assert_next_hop(s[0], oocsi_handle(c[3]), oocsi_handle(c[1]));
+    assert_next_hop(s[0], oocsi_handle(c[4]), oocsi_handle(c[1]));
+    assert_next_hop(s[4], oocsi_handle(c[0]), oocsi_handle(c[3]));
+    assert_int_equal(oocsi_spatial_set_position(s[1], 10, 10), OOCSI_OK);
+    wait_at(s[0], oocsi_handle(c[1]), 10, 10);
+    wait_at(s[2], oocsi_handle(c[1]), 10, 10);
+    wait_at(s[3], oocsi_handle(c[1]), 10, 10);
+    assert_next_hop(s[0], oocsi_handle(c[4]), oocsi_handle(c[2]));
+    for (int i = 0; i < 5; i++)
+        oocsi_spatial_free(s[i]);
+}
+
 /* A member that moves away is no neighbour any more, and the route through
  * it is gone; a refresh forgets members that left. */
 static void moving_and_leaving(void **state)
@@ -317,6 +354,15 @@ static void wire_messages(void **state)
                     cJSON_GetObjectItemCaseSensitive(resp, "oocsi_spatial_destination_distance")) == FLT_MAX);
     cJSON_Delete(resp);
     cJSON_ReplaceItemInObjectCaseSensitive(req, "oocsi_spatial_destination_request", cJSON_CreateString("nobody_here"));
+    /* the only neighbour (the spy) is on the path: not asked, no path */
+    snprintf(path, sizeof path, "%s,", oocsi_handle(spy));
+    cJSON_ReplaceItemInObjectCaseSensitive(req, "oocsi_spatial_routing_path", cJSON_CreateString(path));
+    assert_int_equal(
+        oocsi_call_and_wait(spy, oocsi_handle(c1), "oocsi_spatial_destination_request", req, IT_TIMEOUT, &resp),
+        OOCSI_OK);
+    assert_true((float)cJSON_GetNumberValue(
+                    cJSON_GetObjectItemCaseSensitive(resp, "oocsi_spatial_destination_distance")) == FLT_MAX);
+    cJSON_Delete(resp);
     cJSON_ReplaceItemInObjectCaseSensitive(req, "oocsi_spatial_routing_path", cJSON_CreateString("x,"));
     /* the spy is the only neighbour and does not answer: the member waits
      * out its budget (2000 - 100 ms) and knows no path */
@@ -382,7 +428,7 @@ static void invalid_arguments(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(line_1d),    IT_TEST(line_2d),       IT_TEST(moving_and_leaving),
+        IT_TEST(line_1d),    IT_TEST(line_2d),       IT_TEST(moving_and_leaving), IT_TEST(shortest_of_several_routes),
         IT_TEST(boundaries), IT_TEST(wire_messages), IT_TEST(invalid_arguments),
     };
     return cmocka_run_group_tests_name("integration.behaviors_spatial", tests, it_group_setup, it_group_teardown);
