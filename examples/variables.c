@@ -10,8 +10,8 @@
  * set; every receiver applies its own bounds) or, after
  * oocsi_variable_set_mode(v, OOCSI_VARIABLE_JAVA), as the Java client (the
  * value after its own bounds and sigma rule, plus a "handle" key). Last, an
- * outgoing throttle: a burst of sets sends the first at once and the latest
- * when the period ends.
+ * outgoing throttle: of a burst of sets only the latest is sent, when the
+ * period ends.
  *
  *   oocsi-example-variables [server]
  *
@@ -89,8 +89,9 @@ int main(int argc, char **argv)
     oocsi_variable_set(capped, 190); /* Java mode: the capped 150 goes out */
     printf("java mode: here %g, the peer reads %g\n", oocsi_variable_get(capped), await(level, 150));
 
-    /* Throttle: at most one publication per 300 ms; the peer gets 1 at once
-     * and 5, the latest, when the period ends (2, 3 and 4 are never sent). */
+    /* Throttle: at most one publication per 300 ms. The burst comes within
+     * 300 ms of the 190 above, so the sets are held and only the latest, 5,
+     * is sent when the period ends. */
     oocsi_variable_throttle(capped, 300);
     for (int i = 1; i <= 5; i++)
         oocsi_variable_set(capped, i);

@@ -229,6 +229,9 @@ static int publish(oocsi_variable *v, cJSON *item)
     cJSON_AddItemToObject(obj, v->key, item);
     int rc = oocsi_send(v->c, v->out_channel ? v->out_channel : v->channel, obj);
     cJSON_Delete(obj);
+    /* The throttle counts every publication, also those before it was on. */
+    v->has_published = 1;
+    v->last_pub = mono_ms();
     return rc;
 }
 
@@ -257,7 +260,6 @@ static void *throttle_main(void *arg)
         }
         cJSON *item = v->pending;
         v->pending = NULL;
-        v->last_pub = mono_ms();
         publish(v, item);
     }
     pthread_mutex_unlock(lock_of(v));
@@ -273,11 +275,8 @@ static int offer(oocsi_variable *v, cJSON *item)
     if (v->throttle_ms <= 0)
         return publish(v, item);
     int64_t now = mono_ms();
-    if (!v->pending && (!v->has_published || now - v->last_pub >= v->throttle_ms)) {
-        v->has_published = 1;
-        v->last_pub = now;
+    if (!v->pending && (!v->has_published || now - v->last_pub >= v->throttle_ms))
         return publish(v, item);
-    }
     if (!v->thread_started) {
         if (pthread_create(&v->thread, NULL, throttle_main, v) != 0) {
             cJSON_Delete(item);
@@ -549,8 +548,6 @@ int oocsi_variable_throttle(oocsi_variable *v, int period_ms)
         /* No throttle any more: what it held goes out now. */
         cJSON *item = v->pending;
         v->pending = NULL;
-        v->has_published = 1;
-        v->last_pub = mono_ms();
         rc = publish(v, item);
     }
     pthread_cond_signal(&v->cv); /* a changed period moves the due time */
