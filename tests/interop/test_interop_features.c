@@ -487,7 +487,7 @@ static it_inbox *spy(const char *channel_name)
     return in;
 }
 
-/* The first message in in (from index *from on) sent by sender; waits. */
+/* The first message in in sent by sender; waits for it. */
 static const it_msg *from_sender(it_inbox *in, const char *sender)
 {
     for (int i = 0;; i++) {
