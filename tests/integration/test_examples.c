@@ -76,6 +76,9 @@ static void variables_agree(void **state)
     ASSERT_OUT(p, "value of second variable: 100\n");
     ASSERT_OUT(p, "value of first variable: 200.1\n");
     ASSERT_OUT(p, "value of first variable: hello world\n");
+    ASSERT_OUT(p, "python mode: here 150, the peer reads 180\n");
+    ASSERT_OUT(p, "java mode: here 150, the peer reads 150\n");
+    ASSERT_OUT(p, "throttled: here 5, the peer reads 5\n");
 }
 
 static void custom_logger_gets_the_lines(void **state)
