@@ -414,8 +414,10 @@ typedef struct oocsi_presence_event {
 typedef void (*oocsi_presence_fn)(oocsi_client *c, const oocsi_presence_event *ev, void *user);
 /** Presence events of target (a channel or a client handle, existing or not;
  *  letters, digits, '_' and '-' only: the servers track no other names).
- *  No event about the client itself reaches it. Events with a key this
- *  library does not know are skipped. */
+ *  A client gets no presence events of its own handle (the server sends
+ *  them as from that handle, and never echoes to the sender); a channel's
+ *  events include its own joins. Events with a key this library does not
+ *  know are skipped. */
 OOCSI_API int oocsi_subscribe_presence(oocsi_client *c, const char *target, oocsi_presence_fn fn, void *user);
 /** Removes (fn, user) as oocsi_unsubscribe_handler() does. The reference
  *  server ignores leaving presence(X) and keeps sending its events: this

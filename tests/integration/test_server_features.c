@@ -470,6 +470,13 @@ static void presence(void **state)
     assert_int_equal(r.n, before);
     pthread_mutex_unlock(&r.mu);
 
+    /* A channel's events include the watcher's own join. */
+    char mine[64];
+    it_unique(mine, sizeof mine, "sf_mine");
+    assert_int_equal(oocsi_subscribe_presence(q, mine, on_presence, &r2), OOCSI_OK);
+    assert_int_equal(oocsi_subscribe(q, mine, it_inbox_handler, in), OOCSI_OK);
+    wait_presence(&r2, OOCSI_PRESENCE_JOIN, mine, 0, oocsi_handle(q), NULL);
+
     assert_int_equal(oocsi_subscribe_presence(q, "a b", on_presence, &r), OOCSI_ERR_INVAL);
     assert_int_equal(oocsi_subscribe_presence(q, "room:x", on_presence, &r), OOCSI_ERR_INVAL);
     assert_int_equal(oocsi_subscribe_presence(q, ch, NULL, &r), OOCSI_ERR_INVAL);
