@@ -359,6 +359,7 @@ static void test_fragmented_and_concatenated_lines(void **state)
 static void test_server_pings_answered(void **state)
 {
     (void)state;
+    it_require_hub("ping_interval_ms and stale_timeout_ms options (the Java server pings after 5 s idle)");
     oocsi_hub_options ho;
     oocsi_hub_options_init(&ho);
     ho.ping_interval_ms = 100;
