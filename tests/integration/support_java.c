@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef OOCSI_REFERENCE_DIR
@@ -67,6 +68,15 @@ int it_server_stall(const char *handle, int stalled)
     if (js.pid <= 0 || kill(js.pid, stalled ? SIGSTOP : SIGCONT) != 0)
         return -1;
     js.stopped = stalled;
+    if (stalled) {
+        /* kill() returns before every thread of the JVM has stopped: wait
+         * for the stop itself (reported once all have; or an exit), leaving
+         * the state to be reaped later. */
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        if (waitid(P_PID, (id_t)js.pid, &info, WSTOPPED | WEXITED | WNOWAIT) != 0 || info.si_code != CLD_STOPPED)
+            return -1;
+    }
     return 0;
 }
 
