@@ -468,15 +468,6 @@ static void burst_handler(oocsi_client *c, const oocsi_message *m, void *user)
         it_notify();
 }
 
-static int burst_done(void *ctx)
-{
-    burst *b = ctx;
-    pthread_mutex_lock(&b->lock);
-    int n = b->next;
-    pthread_mutex_unlock(&b->lock);
-    return n >= 10000;
-}
-
 typedef struct burst_goal {
     burst *b;
     int n;
@@ -523,7 +514,8 @@ static void test_burst_10000(void **state)
             break;
     }
     cJSON_Delete(o);
-    int ok = first_err == OOCSI_OK && it_wait_until(burst_done, &bs, 30000);
+    burst_goal all = {&bs, N};
+    int ok = first_err == OOCSI_OK && it_wait_until(burst_reached, &all, 30000);
     int64_t dt = it_now_ms() - t0;
     it_close(b);
     pthread_mutex_destroy(&bs.lock);
