@@ -105,7 +105,7 @@ int it_burst_window(void);
  *  server process is stopped as a whole (SIGSTOP/SIGCONT: every client
  *  stalls). 0/-1. */
 int it_server_stall(const char *handle, int stalled);
-/** In java mode: prints "SKIP: needs the hub's <facility> ..." and skips
+/** In java mode: prints "SKIP: needs the hub's <facility>" and skips
  *  the calling test. No-op with the hub. */
 void it_require_hub(const char *facility);
 /** Why the Java server cannot run here, or NULL. */
@@ -116,11 +116,15 @@ const char *it_java_skip_reason(void);
  *  <program>.java-server.log next to the program. 0, 1 when it cannot run
  *  (it_java_skip_reason()), -1 when it did not start (log shown). */
 int it_java_start(const char *const *server_args);
-/** Stops it (SIGTERM, bounded, then SIGKILL). Idempotent. */
+/** Stops it (SIGTERM, bounded, then SIGKILL) and closes the observer client
+ *  of the waits. Idempotent. */
 void it_java_stop(void);
-/** Kills the server process only (clients see the connection drop); */
+/** Stops the server process only (SIGTERM, then SIGKILL): every client sees
+ *  its connection drop; it_java_restart() starts it again. */
 void it_java_kill(void);
-/** ... and starts it again on the same port, waiting for the welcome. 0/-1. */
+/** Starts it again (killing it first if it runs) on the same port with the
+ *  same options, waiting for the welcome and for the observer client to be
+ *  back. 0/-1. */
 int it_java_restart(void);
 /** Its port, and whether its process is running. */
 int it_java_port(void);
