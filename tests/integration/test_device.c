@@ -297,8 +297,8 @@ static void test_commands_and_updates(void **state)
     /* added after on_command: listened to as well; two lights on one channel */
     assert_int_equal(oocsi_device_add_light_spectra(dev, "lamp", lamp, "RGB", "RGB", 0, 0, 0, 0, NULL), OOCSI_OK);
     assert_int_equal(oocsi_device_add_light(dev, "spot", lamp, "DIMMABLE", "WHITE", 0, 0, NULL), OOCSI_OK);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, oocsi_handle(dc), lamp, IT_TIMEOUT), 1);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, oocsi_handle(dc), sw, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, oocsi_handle(dc), lamp, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, oocsi_handle(dc), sw, IT_TIMEOUT), 1);
 
     oocsi_client *ha = it_connect(NULL);
     /* a device's update, not a command */
