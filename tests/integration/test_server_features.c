@@ -4,28 +4,16 @@
  * scheduled messages, private channels, presence events and the meta
  * channels that list names.
  *
- * Built twice: here against the in-process hub (over every transport), and
- * in tests/interop (with SF_JAVA_SERVER defined) against the reference Java
- * server, so each case says what both servers do.
+ * Run against the in-process hub (over every transport) and, as
+ * integration.java.test_server_features, against the reference Java server,
+ * so each case says what both servers do.
  */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef SF_JAVA_SERVER
-#include "interop.h"
-#define SF_REQUIRE() io_require_server()
-#define SF_SETUP io_group_setup
-#define SF_TEARDOWN io_group_teardown
-#define SF_NAME "interop.java_server_features"
-#else
 #include "support.h"
-#define SF_REQUIRE() ((void)0)
-#define SF_SETUP it_group_setup
-#define SF_TEARDOWN it_group_teardown
-#define SF_NAME "integration.test_server_features"
-#endif
 
 /* A background client with a handle unique to this run. */
 static oocsi_client *client(const char *prefix)
@@ -72,7 +60,6 @@ static int list_has(const char *list, const char *name)
 static void limited_channel(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     char ch[64];
     it_unique(ch, sizeof ch, "sf_limit");
     oocsi_client *rx = client("sf_lrx"), *tx = client("sf_ltx");
@@ -114,7 +101,6 @@ static void limited_channel(void **state)
 static void limited_per_sender(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     char ch[64];
     it_unique(ch, sizeof ch, "sf_lsender");
     oocsi_client *rx = client("sf_srx"), *a = client("sf_sa"), *b = client("sf_sb");
@@ -145,7 +131,6 @@ static void limited_per_sender(void **state)
 static void send_many(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     char ch1[64], ch2[64], hd[64];
     it_unique(ch1, sizeof ch1, "sf_many1");
     it_unique(ch2, sizeof ch2, "sf_many2");
@@ -187,7 +172,6 @@ static void send_many(void **state)
 static void retained(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     char ch[64];
     it_unique(ch, sizeof ch, "sf_retain");
     oocsi_client *rx = client("sf_rrx"), *tx = client("sf_rtx");
@@ -238,7 +222,6 @@ static void retained(void **state)
 static void delayed(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     char ch[64];
     it_unique(ch, sizeof ch, "sf_delay");
     oocsi_client *rx = client("sf_drx"), *tx = client("sf_dtx");
@@ -274,7 +257,6 @@ static void delayed(void **state)
 static void scheduled(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     char ch[64];
     it_unique(ch, sizeof ch, "sf_sched");
     oocsi_client *rx = client("sf_scrx"), *tx = client("sf_sctx");
@@ -304,7 +286,6 @@ static void scheduled(void **state)
 static void private_channel(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     char ch[64], mark[64], name[96];
     it_unique(ch, sizeof ch, "sf_priv");
     it_unique(mark, sizeof mark, "sf_mark");
@@ -425,7 +406,6 @@ static void wait_presence(precorder *r, oocsi_presence_kind kind, const char *ta
 static void presence(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     static precorder r;
     memset(&r, 0, sizeof r);
     pthread_mutex_init(&r.mu, NULL);
@@ -524,7 +504,6 @@ static int meta_has(void *ctx)
 static void meta_channels(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     static meta_rec clients, channels, subs;
     memset(&clients, 0, sizeof clients);
     memset(&channels, 0, sizeof channels);
@@ -573,7 +552,6 @@ static void noop(oocsi_client *c, const oocsi_message *m, void *user)
 static void bad_arguments(void **state)
 {
     (void)state;
-    SF_REQUIRE();
     oocsi_client *c = client("sf_args");
     cJSON *obj = it_json("{}"), *arr = it_json("[1]");
     oocsi_rate_limit ok = {1, 1000, 0, NULL, NULL}, zero = {0, 1000, 0, NULL, NULL}, nowin = {1, 0, 0, NULL, NULL},
@@ -624,5 +602,5 @@ int main(void)
         IT_TEST(delayed),         IT_TEST(scheduled),          IT_TEST(private_channel), IT_TEST(presence),
         IT_TEST(meta_channels),   IT_TEST(bad_arguments),
     };
-    return cmocka_run_group_tests_name(SF_NAME, tests, SF_SETUP, SF_TEARDOWN);
+    return cmocka_run_group_tests_name("integration.test_server_features", tests, it_group_setup, it_group_teardown);
 }
