@@ -144,13 +144,55 @@ static void poll_loop_sends_stdin_lines(void **state)
     expect_exit(p, 0);
 }
 
+/* The group behaviour examples (examples/behaviors): each runs its members
+ * in one process and ends with status 0 once they agree. */
+static void gather_counts_every_member(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("gather", it_url), 0);
+    ASSERT_OUT(p, "the group likes: red (2) blue (1)");
+}
+
+static void consensus_members_agree(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("consensus", it_url), 0);
+    ASSERT_OUT(p, "all agree: pizza");
+}
+
+static void sync_members_pulse_together(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("sync", it_url), 0);
+    ASSERT_OUT(p, "in step");
+}
+
+static void spread_gives_distinct_roles(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("spread", it_url), 0);
+    ASSERT_OUT(p, "roles spread");
+    ASSERT_OUT(p, "has role 1");
+    ASSERT_OUT(p, "has role 2");
+    ASSERT_OUT(p, "has role 3");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(channel_send_to_channel_receive),  IT_TEST(direct_send_to_direct_receive),
-        IT_TEST(call_response_answers_both_calls), IT_TEST(variables_agree),
-        IT_TEST(custom_logger_gets_the_lines),     IT_TEST(custom_reconnection_gives_up),
-        IT_TEST(heyoocsi_device_announces_itself), IT_TEST(poll_loop_sends_stdin_lines),
+        IT_TEST(channel_send_to_channel_receive),
+        IT_TEST(direct_send_to_direct_receive),
+        IT_TEST(call_response_answers_both_calls),
+        IT_TEST(variables_agree),
+        IT_TEST(custom_logger_gets_the_lines),
+        IT_TEST(custom_reconnection_gives_up),
+        IT_TEST(heyoocsi_device_announces_itself),
+        IT_TEST(poll_loop_sends_stdin_lines),
+        /* group behaviours */
+        IT_TEST(gather_counts_every_member),
+        IT_TEST(consensus_members_agree),
+        IT_TEST(sync_members_pulse_together),
+        IT_TEST(spread_gives_distinct_roles),
     };
     return cmocka_run_group_tests_name("examples", tests, it_group_setup, it_group_teardown);
 }
