@@ -13,6 +13,8 @@
 #include "oocsi/behavior.h"
 
 #define N 3
+/* A gather or consensus round: long enough for every answer to arrive. */
+#define ROUND_MS (100 * it_slowdown())
 
 static void connect_members(oocsi_client **c, int n, const char *prefix)
 {
@@ -149,8 +151,8 @@ static void test_gather(void **state)
     assert_int_equal(oocsi_subscribe(spy, wire, it_inbox_handler, in), OOCSI_OK);
 
     ends e0 = {0}, e1 = {0};
-    oocsi_gather *g0 = oocsi_gather_new(c[0], ch, "colour", 100, on_gather_end, &e0);
-    oocsi_gather *g1 = oocsi_gather_new(c[1], ch, "colour", 100, on_gather_end, &e1);
+    oocsi_gather *g0 = oocsi_gather_new(c[0], ch, "colour", ROUND_MS, on_gather_end, &e0);
+    oocsi_gather *g1 = oocsi_gather_new(c[1], ch, "colour", ROUND_MS, on_gather_end, &e1);
     assert_non_null(g0);
     assert_non_null(g1);
     assert_int_equal(oocsi_gather_set_string(g1, "blue"), OOCSI_OK);
@@ -254,7 +256,7 @@ static void test_consensus_majority(void **state)
     oocsi_consensus *cs[N];
     for (int i = 0; i < N; i++) {
         /* the string form starts with a round for "" */
-        cs[i] = oocsi_consensus_new_string(c[i], ch, "mode", 100, on_result, &r[i]);
+        cs[i] = oocsi_consensus_new_string(c[i], ch, "mode", ROUND_MS, on_result, &r[i]);
         assert_non_null(cs[i]);
         assert_true(wait_count(&r[i].own, 1));
     }
@@ -273,7 +275,7 @@ static void test_consensus_majority(void **state)
     ch[0] = 'b';
     for (int i = 0; i < N; i++) {
         memset(&r[i], 0, sizeof r[i]);
-        cs[i] = oocsi_consensus_new_bool(c[i], ch, "on", 100, on_result, &r[i]);
+        cs[i] = oocsi_consensus_new_bool(c[i], ch, "on", ROUND_MS, on_result, &r[i]);
         assert_non_null(cs[i]);
         assert_null(oocsi_consensus_get(cs[i]));
         assert_int_equal(oocsi_consensus_get_bool(cs[i], -1), -1);
@@ -296,7 +298,7 @@ static void test_consensus_average(void **state)
     memset(r, 0, sizeof r);
     oocsi_consensus *cs[N];
     for (int i = 0; i < N; i++) {
-        cs[i] = oocsi_consensus_new_int_avg(c[i], ch, "level", 100, on_result, &r[i]);
+        cs[i] = oocsi_consensus_new_int_avg(c[i], ch, "level", ROUND_MS, on_result, &r[i]);
         assert_non_null(cs[i]);
         assert_true(wait_count(&r[i].own, 1));
     }
@@ -309,7 +311,7 @@ static void test_consensus_average(void **state)
     ch[0] = 'f';
     for (int i = 0; i < N; i++) {
         memset(&r[i], 0, sizeof r[i]);
-        cs[i] = oocsi_consensus_new_float_avg(c[i], ch, "level", 100, on_result, &r[i]);
+        cs[i] = oocsi_consensus_new_float_avg(c[i], ch, "level", ROUND_MS, on_result, &r[i]);
         assert_non_null(cs[i]);
         assert_true(wait_count(&r[i].own, 1));
     }

@@ -19,6 +19,9 @@
 #error "OOCSI_INTEROP_SOURCE_DIR must name tests/interop"
 #endif
 
+/* A gather or consensus round: long enough for every answer to arrive. */
+#define ROUND_MS (300 * it_slowdown())
+
 static io_peer peer;
 static int peer_started;
 static char skip_peer[256];
@@ -154,9 +157,9 @@ static void gather_with_java(void **state)
     oocsi_client *c;
     connect_members(&c, 1, "io_grp_g");
     atomic_int ends = 0;
-    oocsi_gather *g = oocsi_gather_new(c, prefix, "colour", 300, on_gather_end, &ends);
+    oocsi_gather *g = oocsi_gather_new(c, prefix, "colour", ROUND_MS, on_gather_end, &ends);
     assert_non_null(g);
-    command_done("gather_new", "\"key\":\"colour\",\"ms\":%s", "300");
+    command_done("gather_new", "\"key\":\"colour\",\"ms\":%d", ROUND_MS);
     command_done("gather_set", "\"value\":\"%s\"", "blue");
     /* the C member's round: the Java member answers the call with blue */
     assert_int_equal(oocsi_gather_set_string(g, "red"), OOCSI_OK);
@@ -238,11 +241,11 @@ static void string_consensus_with_java(void **state)
     oocsi_consensus *cs[2];
     char ch[96];
     snprintf(ch, sizeof ch, "%s_s", prefix);
-    cJSON *ev = command("cons_new", "\"form\":\"string\",\"channel\":\"%s\",\"key\":\"mode\",\"ms\":300", ch);
+    cJSON *ev = command("cons_new", "\"form\":\"string\",\"channel\":\"%s\",\"key\":\"mode\",\"ms\":%d", ch, ROUND_MS);
     cJSON_Delete(ev);
     cJSON_Delete(io_peer_event(&peer, "cons_end", IT_TIMEOUT * 2)); /* its first round, for "" */
     for (int i = 0; i < 2; i++) {
-        cs[i] = oocsi_consensus_new(c[i], ch, "mode", 300, OOCSI_CONSENSUS_MAJORITY, on_result, &r[i]);
+        cs[i] = oocsi_consensus_new(c[i], ch, "mode", ROUND_MS, OOCSI_CONSENSUS_MAJORITY, on_result, &r[i]);
         assert_non_null(cs[i]);
     }
     /* C1 night, Java day, then C0 day: C0's round sees all three */
@@ -284,9 +287,9 @@ static void bool_consensus_with_java(void **state)
     oocsi_consensus *cs[2];
     char ch[96];
     snprintf(ch, sizeof ch, "%s_b", prefix);
-    command_done("cons_new", "\"form\":\"bool\",\"channel\":\"%s\",\"key\":\"on\",\"ms\":300", ch);
+    command_done("cons_new", "\"form\":\"bool\",\"channel\":\"%s\",\"key\":\"on\",\"ms\":%d", ch, ROUND_MS);
     for (int i = 0; i < 2; i++) {
-        cs[i] = oocsi_consensus_new_bool(c[i], ch, "on", 300, on_result, &r[i]);
+        cs[i] = oocsi_consensus_new_bool(c[i], ch, "on", ROUND_MS, on_result, &r[i]);
         assert_non_null(cs[i]);
         assert_int_equal(oocsi_consensus_vote_bool(cs[i], 1), OOCSI_OK);
         assert_true(wait_count(&r[i].own, 1));
@@ -318,7 +321,7 @@ static void average_consensus_with_java(void **state)
     the_peer();
     char ch[96];
     snprintf(ch, sizeof ch, "%s_f", prefix);
-    command_done("cons_new", "\"form\":\"float_avg\",\"channel\":\"%s\",\"key\":\"level\",\"ms\":200", ch);
+    command_done("cons_new", "\"form\":\"float_avg\",\"channel\":\"%s\",\"key\":\"level\",\"ms\":%d", ch, ROUND_MS);
     cJSON_Delete(io_peer_event(&peer, "cons_end", IT_TIMEOUT * 2)); /* its first round, alone */
     command_done("cons_set", "\"value\":%s", "1.5");
     cJSON_Delete(io_peer_event(&peer, "cons_end", IT_TIMEOUT * 2)); /* alone again */
@@ -326,7 +329,7 @@ static void average_consensus_with_java(void **state)
     connect_members(&c, 1, "io_grp_ca");
     results r;
     memset(&r, 0, sizeof r);
-    oocsi_consensus *cs = oocsi_consensus_new(c, ch, "level", 300, OOCSI_CONSENSUS_AVERAGE, on_result, &r);
+    oocsi_consensus *cs = oocsi_consensus_new(c, ch, "level", ROUND_MS, OOCSI_CONSENSUS_AVERAGE, on_result, &r);
     assert_non_null(cs);
     assert_int_equal(oocsi_consensus_vote_double(cs, 4.5), OOCSI_OK);
     assert_true(wait_count(&r.own, 1));
