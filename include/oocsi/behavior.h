@@ -148,7 +148,8 @@ typedef void (*oocsi_sync_fn)(oocsi_sync *s, void *user);
 OOCSI_API oocsi_sync *oocsi_sync_new(oocsi_client *c, const char *channel, int period_ms, oocsi_sync_fn fn, void *user);
 /** 1 when the last peer heard was in step with this member. */
 OOCSI_API int oocsi_sync_is_synced(const oocsi_sync *s);
-/** Steps left until the next pulse (20 .. 0). */
+/** Steps left until the next pulse: 20 .. 0 (a nudge may leave 21 or -1
+ *  until the next step). OOCSI_ERR_INVAL for NULL. */
 OOCSI_API int oocsi_sync_progress(const oocsi_sync *s);
 /** Pulses so far; members adopt the highest count they hear, so the
  *  members of a group count alike. */
