@@ -253,6 +253,10 @@ struct oocsi_client {
     int wake_pending;
     /* opts.wake_signal: the thread in ppoll (set under mu; read by oocsi_stop) */
     atomic_int polling;
+    /* oocsi_stop() calls between reading polling and signalling the poller:
+     * the poller waits for them after it stops polling, so a signal never
+     * targets a thread that has moved on (or ended). */
+    atomic_int stoppers;
     pthread_t poller;
     atomic_int run_stop; /* oocsi_stop(): set from any thread or a signal handler */
 

@@ -429,7 +429,8 @@ OOCSI_API int oocsi_call_and_collect(oocsi_client *c, const char *channel, const
 OOCSI_API oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const char *key);
 OOCSI_API void oocsi_variable_free(oocsi_variable *v);
 /** Filters the value locally (min, max, sigma, smoothing) and publishes the
- *  raw value {key: value} on the channel. NAN/INF: OOCSI_ERR_INVAL. */
+ *  raw value {key: value} on the channel (see oocsi_variable_set_mode() for
+ *  the Java client's way). NAN/INF: OOCSI_ERR_INVAL. */
 OOCSI_API int oocsi_variable_set(oocsi_variable *v, double value);
 /** NAN while it has no value (a min or max alone reads as that bound). */
 OOCSI_API double oocsi_variable_get(const oocsi_variable *v);
@@ -471,6 +472,26 @@ OOCSI_API int oocsi_variable_send_on_change(oocsi_variable *v, int on);
 /** Publish to out_channel instead of the variable's channel (which it still
  *  listens on), as separate in and out channels; NULL: back to the channel. */
 OOCSI_API int oocsi_variable_out_channel(oocsi_variable *v, const char *out_channel);
+/** Where the Java and Python clients' variables differ, which one this
+ *  variable follows. OOCSI_VARIABLE_PYTHON (the default): a set publishes
+ *  the value as given, {key: value}, and every receiver applies its own
+ *  bounds; the sigma rule is skipped for a value min/max clamped.
+ *  OOCSI_VARIABLE_JAVA: a set publishes the filtered value (clamped, then
+ *  the sigma rule; never the smoothed mean) plus "handle": "<client
+ *  handle>_<n>" (n numbers the variables of the process), as a Java
+ *  OOCSIVariable does; the sigma rule also applies to a clamped value, once
+ *  the smoothing window holds values. Either mode reads only key from
+ *  incoming messages, so both interoperate with both clients. Any other
+ *  mode: OOCSI_ERR_INVAL. */
+typedef enum { OOCSI_VARIABLE_PYTHON = 0, OOCSI_VARIABLE_JAVA = 1 } oocsi_variable_mode;
+OOCSI_API int oocsi_variable_set_mode(oocsi_variable *v, oocsi_variable_mode mode);
+/** Outgoing throttle: at most one publication per period_ms. A set changes
+ *  the value at once (and runs the change callback), but within the period
+ *  its publication is held back; when the period ends the latest held value
+ *  is sent (earlier held ones never are), by a thread of the variable.
+ *  0 (default) removes the throttle and sends a held value at once, as
+ *  oocsi_variable_free() does; period_ms < 0: OOCSI_ERR_INVAL. */
+OOCSI_API int oocsi_variable_throttle(oocsi_variable *v, int period_ms);
 
 /* ------------------------------------------------ heyOOCSI device descriptions */
 

@@ -185,6 +185,12 @@ int it_count_lines(const char *s);
 const char *it_buf_text(const it_buf *b);
 /** Waits until stdout (which 1) or stderr (2) contains needle. 1/0. */
 int it_proc_wait_text(it_proc *p, int which, const char *needle, int timeout_ms);
+/** The port after the last ':' of the first stdout line that contains marker
+ *  (a server announcing "listening on ws://127.0.0.1:PORT/ws"), waiting for
+ *  it up to timeout_ms; fails the test, showing the output, otherwise. */
+int it_proc_port_after(it_proc *p, const char *marker, int timeout_ms);
+/** 1 if an executable called name is on PATH. */
+int it_have_program(const char *name);
 /** Waits until stdout holds at least lines complete lines. 1/0. */
 int it_proc_wait_lines(it_proc *p, int lines, int timeout_ms);
 /** Reads all output until the child exits; its exit code (128 + signal when

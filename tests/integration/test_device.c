@@ -139,6 +139,7 @@ static void test_full_description(void **state)
     expect_str(c, "icon", "lightbulb");
     expect_str(c, "led_type", "RGB");
     expect_str(c, "ledType", "RGB");
+    expect_str(c, "ledtype", "RGB"); /* the Java client's spelling */
     expect_str(c, "spectrum", "RGB");
     expect_bool(c, "state", 1);
     expect_num(c, "brightness", 128);
@@ -201,6 +202,7 @@ static void test_light_variants_and_invalid(void **state)
         const cJSON *l = get(comps, name);
         expect_str(l, "led_type", types[i]);
         expect_str(l, "ledType", types[i]);
+        expect_str(l, "ledtype", types[i]);
         expect_str(l, "spectrum", spectra[i % 3]);
         expect_num(l, "brightness", 10 * i);
     }

@@ -76,6 +76,9 @@ static void variables_agree(void **state)
     ASSERT_OUT(p, "value of second variable: 100\n");
     ASSERT_OUT(p, "value of first variable: 200.1\n");
     ASSERT_OUT(p, "value of first variable: hello world\n");
+    ASSERT_OUT(p, "python mode: here 150, the peer reads 180\n");
+    ASSERT_OUT(p, "java mode: here 150, the peer reads 150\n");
+    ASSERT_OUT(p, "throttled: here 5, the peer reads 5\n");
 }
 
 static void custom_logger_gets_the_lines(void **state)
@@ -144,6 +147,34 @@ static void poll_loop_sends_stdin_lines(void **state)
     expect_exit(p, 0);
 }
 
+/* ---- group behaviours (examples/behaviors/): spatial, awareness, state machine */
+
+static void spatial_route_goes_through_the_middle(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("spatial-route", it_url), 0);
+    ASSERT_OUT(p, "neighbours of spatial_a: [\"spatial_b\"]\n");
+    ASSERT_OUT(p, "neighbours of spatial_b: [\"spatial_a\",\"spatial_c\"]\n");
+    ASSERT_OUT(p, "from spatial_a to spatial_c: through spatial_b\n");
+}
+
+static void awareness_room_knows_the_members(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("awareness-room", it_url), 0);
+    ASSERT_OUT(p, "aware_one knows 2 members\n");
+    ASSERT_OUT(p, "aware_sensor says {\"temperature\":23,\"battery\":80}\n");
+    ASSERT_OUT(p, "aware_two is happy\n");
+}
+
+static void statemachine_lamp_follows_its_transitions(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("statemachine-lamp", it_url), 0);
+    ASSERT_OUT(p, "lamp refuses: oocsi_statemachine_set: no transition from \"dimmed\" to \"on\"\n");
+    ASSERT_OUT(p, "lamp ends off after 6 commands\n");
+}
+
 /* The group behaviour examples (examples/behaviors): each runs its members
  * in one process and ends with status 0 once they agree. */
 static void gather_counts_every_member(void **state)
@@ -188,7 +219,10 @@ int main(void)
         IT_TEST(custom_reconnection_gives_up),
         IT_TEST(heyoocsi_device_announces_itself),
         IT_TEST(poll_loop_sends_stdin_lines),
-        /* group behaviours */
+        IT_TEST(spatial_route_goes_through_the_middle),
+        IT_TEST(awareness_room_knows_the_members),
+        IT_TEST(statemachine_lamp_follows_its_transitions),
+        /* gather, consensus, sync, spread */
         IT_TEST(gather_counts_every_member),
         IT_TEST(consensus_members_agree),
         IT_TEST(sync_members_pulse_together),

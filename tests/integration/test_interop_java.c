@@ -23,21 +23,6 @@ static it_proc *server;
 static char url[64];
 static const char *skip_reason;
 
-static int java_available(void)
-{
-    const char *path = getenv("PATH");
-    char buf[512];
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        snprintf(buf, sizeof buf, "%.*s/java", (int)n, path);
-        if (access(buf, X_OK) == 0)
-            return 1;
-        path = end ? end + 1 : NULL;
-    }
-    return 0;
-}
-
 static int group_setup(void **state)
 {
     static char script[512], port[16];
@@ -46,7 +31,7 @@ static int group_setup(void **state)
         skip_reason = "the reference folder (shared/reference/run-java-server) is missing";
         return it_group_setup(state);
     }
-    if (!java_available()) {
+    if (!it_have_program("java")) {
         skip_reason = "no java on PATH (Debian: apt-get install default-jre-headless)";
         return it_group_setup(state);
     }
