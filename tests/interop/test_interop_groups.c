@@ -379,7 +379,9 @@ static void sync_with_java(void **state)
     int java_cycle = 0;
     while (java_cycle < 3) {
         cJSON *ev = io_peer_event(p, "pulse", IT_TIMEOUT * 2);
-        java_cycle = cJSON_GetObjectItemCaseSensitive(ev, "cycle")->valueint;
+        const cJSON *cy = cJSON_GetObjectItemCaseSensitive(ev, "cycle");
+        assert_true(cJSON_IsNumber(cy));
+        java_cycle = cy->valueint;
         cJSON_Delete(ev);
     }
     oocsi_client *c;
@@ -430,7 +432,9 @@ static void spread_with_java(void **state)
     for (int64_t until = it_now_ms() + IT_TIMEOUT * 4; !ok && it_now_ms() < until;) {
         assert_true(it_wait_until(c_roles_settled, sp, IT_TIMEOUT * 4));
         cJSON *ev = command("spread_get", NULL);
-        java_role = cJSON_GetObjectItemCaseSensitive(ev, "role")->valueint;
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(ev, "role");
+        assert_true(cJSON_IsNumber(role));
+        java_role = role->valueint;
         java_done = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ev, "done"));
         cJSON_Delete(ev);
         int a = oocsi_spread_get(sp[0]), b = oocsi_spread_get(sp[1]);
