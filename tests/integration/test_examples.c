@@ -175,6 +175,24 @@ static void statemachine_lamp_follows_its_transitions(void **state)
     ASSERT_OUT(p, "lamp ends off after 6 commands\n");
 }
 
+/* Every server feature in one run: each step waits for its event. */
+static void server_features_all_arrive(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("server-features", it_url), 0);
+    ASSERT_OUT(p, "handled reading 1\nhandled reading 2\n");
+    ASSERT_OUT(p, "over the limit: reading 3\nover the limit: reading 4\n");
+    ASSERT_OUT(p, " joined sf_readings\n");
+    ASSERT_OUT(p, " left sf_readings\n");
+    ASSERT_OUT(p, "sf_news got the announcement\n");
+    ASSERT_OUT(p, "sf_alerts got the announcement\n");
+    ASSERT_OUT(p, "late subscriber got the retained status: open\n");
+    ASSERT_OUT(p, "reminder channel: now\nreminder channel: later\n"); /* the delayed one last */
+    ASSERT_OUT(p, "private channel sf_vault:opensesame: 42\n");
+    ASSERT_OUT(p, "the client list names sf_late_");
+    assert_null(strstr(it_buf_text(&p->out), "handled reading 3"));
+}
+
 /* The group behaviour examples (examples/behaviors): each runs its members
  * in one process and ends with status 0 once they agree. */
 static void gather_counts_every_member(void **state)
@@ -222,6 +240,7 @@ int main(void)
         IT_TEST(spatial_route_goes_through_the_middle),
         IT_TEST(awareness_room_knows_the_members),
         IT_TEST(statemachine_lamp_follows_its_transitions),
+        IT_TEST(server_features_all_arrive),
         /* gather, consensus, sync, spread */
         IT_TEST(gather_counts_every_member),
         IT_TEST(consensus_members_agree),
