@@ -268,6 +268,11 @@ static void client_free(oocsi_client *c)
         free(s);
     }
     oocsi__pings_fail_all(c, OOCSI_ERR_CLOSED);
+    while (c->timers) {
+        oocsi__timer *t = c->timers;
+        c->timers = t->next;
+        free(t);
+    }
     while (c->calls) {
         oocsi__call *k = c->calls;
         c->calls = k->next;

@@ -47,6 +47,28 @@ void oocsi__run_call_note(oocsi_client *c, oocsi__note *n)
     }
 }
 
+/* Runs a timer note: nothing when its timer was stopped or restarted
+ * since; a one-shot timer is gone once it ran. Lock held. */
+void oocsi__run_timer_note(oocsi_client *c, oocsi__note *n)
+{
+    oocsi__timer **pp = &c->timers;
+    while (*pp && (*pp)->id != n->timer_id)
+        pp = &(*pp)->next;
+    oocsi__timer *t = *pp;
+    if (!t)
+        return;
+    t->queued = 0;
+    oocsi_timer_fn fn = t->fn;
+    void *user = t->user;
+    if (t->period_ms <= 0) {
+        *pp = t->next;
+        free(t);
+    }
+    oocsi__callback_begin(c);
+    fn(c, user);
+    oocsi__callback_end(c);
+}
+
 /* --------------------------------------------------------------- dispatch */
 
 typedef struct target {
@@ -230,6 +252,9 @@ void oocsi__dispatch_notes(oocsi_client *c)
             oocsi__callback_begin(c);
             oocsi__run_call_note(c, n);
             oocsi__callback_end(c);
+            break;
+        case NOTE_TIMER:
+            oocsi__run_timer_note(c, n);
             break;
         }
         oocsi__note_free(n);

@@ -125,9 +125,23 @@ typedef struct oocsi__call {
     oocsi__waiter *w; /* call_and_wait */
 } oocsi__call;
 
+/* ------------------------------------------------------------------- timers */
+
+/* oocsi_timer_start: due while pending; a one-shot timer that fired stays
+ * listed (due INT64_MAX) until its note ran, so a stop in between wins. */
+typedef struct oocsi__timer {
+    struct oocsi__timer *next;
+    uint64_t id; /* new for every start: a note of an earlier start is void */
+    int64_t due;
+    int period_ms; /* 0: once */
+    int queued;    /* a note for it waits in the queue */
+    oocsi_timer_fn fn;
+    void *user;
+} oocsi__timer;
+
 /* ------------------------------------------------------------ notifications */
 
-enum { NOTE_MESSAGE = 0, NOTE_STATE = 1, NOTE_CALL = 2 };
+enum { NOTE_MESSAGE = 0, NOTE_STATE = 1, NOTE_CALL = 2, NOTE_TIMER = 3 };
 
 typedef struct oocsi__note {
     struct oocsi__note *next;
@@ -142,6 +156,8 @@ typedef struct oocsi__note {
     /* STATE */
     oocsi_state state;
     int err;
+    /* TIMER */
+    uint64_t timer_id;
     size_t bytes; /* counted in the client's notes_bytes */
 } oocsi__note;
 
@@ -223,6 +239,8 @@ struct oocsi_client {
     oocsi__sub *subs;
     oocsi__pingw *pings_head, *pings_tail;
     oocsi__call *calls;
+    oocsi__timer *timers;
+    uint64_t timer_seq;
     oocsi__note *notes_head, *notes_tail;
     size_t notes_bytes;   /* bytes of received messages in the notes */
     size_t frame_len;     /* length of the frame being decoded */
@@ -407,6 +425,9 @@ void oocsi__dispatch_notes(oocsi_client *c);
  * takes it again on end, and wakes threads waiting for it to end. */
 void oocsi__callback_begin(oocsi_client *c);
 void oocsi__callback_end(oocsi_client *c);
+
+/* dispatch.c: runs a timer note (lock held, released around the callback). */
+void oocsi__run_timer_note(oocsi_client *c, oocsi__note *n);
 
 /* registry.c: the registered URL schemes as "tcp, tls, ws, wss". */
 void oocsi__transport_schemes(char *buf, size_t size);

@@ -179,6 +179,26 @@ static void run_timers(oocsi_client *c)
         oocsi__end_call(c, k, OOCSI_ERR_TIMEOUT);
         free(k);
     }
+    /* Application timers: one note each when due (not a second one while
+     * the first waits, so a blocked loop does not pile them up). */
+    for (oocsi__timer *t = c->timers; t; t = t->next) {
+        if (t->due > now || t->queued)
+            continue;
+        oocsi__note *n = calloc(1, sizeof(*n));
+        if (!n)
+            break;
+        n->kind = NOTE_TIMER;
+        n->timer_id = t->id;
+        t->queued = 1;
+        oocsi__note_push(c, n);
+        if (t->period_ms > 0) {
+            t->due += t->period_ms;
+            if (t->due <= now)
+                t->due = now + t->period_ms;
+        } else {
+            t->due = INT64_MAX;
+        }
+    }
 }
 
 static int64_t next_deadline(const oocsi_client *c)
@@ -204,6 +224,9 @@ static int64_t next_deadline(const oocsi_client *c)
     for (const oocsi__call *k = c->calls; k; k = k->next)
         if (k->deadline < d)
             d = k->deadline;
+    for (const oocsi__timer *t = c->timers; t; t = t->next)
+        if (!t->queued && t->due < d)
+            d = t->due;
     return d;
 }
 

@@ -275,6 +275,24 @@ OOCSI_API int oocsi_want_write(const oocsi_client *c);
  *  -1 when none is pending. */
 OOCSI_API int oocsi_next_timeout_ms(const oocsi_client *c);
 
+/** A timer's callback; runs on the loop thread like every callback. */
+typedef void (*oocsi_timer_fn)(oocsi_client *c, void *user);
+/** Runs fn(c, user) on the loop thread after delay_ms, then (period_ms > 0)
+ *  every period_ms until oocsi_timer_stop(); period_ms 0: once. A timer is
+ *  known by (fn, user): starting it again replaces the earlier schedule. It
+ *  fires as the loop runs (oocsi_loop, oocsi_run, the background thread;
+ *  oocsi_next_timeout_ms() counts it), never before its time, late when the
+ *  loop is busy; a periodic timer that fell behind fires once, not once per
+ *  missed period. For objects layered on a client (the group behaviours)
+ *  and applications alike. OOCSI_ERR_INVAL (c or fn NULL, delay_ms or
+ *  period_ms < 0), OOCSI_ERR_CLOSED. */
+OOCSI_API int oocsi_timer_start(oocsi_client *c, int delay_ms, int period_ms, oocsi_timer_fn fn, void *user);
+/** Stops the timer (fn, user). When it returns fn is not running on the
+ *  loop thread and will not be called again for it (called from inside fn,
+ *  the current call continues). Do not call it while holding a lock that fn
+ *  takes. Unknown timer: OOCSI_OK. */
+OOCSI_API int oocsi_timer_stop(oocsi_client *c, oocsi_timer_fn fn, void *user);
+
 /* --------------------------------------------------- sending and receiving */
 
 /** data must be a JSON object; it is serialised, not taken over. While

@@ -193,6 +193,39 @@ static void server_features_all_arrive(void **state)
     assert_null(strstr(it_buf_text(&p->out), "handled reading 3"));
 }
 
+/* The group behaviour examples (examples/behaviors): each runs its members
+ * in one process and ends with status 0 once they agree. */
+static void gather_counts_every_member(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("gather", it_url), 0);
+    ASSERT_OUT(p, "the group likes: red (2) blue (1)");
+}
+
+static void consensus_members_agree(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("consensus", it_url), 0);
+    ASSERT_OUT(p, "all agree: pizza");
+}
+
+static void sync_members_pulse_together(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("sync", it_url), 0);
+    ASSERT_OUT(p, "in step");
+}
+
+static void spread_gives_distinct_roles(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("spread", it_url), 0);
+    ASSERT_OUT(p, "roles spread");
+    ASSERT_OUT(p, "has role 1");
+    ASSERT_OUT(p, "has role 2");
+    ASSERT_OUT(p, "has role 3");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -208,6 +241,11 @@ int main(void)
         IT_TEST(awareness_room_knows_the_members),
         IT_TEST(statemachine_lamp_follows_its_transitions),
         IT_TEST(server_features_all_arrive),
+        /* gather, consensus, sync, spread */
+        IT_TEST(gather_counts_every_member),
+        IT_TEST(consensus_members_agree),
+        IT_TEST(sync_members_pulse_together),
+        IT_TEST(spread_gives_distinct_roles),
     };
     return cmocka_run_group_tests_name("examples", tests, it_group_setup, it_group_teardown);
 }
