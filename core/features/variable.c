@@ -10,8 +10,8 @@
  * Two publication modes (oocsi_variable_set_mode): the Python client's, which
  * sends the value as given, and the Java client's, which sends the filtered
  * value with a "handle" key. The outgoing throttle holds publications back
- * and sends the latest one when its period ends, from a thread of the
- * variable's own (started on the first held value, stopped by free).
+ * and sends the latest one when its period ends, from a loop timer
+ * (oocsi_timer_start), so it needs no thread of its own.
  */
 #include <math.h>
 #include <pthread.h>
@@ -49,11 +49,8 @@ struct oocsi_variable {
     int throttle_ms;   /* 0: none */
     int has_published; /* last_pub is valid */
     int64_t last_pub;  /* when the last publication went out */
-    cJSON *pending;    /* the value held back by the throttle, or NULL */
-    pthread_cond_t cv; /* wakes the throttle thread (CLOCK_MONOTONIC) */
-    pthread_t thread;  /* sends held values when their period ends */
-    int thread_started;
-    int thread_quit;
+    cJSON *pending;    /* the value held back by the throttle, or NULL; a
+                        * loop timer (throttle_due) sends it when the period ends */
 };
 
 /* Numbers the variables of the process, for the Java-mode "handle" key. */
@@ -131,7 +128,6 @@ static void variable_destroy(oocsi_variable *v)
 {
     oocsi__varmath_free(&v->m);
     cJSON_Delete(v->pending);
-    pthread_cond_destroy(&v->cv);
     pthread_mutex_destroy(&v->mu);
     free(v->str);
     free(v->channel);
@@ -163,11 +159,6 @@ oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const c
     if (!v)
         return NULL;
     pthread_mutex_init(&v->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&v->cv, &ca);
-    pthread_condattr_destroy(&ca);
     v->id = atomic_fetch_add(&variable_ids, 1) + 1;
     oocsi__varmath_init(&v->m);
     v->timeout_ms = -1;
@@ -189,6 +180,7 @@ oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const c
 }
 
 static int publish(oocsi_variable *v, cJSON *item);
+static void throttle_due(oocsi_client *c, void *user);
 
 void oocsi_variable_free(oocsi_variable *v)
 {
@@ -196,12 +188,9 @@ void oocsi_variable_free(oocsi_variable *v)
         return;
     /* After this returns the loop thread no longer runs on_message for v. */
     int live = oocsi_unsubscribe_handler(v->c, v->channel, on_message, v) != OOCSI_ERR_CLOSED;
-    pthread_mutex_lock(lock_of(v));
-    v->thread_quit = 1;
-    pthread_cond_signal(&v->cv);
-    pthread_mutex_unlock(lock_of(v));
-    if (v->thread_started)
-        pthread_join(v->thread, NULL);
+    /* ... nor the throttle's timer (a closed client runs no timers). */
+    if (live)
+        oocsi_timer_stop(v->c, throttle_due, v);
     /* A value the throttle still held goes out now rather than never (not
      * when the client is gone already). */
     if (v->pending && live) {
@@ -235,35 +224,30 @@ static int publish(oocsi_variable *v, cJSON *item)
     return rc;
 }
 
-static void deadline_to_timespec(int64_t ms, struct timespec *ts)
+/* (Re)arms the throttle's timer for the end of the current period. Lock held. */
+static int throttle_arm(oocsi_variable *v)
 {
-    ts->tv_sec = (time_t)(ms / 1000);
-    ts->tv_nsec = (long)(ms % 1000) * 1000000L;
+    int64_t wait = v->last_pub + v->throttle_ms - mono_ms();
+    return oocsi_timer_start(v->c, wait > 0 ? (int)wait : 0, 0, throttle_due, v);
 }
 
-/* The throttle's thread: sends the held value when its period ends. */
-static void *throttle_main(void *arg)
+/* The throttle's timer, on the loop thread: the held value goes out when its
+ * period has ended (a period made longer meanwhile: later). */
+static void throttle_due(oocsi_client *c, void *user)
 {
-    oocsi_variable *v = arg;
+    oocsi_variable *v = user;
+    (void)c;
     pthread_mutex_lock(lock_of(v));
-    while (!v->thread_quit) {
-        if (!v->pending) {
-            pthread_cond_wait(&v->cv, lock_of(v));
-            continue;
+    if (v->pending) {
+        if (v->throttle_ms > 0 && mono_ms() - v->last_pub < v->throttle_ms) {
+            throttle_arm(v);
+        } else {
+            cJSON *item = v->pending;
+            v->pending = NULL;
+            publish(v, item);
         }
-        int64_t due = v->last_pub + v->throttle_ms;
-        if (mono_ms() < due) {
-            struct timespec ts;
-            deadline_to_timespec(due, &ts);
-            pthread_cond_timedwait(&v->cv, lock_of(v), &ts);
-            continue;
-        }
-        cJSON *item = v->pending;
-        v->pending = NULL;
-        publish(v, item);
     }
     pthread_mutex_unlock(lock_of(v));
-    return NULL;
 }
 
 /* Publishes item now, or holds it for the throttle (replacing a held value:
@@ -277,16 +261,15 @@ static int offer(oocsi_variable *v, cJSON *item)
     int64_t now = mono_ms();
     if (!v->pending && (!v->has_published || now - v->last_pub >= v->throttle_ms))
         return publish(v, item);
-    if (!v->thread_started) {
-        if (pthread_create(&v->thread, NULL, throttle_main, v) != 0) {
+    if (!v->pending) {
+        int rc = throttle_arm(v);
+        if (rc != OOCSI_OK) {
             cJSON_Delete(item);
-            return oocsi_fail(OOCSI_ERR_NOMEM, "oocsi_variable_set: could not start the throttle's thread");
+            return rc;
         }
-        v->thread_started = 1;
     }
     cJSON_Delete(v->pending);
     v->pending = item;
-    pthread_cond_signal(&v->cv);
     return OOCSI_OK;
 }
 
@@ -549,8 +532,8 @@ int oocsi_variable_throttle(oocsi_variable *v, int period_ms)
         cJSON *item = v->pending;
         v->pending = NULL;
         rc = publish(v, item);
-    }
-    pthread_cond_signal(&v->cv); /* a changed period moves the due time */
+    } else if (v->pending)
+        rc = throttle_arm(v); /* a changed period moves the due time */
     pthread_mutex_unlock(lock_of(v));
     return rc;
 }

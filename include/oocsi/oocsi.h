@@ -608,7 +608,8 @@ OOCSI_API int oocsi_variable_set_mode(oocsi_variable *v, oocsi_variable_mode mod
 /** Outgoing throttle: at most one publication per period_ms. A set changes
  *  the value at once (and runs the change callback), but within the period
  *  its publication is held back; when the period ends the latest held value
- *  is sent (earlier held ones never are), by a thread of the variable.
+ *  is sent (earlier held ones never are) by a timer on the loop thread
+ *  (a caller-driven client sends it from its next oocsi_loop() call).
  *  0 (default) removes the throttle and sends a held value at once, as
  *  oocsi_variable_free() does; period_ms < 0: OOCSI_ERR_INVAL. */
 OOCSI_API int oocsi_variable_throttle(oocsi_variable *v, int period_ms);
