@@ -170,7 +170,7 @@ void oocsi__give_up(oocsi_client *c, int err)
     oocsi__pings_fail_all(c, OOCSI_ERR_CLOSED);
     fail_calls_closed(c);
     oocsi__note_state(c, OOCSI_STATE_CLOSED, err);
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
 }
 
 void oocsi__schedule_retry(oocsi_client *c, int err)
@@ -325,7 +325,7 @@ void oocsi__connection_lost(oocsi_client *c, int err, const char *why)
     oocsi__pings_fail_all(c, OOCSI_ERR_CLOSED);
     for (oocsi__sub *s = c->subs; s; s = s->next)
         s->wire = 0;
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
     if (c->close_requested) {
         c->st = CS_IDLE;
         return;
@@ -375,7 +375,7 @@ void oocsi__go_online(oocsi_client *c)
         }
     }
     oocsi__flush_out(c);
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
 }
 
 void oocsi__on_welcome(oocsi_client *c, const char *name)
@@ -415,5 +415,5 @@ void oocsi__on_welcome(oocsi_client *c, const char *name)
     } else {
         oocsi__go_online(c);
     }
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
 }

@@ -98,6 +98,14 @@ typedef struct oocsi__waiter {
     char *responder;    /* call_and_wait: who answered (malloc'd) */
     cJSON *answers;     /* call_and_collect: [{"responder", "response"}] */
     size_t max_answers; /* call_and_collect: done after this many (0: at the deadline) */
+    /* While its thread sleeps because another thread owns the loop: woken
+     * by that thread through its own condition (loop.c), not the client's. */
+    struct oocsi__waiter *next_sleeper;
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    int sync_init; /* wmu and wcv initialised */
+    int kicked;    /* under wmu: something it waits for may have changed */
+    int seen_done; /* under wmu: done (and its results) as the waker saw them */
 } oocsi__waiter;
 
 typedef struct oocsi__pingw {
@@ -233,12 +241,18 @@ struct oocsi_client {
     pthread_t thread;
     int wake_r, wake_w; /* -1 with opts.wake_signal */
     int wake_pending;
+    int64_t poll_until;      /* when the thread in poll()/wait() wakes at the latest */
+    oocsi__waiter *sleepers; /* threads in oocsi__wait() while another owns the loop */
     /* opts.wake_signal: the thread in ppoll (set under mu; read by oocsi_stop) */
     atomic_int polling;
     pthread_t poller;
     atomic_int run_stop; /* oocsi_stop(): set from any thread or a signal handler */
 
     unsigned call_counter;
+    /* Operating-system random bytes for call ids, fetched 256 at a time
+     * (calls.c): one getrandom() per 16 calls instead of one per call. */
+    unsigned char id_pool[256];
+    size_t id_pool_left;
     int last_attempt_err;
     /* Ids of calls that were answered or timed out: late or duplicate
      * responses carrying them are dropped. */
@@ -379,6 +393,13 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms);
 /* Waits (driving the loop when needed) until w->done or timeout. Lock held on
  * entry and exit. */
 int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
+/* As oocsi__wait, but returns with the lock released: a thread woken by the
+ * loop owner with its answer then returns without taking the lock again. */
+int oocsi__wait_unlock(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
+/* Wakes every thread waiting on the client's condition, and each sleeping
+ * oocsi__wait() whose wait may be over. Lock held. Use after any change that
+ * a waiter waits for (instead of broadcasting c->cv alone). */
+void oocsi__signal(oocsi_client *c);
 /* Waiter bookkeeping (lock held). */
 void oocsi__detach_waiter(oocsi_client *c, oocsi__waiter *w);
 int oocsi__is_owner(oocsi_client *c);

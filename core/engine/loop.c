@@ -236,6 +236,8 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
         oocsi__service(c, 0);
     if (timeout_ms < 0)
         timeout_ms = 0;
+    /* a call started meanwhile pokes this thread only if it ends earlier */
+    c->poll_until = oocsi__now_ms() + timeout_ms;
 
     if (c->tps && c->tp->wait) {
         const oocsi_transport *tp = c->tp;
@@ -327,7 +329,7 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
     run_timers(c);
     if (c->tps && c->out_off < c->out.len)
         oocsi__flush_out(c);
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
 }
 
 void oocsi__detach_waiter(oocsi_client *c, oocsi__waiter *w)
@@ -350,17 +352,109 @@ int oocsi__is_owner(oocsi_client *c)
     return c->loop_busy && pthread_equal(c->loop_owner, pthread_self());
 }
 
-int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
+/* Whether sleeping waiter w should look again: its answer came, or the
+ * client closed, or nobody drives the loop any more (it must drive it). Its
+ * deadline it notices itself. */
+static int sleeper_should_wake(const oocsi_client *c, const oocsi__waiter *w)
 {
-    while (!w->done) {
+    return w->done || c->st == CS_CLOSED || c->close_requested || !c->loop_busy;
+}
+
+void oocsi__signal(oocsi_client *c)
+{
+    pthread_cond_broadcast(&c->cv);
+    for (oocsi__waiter **pp = &c->sleepers; *pp;) {
+        oocsi__waiter *w = *pp;
+        if (!sleeper_should_wake(c, w)) {
+            pp = &w->next_sleeper;
+            continue;
+        }
+        /* Off the list now: a waiter with its answer returns without
+         * taking the client's lock again. */
+        *pp = w->next_sleeper;
+        w->next_sleeper = NULL;
+        pthread_mutex_lock(&w->wmu);
+        w->kicked = 1;
+        w->seen_done = w->done;
+        pthread_cond_signal(&w->wcv);
+        pthread_mutex_unlock(&w->wmu);
+    }
+}
+
+static void sleeper_remove(oocsi_client *c, oocsi__waiter *w)
+{
+    for (oocsi__waiter **pp = &c->sleepers; *pp; pp = &(*pp)->next_sleeper)
+        if (*pp == w) {
+            *pp = w->next_sleeper;
+            break;
+        }
+    w->next_sleeper = NULL;
+}
+
+/* Sleeps until the loop owner kicks w or the deadline passes, on w's own
+ * condition: the owner hands over an answer with one wake-up, and the
+ * waiter does not queue for the client's lock behind the owner. Lock held on
+ * entry; returns 1 with the lock released when w is done, else 0 with the
+ * lock held again. */
+static int sleep_on_waiter(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
+{
+    if (!w->sync_init) {
+        pthread_condattr_t ca;
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&w->wcv, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_mutex_init(&w->wmu, NULL);
+        w->sync_init = 1;
+    }
+    w->kicked = 0;
+    w->seen_done = 0;
+    w->next_sleeper = c->sleepers;
+    c->sleepers = w;
+    pthread_mutex_unlock(&c->mu);
+    struct timespec ts;
+    oocsi__deadline_to_timespec(deadline, &ts);
+    pthread_mutex_lock(&w->wmu);
+    while (!w->kicked)
+        if (pthread_cond_timedwait(&w->wcv, &w->wmu, &ts) == ETIMEDOUT)
+            break;
+    int done = w->kicked && w->seen_done;
+    pthread_mutex_unlock(&w->wmu);
+    if (done)
+        return 1;
+    pthread_mutex_lock(&c->mu);
+    sleeper_remove(c, w); /* when not kicked: still listed */
+    return 0;
+}
+
+static void waiter_sync_free(oocsi__waiter *w)
+{
+    if (w->sync_init) {
+        pthread_mutex_destroy(&w->wmu);
+        pthread_cond_destroy(&w->wcv);
+        w->sync_init = 0;
+    }
+}
+
+/* Returns with the lock released when release is set, held otherwise. */
+static int wait_for(oocsi_client *c, oocsi__waiter *w, int64_t deadline, int release)
+{
+    int rc;
+    for (;;) {
+        if (w->done) {
+            rc = w->result;
+            break;
+        }
         int64_t now = oocsi__now_ms();
         if (now >= deadline) {
             oocsi__detach_waiter(c, w);
-            return OOCSI_ERR_TIMEOUT;
+            rc = OOCSI_ERR_TIMEOUT;
+            break;
         }
         if (c->st == CS_CLOSED || c->close_requested) {
             oocsi__detach_waiter(c, w);
-            return OOCSI_ERR_CLOSED;
+            rc = OOCSI_ERR_CLOSED;
+            break;
         }
         int slice = (int)(deadline - now);
         if (!c->loop_busy) {
@@ -370,16 +464,33 @@ int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
             oocsi__step_io(c, slice);
             c->in_callback--;
             c->loop_busy = 0;
-            pthread_cond_broadcast(&c->cv);
+            oocsi__signal(c);
         } else if (pthread_equal(c->loop_owner, pthread_self())) {
             oocsi__step_io(c, slice);
-        } else {
-            struct timespec ts;
-            oocsi__deadline_to_timespec(deadline, &ts);
-            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        } else if (sleep_on_waiter(c, w, deadline)) {
+            /* done, lock released: w's results were written before the
+             * owner kicked it, under w->wmu */
+            rc = w->result;
+            waiter_sync_free(w);
+            if (!release)
+                pthread_mutex_lock(&c->mu);
+            return rc;
         }
     }
-    return w->result;
+    waiter_sync_free(w);
+    if (release)
+        pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
+{
+    return wait_for(c, w, deadline, 0);
+}
+
+int oocsi__wait_unlock(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
+{
+    return wait_for(c, w, deadline, 1);
 }
 
 int oocsi_loop(oocsi_client *c, int timeout_ms)
@@ -418,7 +529,7 @@ int oocsi_loop(oocsi_client *c, int timeout_ms)
     oocsi__dispatch_notes(c);
     int rc = c->st == CS_CLOSED ? OOCSI_ERR_CLOSED : OOCSI_OK;
     c->loop_busy = 0;
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
@@ -439,7 +550,7 @@ static void *loop_thread(void *arg)
     }
     oocsi__dispatch_notes(c);
     c->loop_busy = 0;
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
     pthread_mutex_unlock(&c->mu);
     return NULL;
 }
@@ -478,7 +589,7 @@ int oocsi_loop_stop(oocsi_client *c)
     }
     c->thread_stop = 1;
     wake(c);
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
     pthread_t t = c->thread;
     pthread_mutex_unlock(&c->mu);
     pthread_join(t, NULL);
