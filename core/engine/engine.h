@@ -192,6 +192,7 @@ struct oocsi_client {
     int failed_passes;    /* reconnect passes failed in a row */
     int quick_drops;      /* connections lost soon after their welcome, in a row */
     int64_t online_since; /* when the current connection was welcomed */
+    int64_t outage_since; /* a healthy connection was lost then (0: none): retries stay frequent */
     int64_t peer_checked; /* when a send last checked for a closed peer */
     int ever_connected;
     int initial;        /* inside oocsi_connect */
