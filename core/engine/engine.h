@@ -103,9 +103,12 @@ typedef struct oocsi__waiter {
     struct oocsi__waiter *next_sleeper;
     pthread_mutex_t wmu;
     pthread_cond_t wcv;
-    int sync_init; /* wmu and wcv initialised */
-    int kicked;    /* under wmu: something it waits for may have changed */
-    int seen_done; /* under wmu: done (and its results) as the waker saw them */
+    int sync_init;   /* wmu and wcv initialised */
+    int kicked;      /* under wmu: something it waits for may have changed */
+    int seen_done;   /* under wmu: done (and its results) as the waker saw them */
+    atomic_int kick; /* Linux: 0 asleep, 1 kicked, 2 kicked and done (a futex) */
+    int stealing;    /* took the loop from the background thread (loop.c) */
+    pthread_t stolen_from;
 } oocsi__waiter;
 
 typedef struct oocsi__pingw {
@@ -244,6 +247,17 @@ struct oocsi_client {
     int wake_pending;
     int64_t poll_until;      /* when the thread in poll()/wait() wakes at the latest */
     oocsi__waiter *sleepers; /* threads in oocsi__wait() while another owns the loop */
+    /* The background thread is idle with the lock released (blocked in
+     * poll(), or waiting for the loop to be given back): a thread that waits
+     * for an answer may take the loop from it meanwhile and read the answer
+     * itself. While the loop is taken (stolen), the background thread waits
+     * on lend_cv under lend_mu (not the client's lock, which the taker needs
+     * at that very moment) until it is given back. */
+    int owner_idle;
+    atomic_int stolen;
+    int lend_stop; /* under lend_mu: the background thread is to stop */
+    pthread_mutex_t lend_mu;
+    pthread_cond_t lend_cv;
     /* opts.wake_signal: the thread in ppoll (set under mu; read by oocsi_stop) */
     atomic_int polling;
     pthread_t poller;

@@ -19,8 +19,11 @@
 #include "engine.h"
 
 #if defined(__linux__)
+#include <linux/futex.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #define OOCSI_HAVE_EVENTFD 1
+#define OOCSI_HAVE_FUTEX 1
 #endif
 
 /* One eventfd rather than a pipe: a client then costs one descriptor less
@@ -112,6 +115,16 @@ static void wake(oocsi_client *c)
     }
 #endif
     oocsi__wake_signal(c->wake_w);
+}
+
+/* The background thread, lock not held: waits until the loop it was
+ * polling for is given back (or it is told to stop). */
+static void await_give_back(oocsi_client *c)
+{
+    pthread_mutex_lock(&c->lend_mu);
+    while (atomic_load(&c->stolen) && !c->lend_stop)
+        pthread_cond_wait(&c->lend_cv, &c->lend_mu);
+    pthread_mutex_unlock(&c->lend_mu);
 }
 
 /* Wakes the loop owner if it is another thread. */
@@ -306,13 +319,22 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
         } else
 #endif
         {
+            int bg = c->thread_running && pthread_equal(c->thread, pthread_self());
+            if (bg)
+                c->owner_idle = 1;
             pthread_mutex_unlock(&c->mu);
             pr = poll(pfd, (nfds_t)n, timeout_ms);
+            if (bg && atomic_load(&c->stolen))
+                await_give_back(c); /* the taker reads what comes */
             pthread_mutex_lock(&c->mu);
+            if (bg)
+                c->owner_idle = 0;
             if (pr > 0 && (pfd[0].revents & POLLIN)) {
                 oocsi__wake_drain(c->wake_r);
                 c->wake_pending = 0;
             }
+            if (!pthread_equal(c->loop_owner, pthread_self()))
+                return; /* a waiting thread took the loop: it does the I/O */
         }
         if (pr > 0 && si >= 0 && c->tps == tps && c->tps) {
             int ev = 0;
@@ -373,11 +395,20 @@ void oocsi__signal(oocsi_client *c)
          * taking the client's lock again. */
         *pp = w->next_sleeper;
         w->next_sleeper = NULL;
+#ifdef OOCSI_HAVE_FUTEX
+        /* No mutex between the two threads: the woken one never blocks
+         * again on a lock the waker still holds. A wake-up that comes after
+         * the waiter left finds no one (or another futex, which tolerates a
+         * spurious wake-up). */
+        atomic_store_explicit(&w->kick, w->done ? 2 : 1, memory_order_release);
+        syscall(SYS_futex, &w->kick, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+#else
         pthread_mutex_lock(&w->wmu);
         w->kicked = 1;
         w->seen_done = w->done;
         pthread_cond_signal(&w->wcv);
         pthread_mutex_unlock(&w->wmu);
+#endif
     }
 }
 
@@ -398,6 +429,25 @@ static void sleeper_remove(oocsi_client *c, oocsi__waiter *w)
  * lock held again. */
 static int sleep_on_waiter(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
 {
+#ifdef OOCSI_HAVE_FUTEX
+    atomic_store_explicit(&w->kick, 0, memory_order_relaxed);
+    w->next_sleeper = c->sleepers;
+    c->sleepers = w;
+    pthread_mutex_unlock(&c->mu);
+    int k;
+    while ((k = atomic_load_explicit(&w->kick, memory_order_acquire)) == 0) {
+        int64_t left = deadline - oocsi__now_ms();
+        if (left <= 0)
+            break;
+        struct timespec rel = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        syscall(SYS_futex, &w->kick, FUTEX_WAIT_PRIVATE, 0, &rel, NULL, 0);
+    }
+    if (k == 2)
+        return 1;
+    pthread_mutex_lock(&c->mu);
+    sleeper_remove(c, w); /* when not kicked: still listed */
+    return 0;
+#else
     if (!w->sync_init) {
         pthread_condattr_t ca;
         pthread_condattr_init(&ca);
@@ -425,6 +475,38 @@ static int sleep_on_waiter(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
     pthread_mutex_lock(&c->mu);
     sleeper_remove(c, w); /* when not kicked: still listed */
     return 0;
+#endif
+}
+
+/* Whether the thread calling can take the loop from the background thread,
+ * which is idle: blocked in poll(), or not yet running again after a steal
+ * (lock held). Not with a transport that waits by itself (WebSocket: one
+ * thread at a time in its service call), nor with the signal wake-up. */
+static int can_steal(const oocsi_client *c)
+{
+    return c->thread_running && !c->thread_stop && c->owner_idle && pthread_equal(c->loop_owner, c->thread) && c->tps &&
+           c->tp->fd && !c->tp->wait && c->wake_w >= 0;
+}
+
+/* Gives the loop back to the background thread after a steal (lock held). */
+static void give_back(oocsi_client *c, oocsi__waiter *w)
+{
+    if (!w->stealing)
+        return;
+    w->stealing = 0;
+    c->in_callback--;
+    pthread_mutex_lock(&c->lend_mu);
+    atomic_store(&c->stolen, 0);
+    pthread_cond_signal(&c->lend_cv);
+    pthread_mutex_unlock(&c->lend_mu);
+    if (c->thread_running && !c->thread_stop && pthread_equal(c->thread, w->stolen_from)) {
+        c->loop_owner = c->thread;
+        if (c->notes_head)
+            oocsi__poke(c); /* handlers to run: wake it if it is still in poll() */
+    } else {
+        c->loop_busy = 0; /* it stopped meanwhile: the loop is free */
+    }
+    oocsi__signal(c);
 }
 
 static void waiter_sync_free(oocsi__waiter *w)
@@ -467,9 +549,21 @@ static int wait_for(oocsi_client *c, oocsi__waiter *w, int64_t deadline, int rel
             oocsi__signal(c);
         } else if (pthread_equal(c->loop_owner, pthread_self())) {
             oocsi__step_io(c, slice);
+        } else if (can_steal(c)) {
+            /* The background thread is idle: take the loop and read the
+             * answer in this thread when it comes, rather than be handed it
+             * by that thread (one wake-up less on the way back: on a virtual
+             * machine a wake-up across processors costs tens of us). When
+             * its poll() returns it waits until given the loop back. */
+            w->stealing = 1;
+            w->stolen_from = c->thread;
+            c->loop_owner = pthread_self();
+            c->in_callback++; /* no dispatch while we drive */
+            atomic_store(&c->stolen, 1);
+            oocsi__step_io(c, slice);
         } else if (sleep_on_waiter(c, w, deadline)) {
             /* done, lock released: w's results were written before the
-             * owner kicked it, under w->wmu */
+             * owner kicked it (a release store, or under w->wmu) */
             rc = w->result;
             waiter_sync_free(w);
             if (!release)
@@ -477,6 +571,7 @@ static int wait_for(oocsi_client *c, oocsi__waiter *w, int64_t deadline, int rel
             return rc;
         }
     }
+    give_back(c, w);
     waiter_sync_free(w);
     if (release)
         pthread_mutex_unlock(&c->mu);
@@ -542,15 +637,30 @@ static void *loop_thread(void *arg)
         pthread_cond_wait(&c->cv, &c->mu);
     c->loop_busy = 1;
     c->loop_owner = pthread_self();
+    int owner = 1;
     while (!c->thread_stop) {
         oocsi__dispatch_notes(c);
         if (c->thread_stop)
             break;
         oocsi__step_io(c, 1000);
+        /* Taken by a waiting thread while in poll(): wait to be given it back. */
+        while (!pthread_equal(c->loop_owner, pthread_self()) && !c->thread_stop) {
+            c->owner_idle = 1; /* given back but not yet running: may be taken again */
+            pthread_mutex_unlock(&c->mu);
+            await_give_back(c);
+            pthread_mutex_lock(&c->mu);
+        }
+        c->owner_idle = 0;
+        if (!pthread_equal(c->loop_owner, pthread_self())) {
+            owner = 0; /* stopping while taken: the taker frees the loop */
+            break;
+        }
     }
-    oocsi__dispatch_notes(c);
-    c->loop_busy = 0;
-    oocsi__signal(c);
+    if (owner) {
+        oocsi__dispatch_notes(c);
+        c->loop_busy = 0;
+        oocsi__signal(c);
+    }
     pthread_mutex_unlock(&c->mu);
     return NULL;
 }
@@ -566,6 +676,9 @@ int oocsi_loop_start(oocsi_client *c)
                                            "(oocsi_loop_start() was called before without oocsi_loop_stop())");
     }
     c->thread_stop = 0;
+    pthread_mutex_lock(&c->lend_mu);
+    c->lend_stop = 0;
+    pthread_mutex_unlock(&c->lend_mu);
     int rc = pthread_create(&c->thread, NULL, loop_thread, c);
     if (rc == 0)
         c->thread_running = 1;
@@ -589,6 +702,10 @@ int oocsi_loop_stop(oocsi_client *c)
     }
     c->thread_stop = 1;
     wake(c);
+    pthread_mutex_lock(&c->lend_mu);
+    c->lend_stop = 1;
+    pthread_cond_signal(&c->lend_cv);
+    pthread_mutex_unlock(&c->lend_mu);
     oocsi__signal(c);
     pthread_t t = c->thread;
     pthread_mutex_unlock(&c->mu);
