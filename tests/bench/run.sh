@@ -13,6 +13,9 @@
 #            --no-valgrind no callgrind figures (sanitizer builds)
 #            --readme      also write the table into README.md (between the
 #                          bench-table markers of its Performance section)
+#            --rt          run the latency programs (round trip, connect) with
+#                          real-time priority (chrt -f 10, root only): steady
+#                          figures on a machine that other jobs keep busy
 #
 # Row format (tests/bench/README.md): each program prints lines
 #   ROW|target|measurement|liboocsi|raw loop|libmosquitto/mosquitto|Java server|target text|met|why|
@@ -34,6 +37,7 @@ BINDIR=
 INSTALL=1
 NOVALGRIND=0
 README=0
+RT=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --quick) QUICK=1 ;;
@@ -41,7 +45,8 @@ while [ $# -gt 0 ]; do
     --no-install) INSTALL=0 ;;
     --no-valgrind) NOVALGRIND=1 ;;
     --readme) README=1 ;;
-    *) echo "usage: $0 [--quick] [--bindir DIR] [--no-install] [--no-valgrind] [--readme]" >&2; exit 2 ;;
+    --rt) RT=1 ;;
+    *) echo "usage: $0 [--quick] [--bindir DIR] [--no-install] [--no-valgrind] [--readme] [--rt]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -148,8 +153,18 @@ fi
 
 # ------------------------------------------------------------------- runs
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
-run roundtrip "$BINDIR/bench_roundtrip" "$RT_N"
-run connect "$BINDIR/bench_connect" "$CN_N"
+LAT=()
+SCHED="normal scheduling"
+if [ "$RT" = 1 ]; then
+    if [ "$(id -u)" -eq 0 ] && command -v chrt >/dev/null 2>&1 && chrt -f 10 true 2>/dev/null; then
+        LAT=(chrt -f 10)
+        SCHED="SCHED_FIFO (chrt -f 10, --rt)"
+    else
+        log "--rt: chrt -f is not available here (root needed): normal scheduling"
+    fi
+fi
+run roundtrip "${LAT[@]}" "$BINDIR/bench_roundtrip" "$RT_N"
+run connect "${LAT[@]}" "$BINDIR/bench_connect" "$CN_N"
 run hub "$BINDIR/bench_hub" "$HUB_BURST"
 run reconnect "$BINDIR/bench_reconnect" "$RC_ROUNDS" "$RC_DOWN"
 run msgcost "$BINDIR/bench_msgcost" "$COST_N"
@@ -269,9 +284,10 @@ render_table() {
         "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null)" \
         "$(awk '/^MemTotal/ { printf "%.1f GiB RAM", $2 / 1048576 }' /proc/meminfo 2>/dev/null)" \
         "$(uname -r)" "$LOAD_START" "$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')"
-    printf 'Sizes: %s round trips per variant, %s connects per side, reconnect %s round(s) with the hub down %s ms,\n' \
-        "$RT_N" "$CN_N" "$RC_ROUNDS" "$RC_DOWN"
-    printf 'bursts of %s; instructions per message: valgrind --tool=callgrind over only the measured loop\n' "$HUB_BURST"
+    printf 'Sizes: %s round trips per variant, %s connects per side (both: %s), reconnect %s round(s)\n' \
+        "$RT_N" "$CN_N" "$SCHED" "$RC_ROUNDS"
+    printf 'with the hub down %s ms,' "$RC_DOWN"
+    printf ' bursts of %s; instructions per message: valgrind --tool=callgrind over only the measured loop\n' "$HUB_BURST"
     printf '(--toggle-collect=measured_*), %s messages per mode; msg/s: native runs of %s (50 B) and %s (4 KiB).\n' \
         "$CG_N" "$COST_N" "$((COST_N / 4))"
 }
