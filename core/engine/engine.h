@@ -411,10 +411,18 @@ int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
 /* As oocsi__wait, but returns with the lock released: a thread woken by the
  * loop owner with its answer then returns without taking the lock again. */
 int oocsi__wait_unlock(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
+
+/* waiters.c */
 /* Wakes every thread waiting on the client's condition, and each sleeping
  * oocsi__wait() whose wait may be over. Lock held. Use after any change that
  * a waiter waits for (instead of broadcasting c->cv alone). */
 void oocsi__signal(oocsi_client *c);
+/* Sleeps until the loop owner wakes w or the deadline passes. Lock held on
+ * entry; returns 1 with the lock released when w is done (its results are
+ * then visible), else 0 with the lock held again. */
+int oocsi__sleep_on_waiter(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
+/* Frees what oocsi__sleep_on_waiter set up in w (no lock needed). */
+void oocsi__waiter_sync_free(oocsi__waiter *w);
 /* Waiter bookkeeping (lock held). */
 void oocsi__detach_waiter(oocsi_client *c, oocsi__waiter *w);
 int oocsi__is_owner(oocsi_client *c);
