@@ -108,6 +108,7 @@ typedef struct oocsi__waiter {
     int seen_done;   /* under wmu: done (and its results) as the waker saw them */
     atomic_int kick; /* Linux: 0 asleep, 1 kicked, 2 kicked and done (a futex) */
     int stealing;    /* took the loop from the background thread (loop.c) */
+    int stole;       /* gave it back for the handlers: no more taking */
     pthread_t stolen_from;
 } oocsi__waiter;
 

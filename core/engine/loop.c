@@ -411,6 +411,13 @@ static int wait_for(oocsi_client *c, oocsi__waiter *w, int64_t deadline, int rel
             rc = w->result;
             break;
         }
+        if (w->stealing && c->notes_head) {
+            /* Something for the handlers came: give the loop back at once
+             * (they run on the background thread, never held up by a call
+             * of another thread) and wait to be woken with the answer. */
+            give_back(c, w);
+            w->stole = 1;
+        }
         int64_t now = oocsi__now_ms();
         if (now >= deadline) {
             oocsi__detach_waiter(c, w);
@@ -433,7 +440,7 @@ static int wait_for(oocsi_client *c, oocsi__waiter *w, int64_t deadline, int rel
             oocsi__signal(c);
         } else if (pthread_equal(c->loop_owner, pthread_self())) {
             oocsi__step_io(c, slice);
-        } else if (can_steal(c)) {
+        } else if (!w->stole && can_steal(c)) {
             /* The background thread is idle: take the loop and read the
              * answer in this thread when it comes, rather than be handed it
              * by that thread (one wake-up less on the way back: on a virtual

@@ -137,6 +137,40 @@ static void test_loop_stopped_while_waiting(void **state)
         fail_msg("the waiting caller returned after %lld ms: not woken when the loop thread stopped", (long long)dt);
 }
 
+/* While one thread waits for a slow answer, the client's handlers go on
+ * running on the loop thread: messages sent meanwhile arrive before the
+ * answer is released. */
+static void test_handlers_run_during_a_call(void **state)
+{
+    (void)state;
+    char ch[64], news[64];
+    it_unique(ch, sizeof ch, "cwslow");
+    it_unique(news, sizeof news, "cwnews");
+    pthread_mutex_lock(&hold_lock);
+    hold_entered = hold_released = 0;
+    pthread_mutex_unlock(&hold_lock);
+    responder(ch, "hold", holding_responder);
+    it_inbox *in = it_inbox_new();
+    oocsi_client *c = it_connect_bg(NULL);
+    assert_int_equal(oocsi_subscribe(c, news, it_inbox_handler, in), OOCSI_OK);
+    oocsi_client *sender = it_connect(NULL);
+    caller_arg a = {c, ch, -1, NULL};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, caller_main, &a), 0);
+    assert_true(it_wait_until(entered, NULL, IT_TIMEOUT));
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(oocsi_send_json(sender, news, "{\"n\":1}"), OOCSI_OK);
+    /* the call is still unanswered (the responder holds it) */
+    int got = it_inbox_wait(in, 3, IT_TIMEOUT);
+    int n = it_inbox_count(in);
+    release_holder();
+    pthread_join(t, NULL);
+    assert_int_equal(a.rc, OOCSI_OK);
+    cJSON_Delete(a.resp);
+    if (!got)
+        fail_msg("the handler got %d of 3 messages while another thread waited for an answer", n);
+}
+
 /* Several threads wait at once on one client with a loop thread; each gets
  * its own answer. */
 typedef struct many_arg {
@@ -190,6 +224,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         IT_TEST(test_timeout_with_loop_thread),
         IT_TEST(test_loop_stopped_while_waiting),
+        IT_TEST(test_handlers_run_during_a_call),
         IT_TEST(test_many_waiters),
     };
     return cmocka_run_group_tests_name("integration.call_wait", tests, it_group_setup, it_group_teardown);
