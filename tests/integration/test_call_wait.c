@@ -65,7 +65,7 @@ static oocsi_client *responder(const char *channel, const char *name, oocsi_resp
     it_unique(h, sizeof h, "cwresp");
     oocsi_client *r = it_connect_bg(h);
     assert_int_equal(oocsi_register(r, channel, name, fn, NULL), OOCSI_OK);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, h, channel, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, h, channel, IT_TIMEOUT), 1);
     return r;
 }
 
