@@ -39,8 +39,15 @@ int oocsi__sock_resolve(oocsi__sock *k, const char *host)
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
+    /* A numeric address first: no name service, and no AI_ADDRCONFIG (which
+     * asks the kernel for the configured addresses over a netlink socket,
+     * seven system calls per connect). */
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
     gai = getaddrinfo(host, port, &hints, &k->ai_list);
+    if (gai == EAI_NONAME) {
+        hints.ai_flags = AI_ADDRCONFIG;
+        gai = getaddrinfo(host, port, &hints, &k->ai_list);
+    }
     if (gai != 0) {
         k->ai_list = NULL;
         return gai;
@@ -59,9 +66,11 @@ int oocsi__sock_try_next(oocsi__sock *k)
             oocsi__sock_log(k, OOCSI_LOG_DEBUG, "socket", errno);
             continue;
         }
+        /* No SO_KEEPALIVE: the client's own keep-alive (a ping after 10 s
+         * of silence, or WebSocket pings) finds a dead peer long before the
+         * kernel's two hours would. */
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             k->fd = fd;
             k->connected = 1;
@@ -82,9 +91,12 @@ int oocsi__sock_finish_connect(oocsi__sock *k, int events)
     if (!(events & (OOCSI_EV_WRITABLE | OOCSI_EV_ERROR)))
         return 0;
     int err = 0;
-    socklen_t len = sizeof(err);
-    if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-        err = errno;
+    /* Writable without an error condition: connected (no getsockopt). */
+    if (events & OOCSI_EV_ERROR) {
+        socklen_t len = sizeof(err);
+        if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+            err = errno;
+    }
     if (err == 0) {
         k->connected = 1;
         return 1;

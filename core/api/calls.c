@@ -10,13 +10,22 @@
 
 #include "engine/engine.h"
 
+/* Lock held. */
 static void make_id(oocsi_client *c, char out[40])
 {
-    /* Fresh bytes from the operating system for every call: an id seen on
-     * the wire says nothing about the next one, so no third party can
-     * answer a call it did not see. (The generator is the fallback.) */
+    /* Fresh bytes from the operating system for every call (taken from a
+     * pool that is refilled 256 bytes at a time, each byte used once): an id
+     * seen on the wire says nothing about the next one, so no third party
+     * can answer a call it did not see. (The generator is the fallback.) */
     uint64_t ab[2];
-    if (oocsi__os_random(ab, sizeof ab) != 0) {
+    if (c->id_pool_left < sizeof ab) {
+        c->id_pool_left = oocsi__os_random(c->id_pool, sizeof c->id_pool) == 0 ? sizeof c->id_pool : 0;
+    }
+    if (c->id_pool_left >= sizeof ab) {
+        c->id_pool_left -= sizeof ab;
+        memcpy(ab, c->id_pool + c->id_pool_left, sizeof ab);
+        memset(c->id_pool + c->id_pool_left, 0, sizeof ab);
+    } else {
         ab[0] = oocsi__rng_next(&c->rng);
         ab[1] = oocsi__rng_next(&c->rng);
     }
@@ -93,7 +102,11 @@ static int start_call(const char *fname, oocsi_client *c, const char *channel, c
     }
     k->next = c->calls;
     c->calls = k;
-    oocsi__poke(c);
+    /* The loop owner times calls out; another thread polling needs a
+     * wake-up only if this deadline comes before it would wake anyway. A
+     * waiting caller (w) watches its own deadline. */
+    if (!w && k->deadline < c->poll_until)
+        oocsi__poke(c);
     if (!w)
         pthread_mutex_unlock(&c->mu);
     return OOCSI_OK; /* with w: returns locked */
@@ -120,8 +133,7 @@ static int call_and_wait(const char *fn, oocsi_client *c, const char *channel, c
     int rc = start_call(fn, c, channel, call_name, data, timeout_ms, NULL, NULL, &w);
     if (rc != OOCSI_OK)
         return rc;
-    rc = oocsi__wait(c, &w, deadline);
-    pthread_mutex_unlock(&c->mu);
+    rc = oocsi__wait_unlock(c, &w, deadline);
     if (rc == OOCSI_OK) {
         *response = w.response;
         if (responder) {
@@ -158,9 +170,8 @@ int oocsi_call_and_collect(oocsi_client *c, const char *channel, const char *cal
         cJSON_Delete(w.answers);
         return rc;
     }
-    rc = oocsi__wait(c, &w, deadline);
-    int got = cJSON_GetArraySize(w.answers);
-    pthread_mutex_unlock(&c->mu);
+    rc = oocsi__wait_unlock(c, &w, deadline);
+    int got = cJSON_GetArraySize(w.answers); /* no longer shared: done or detached */
     if (got > 0 && (rc == OOCSI_OK || rc == OOCSI_ERR_TIMEOUT)) {
         *answers = w.answers;
         return OOCSI_OK;

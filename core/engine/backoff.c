@@ -1,5 +1,6 @@
 /*
- * Reconnect backoff: exponential delay with equal jitter.
+ * Reconnect backoff: exponential delay with equal jitter, and its cap while
+ * a healthy server is down (see backoff.h).
  */
 #include "backoff.h"
 
@@ -40,4 +41,14 @@ int oocsi__backoff_ms(int attempt, int initial_ms, int max_ms, oocsi__rng *r)
         return (int)base;
     }
     return (int)(lo + (int64_t)oocsi__rng_below(r, (uint64_t)(base - lo + 1)));
+}
+
+int oocsi__backoff_recover_cap(int64_t outage_ms, int max_ms)
+{
+    int64_t cap = outage_ms > 0 ? outage_ms / OOCSI__RECOVER_FRACTION : 0;
+    if (cap < OOCSI__RECOVER_CAP_MS)
+        cap = OOCSI__RECOVER_CAP_MS;
+    if (cap > max_ms)
+        cap = max_ms;
+    return (int)cap;
 }

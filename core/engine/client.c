@@ -184,6 +184,8 @@ int oocsi_connect(oocsi_client **out, const oocsi_options *opts)
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cv, &ca);
+    pthread_cond_init(&c->lend_cv, &ca);
+    pthread_mutex_init(&c->lend_mu, NULL);
     pthread_condattr_destroy(&ca);
     c->sync_init = 1;
     oocsi__rng_seed(&c->rng);
@@ -301,6 +303,8 @@ static void client_free(oocsi_client *c)
     if (c->sync_init) {
         pthread_mutex_destroy(&c->mu);
         pthread_cond_destroy(&c->cv);
+        pthread_cond_destroy(&c->lend_cv);
+        pthread_mutex_destroy(&c->lend_mu);
     }
     free(c);
 }

@@ -170,7 +170,7 @@ void oocsi__give_up(oocsi_client *c, int err)
     oocsi__pings_fail_all(c, OOCSI_ERR_CLOSED);
     fail_calls_closed(c);
     oocsi__note_state(c, OOCSI_STATE_CLOSED, err);
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
 }
 
 void oocsi__schedule_retry(oocsi_client *c, int err)
@@ -184,8 +184,18 @@ void oocsi__schedule_retry(oocsi_client *c, int err)
         oocsi__give_up(c, OOCSI_ERR_CLOSED);
         return;
     }
+    int max_ms = c->opts.reconnect_max_ms;
+    if (c->outage_since && err == OOCSI_ERR_CONNECT) {
+        /* The server we had cannot be reached (no listener, or no answer):
+         * it is down or restarting, not dropping us for something we do, so
+         * the quick drops before this do not count, and the retries stay
+         * about a second apart at first (backoff.h). A refusing or silent
+         * server (auth, TLS, no welcome) backs off as before. */
+        c->quick_drops = 0;
+        max_ms = oocsi__backoff_recover_cap(oocsi__now_ms() - c->outage_since, max_ms);
+    }
     int delay = oocsi__backoff_ms(c->failed_passes - 1 + (c->quick_drops > 1 ? c->quick_drops - 1 : 0),
-                                  c->opts.reconnect_initial_ms, c->opts.reconnect_max_ms, &c->rng);
+                                  c->opts.reconnect_initial_ms, max_ms, &c->rng);
     c->st = CS_BACKOFF;
     c->backoff_until = oocsi__now_ms() + delay;
     oocsi__log(c, OOCSI_LOG_DEBUG, "reconnecting in %d ms", delay);
@@ -325,7 +335,7 @@ void oocsi__connection_lost(oocsi_client *c, int err, const char *why)
     oocsi__pings_fail_all(c, OOCSI_ERR_CLOSED);
     for (oocsi__sub *s = c->subs; s; s = s->next)
         s->wire = 0;
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
     if (c->close_requested) {
         c->st = CS_IDLE;
         return;
@@ -349,6 +359,7 @@ void oocsi__connection_lost(oocsi_client *c, int err, const char *why)
      * instead of reconnecting several times a second for ever. */
     int64_t lived = oocsi__now_ms() - c->online_since;
     c->quick_drops = lived < OOCSI__STABLE_MS ? c->quick_drops + 1 : 0;
+    c->outage_since = oocsi__now_ms();
     int delay = oocsi__backoff_ms(c->quick_drops > 1 ? c->quick_drops - 1 : 0, c->opts.reconnect_initial_ms,
                                   c->opts.reconnect_max_ms, &c->rng);
     if (c->quick_drops > 1)
@@ -375,7 +386,7 @@ void oocsi__go_online(oocsi_client *c)
         }
     }
     oocsi__flush_out(c);
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
 }
 
 void oocsi__on_welcome(oocsi_client *c, const char *name)
@@ -393,6 +404,7 @@ void oocsi__on_welcome(oocsi_client *c, const char *name)
         }
     }
     c->failed_passes = 0;
+    c->outage_since = 0;
     c->last_rx = oocsi__now_ms();
     c->online_since = c->last_rx;
     c->ka_ping_sent = 0;
@@ -415,5 +427,5 @@ void oocsi__on_welcome(oocsi_client *c, const char *name)
     } else {
         oocsi__go_online(c);
     }
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
 }

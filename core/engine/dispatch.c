@@ -106,7 +106,7 @@ void oocsi__callback_end(oocsi_client *c)
     c->in_callback--;
     c->cb_ended++;
     if (c->cb_waiters)
-        pthread_cond_broadcast(&c->cv);
+        oocsi__signal(c);
 }
 
 /* A responder's answer goes back to the caller (lock not held). */

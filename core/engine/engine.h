@@ -106,6 +106,18 @@ typedef struct oocsi__waiter {
     char *responder;    /* call_and_wait: who answered (malloc'd) */
     cJSON *answers;     /* call_and_collect: [{"responder", "response"}] */
     size_t max_answers; /* call_and_collect: done after this many (0: at the deadline) */
+    /* While its thread sleeps because another thread owns the loop: woken
+     * by that thread through its own condition (loop.c), not the client's. */
+    struct oocsi__waiter *next_sleeper;
+    pthread_mutex_t wmu;
+    pthread_cond_t wcv;
+    int sync_init;   /* wmu and wcv initialised */
+    int kicked;      /* under wmu: something it waits for may have changed */
+    int seen_done;   /* under wmu: done (and its results) as the waker saw them */
+    atomic_int kick; /* Linux: 0 asleep, 1 kicked, 2 kicked and done (a futex) */
+    int stealing;    /* took the loop from the background thread (loop.c) */
+    int stole;       /* gave it back for the handlers: no more taking */
+    pthread_t stolen_from;
 } oocsi__waiter;
 
 typedef struct oocsi__pingw {
@@ -208,6 +220,7 @@ struct oocsi_client {
     int failed_passes;    /* reconnect passes failed in a row */
     int quick_drops;      /* connections lost soon after their welcome, in a row */
     int64_t online_since; /* when the current connection was welcomed */
+    int64_t outage_since; /* a healthy connection was lost then (0: none): retries stay frequent */
     int64_t peer_checked; /* when a send last checked for a closed peer */
     int ever_connected;
     int initial;        /* inside oocsi_connect */
@@ -259,6 +272,19 @@ struct oocsi_client {
     pthread_t thread;
     int wake_r, wake_w; /* -1 with opts.wake_signal */
     int wake_pending;
+    int64_t poll_until;      /* when the thread in poll()/wait() wakes at the latest */
+    oocsi__waiter *sleepers; /* threads in oocsi__wait() while another owns the loop */
+    /* The background thread is idle with the lock released (blocked in
+     * poll(), or waiting for the loop to be given back): a thread that waits
+     * for an answer may take the loop from it meanwhile and read the answer
+     * itself. While the loop is taken (stolen), the background thread waits
+     * on lend_cv under lend_mu (not the client's lock, which the taker needs
+     * at that very moment) until it is given back. */
+    int owner_idle;
+    atomic_int stolen;
+    int lend_stop; /* under lend_mu: the background thread is to stop */
+    pthread_mutex_t lend_mu;
+    pthread_cond_t lend_cv;
     /* opts.wake_signal: the thread in ppoll (set under mu; read by oocsi_stop) */
     atomic_int polling;
     /* oocsi_stop() calls between reading polling and signalling the poller:
@@ -269,6 +295,10 @@ struct oocsi_client {
     atomic_int run_stop; /* oocsi_stop(): set from any thread or a signal handler */
 
     unsigned call_counter;
+    /* Operating-system random bytes for call ids, fetched 256 at a time
+     * (calls.c): one getrandom() per 16 calls instead of one per call. */
+    unsigned char id_pool[256];
+    size_t id_pool_left;
     int last_attempt_err;
     /* Ids of calls that were answered or timed out: late or duplicate
      * responses carrying them are dropped. */
@@ -409,6 +439,21 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms);
 /* Waits (driving the loop when needed) until w->done or timeout. Lock held on
  * entry and exit. */
 int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
+/* As oocsi__wait, but returns with the lock released: a thread woken by the
+ * loop owner with its answer then returns without taking the lock again. */
+int oocsi__wait_unlock(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
+
+/* waiters.c */
+/* Wakes every thread waiting on the client's condition, and each sleeping
+ * oocsi__wait() whose wait may be over. Lock held. Use after any change that
+ * a waiter waits for (instead of broadcasting c->cv alone). */
+void oocsi__signal(oocsi_client *c);
+/* Sleeps until the loop owner wakes w or the deadline passes. Lock held on
+ * entry; returns 1 with the lock released when w is done (its results are
+ * then visible), else 0 with the lock held again. */
+int oocsi__sleep_on_waiter(oocsi_client *c, oocsi__waiter *w, int64_t deadline);
+/* Frees what oocsi__sleep_on_waiter set up in w (no lock needed). */
+void oocsi__waiter_sync_free(oocsi__waiter *w);
 /* Waiter bookkeeping (lock held). */
 void oocsi__detach_waiter(oocsi_client *c, oocsi__waiter *w);
 int oocsi__is_owner(oocsi_client *c);

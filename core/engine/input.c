@@ -78,7 +78,7 @@ static int collect_answer(oocsi_client *c, const char *id, oocsi_event *ev)
         oocsi__remember_done(c, k->id);
         k->w->done = 1;
         k->w->result = OOCSI_OK;
-        pthread_cond_broadcast(&c->cv);
+        oocsi__signal(c);
         free(k);
     }
     return 1;
@@ -144,7 +144,7 @@ static void on_message(oocsi_client *c, oocsi_event *ev)
                     ev->sender = NULL;
                     k->w->done = 1;
                     k->w->result = OOCSI_OK;
-                    pthread_cond_broadcast(&c->cv);
+                    oocsi__signal(c);
                 } else {
                     oocsi__note *n = note_from_event(c, NOTE_CALL, ev);
                     if (n) {
@@ -176,7 +176,7 @@ static void on_pong(oocsi_client *c)
     free(p);
     if (kind == PW_RESUB && c->st == CS_RESUB)
         oocsi__go_online(c);
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
 }
 
 /* Handles one decoded event. Returns 0 to go on, -1 when the connection

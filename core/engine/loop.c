@@ -115,6 +115,16 @@ static void wake(oocsi_client *c)
     oocsi__wake_signal(c->wake_w);
 }
 
+/* The background thread, lock not held: waits until the loop it was
+ * polling for is given back (or it is told to stop). */
+static void await_give_back(oocsi_client *c)
+{
+    pthread_mutex_lock(&c->lend_mu);
+    while (atomic_load(&c->stolen) && !c->lend_stop)
+        pthread_cond_wait(&c->lend_cv, &c->lend_mu);
+    pthread_mutex_unlock(&c->lend_mu);
+}
+
 /* Wakes the loop owner if it is another thread. */
 void oocsi__poke(oocsi_client *c)
 {
@@ -260,6 +270,8 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
         oocsi__service(c, 0);
     if (timeout_ms < 0)
         timeout_ms = 0;
+    /* a call started meanwhile pokes this thread only if it ends earlier */
+    c->poll_until = oocsi__now_ms() + timeout_ms;
 
     if (c->tps && c->tp->wait) {
         const oocsi_transport *tp = c->tp;
@@ -330,13 +342,22 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
         } else
 #endif
         {
+            int bg = c->thread_running && pthread_equal(c->thread, pthread_self());
+            if (bg)
+                c->owner_idle = 1;
             pthread_mutex_unlock(&c->mu);
             pr = poll(pfd, (nfds_t)n, timeout_ms);
+            if (bg && atomic_load(&c->stolen))
+                await_give_back(c); /* the taker reads what comes */
             pthread_mutex_lock(&c->mu);
+            if (bg)
+                c->owner_idle = 0;
             if (pr > 0 && (pfd[0].revents & POLLIN)) {
                 oocsi__wake_drain(c->wake_r);
                 c->wake_pending = 0;
             }
+            if (!pthread_equal(c->loop_owner, pthread_self()))
+                return; /* a waiting thread took the loop: it does the I/O */
         }
         if (pr > 0 && si >= 0 && c->tps == tps && c->tps) {
             int ev = 0;
@@ -353,7 +374,7 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
     run_timers(c);
     if (c->tps && c->out_off < c->out.len)
         oocsi__flush_out(c);
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
 }
 
 void oocsi__detach_waiter(oocsi_client *c, oocsi__waiter *w)
@@ -376,17 +397,63 @@ int oocsi__is_owner(oocsi_client *c)
     return c->loop_busy && pthread_equal(c->loop_owner, pthread_self());
 }
 
-int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
+/* Whether the thread calling can take the loop from the background thread,
+ * which is idle: blocked in poll(), or not yet running again after a steal
+ * (lock held). Not with a transport that waits by itself (WebSocket: one
+ * thread at a time in its service call), nor with the signal wake-up. */
+static int can_steal(const oocsi_client *c)
 {
-    while (!w->done) {
+    return c->thread_running && !c->thread_stop && c->owner_idle && pthread_equal(c->loop_owner, c->thread) && c->tps &&
+           c->tp->fd && !c->tp->wait && c->wake_w >= 0;
+}
+
+/* Gives the loop back to the background thread after a steal (lock held). */
+static void give_back(oocsi_client *c, oocsi__waiter *w)
+{
+    if (!w->stealing)
+        return;
+    w->stealing = 0;
+    c->in_callback--;
+    pthread_mutex_lock(&c->lend_mu);
+    atomic_store(&c->stolen, 0);
+    pthread_cond_signal(&c->lend_cv);
+    pthread_mutex_unlock(&c->lend_mu);
+    if (c->thread_running && !c->thread_stop && pthread_equal(c->thread, w->stolen_from)) {
+        c->loop_owner = c->thread;
+        if (c->notes_head)
+            oocsi__poke(c); /* handlers to run: wake it if it is still in poll() */
+    } else {
+        c->loop_busy = 0; /* it stopped meanwhile: the loop is free */
+    }
+    oocsi__signal(c);
+}
+
+/* Returns with the lock released when release is set, held otherwise. */
+static int wait_for(oocsi_client *c, oocsi__waiter *w, int64_t deadline, int release)
+{
+    int rc;
+    for (;;) {
+        if (w->done) {
+            rc = w->result;
+            break;
+        }
+        if (w->stealing && c->notes_head) {
+            /* Something for the handlers came: give the loop back at once
+             * (they run on the background thread, never held up by a call
+             * of another thread) and wait to be woken with the answer. */
+            give_back(c, w);
+            w->stole = 1;
+        }
         int64_t now = oocsi__now_ms();
         if (now >= deadline) {
             oocsi__detach_waiter(c, w);
-            return OOCSI_ERR_TIMEOUT;
+            rc = OOCSI_ERR_TIMEOUT;
+            break;
         }
         if (c->st == CS_CLOSED || c->close_requested) {
             oocsi__detach_waiter(c, w);
-            return OOCSI_ERR_CLOSED;
+            rc = OOCSI_ERR_CLOSED;
+            break;
         }
         int slice = (int)(deadline - now);
         if (!c->loop_busy) {
@@ -396,16 +463,46 @@ int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
             oocsi__step_io(c, slice);
             c->in_callback--;
             c->loop_busy = 0;
-            pthread_cond_broadcast(&c->cv);
+            oocsi__signal(c);
         } else if (pthread_equal(c->loop_owner, pthread_self())) {
             oocsi__step_io(c, slice);
-        } else {
-            struct timespec ts;
-            oocsi__deadline_to_timespec(deadline, &ts);
-            pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+        } else if (!w->stole && can_steal(c)) {
+            /* The background thread is idle: take the loop and read the
+             * answer in this thread when it comes, rather than be handed it
+             * by that thread (one wake-up less on the way back: on a virtual
+             * machine a wake-up across processors costs tens of us). When
+             * its poll() returns it waits until given the loop back. */
+            w->stealing = 1;
+            w->stolen_from = c->thread;
+            c->loop_owner = pthread_self();
+            c->in_callback++; /* no dispatch while we drive */
+            atomic_store(&c->stolen, 1);
+            oocsi__step_io(c, slice);
+        } else if (oocsi__sleep_on_waiter(c, w, deadline)) {
+            /* done, lock released: w's results were written before the
+             * owner kicked it (a release store, or under w->wmu) */
+            rc = w->result;
+            oocsi__waiter_sync_free(w);
+            if (!release)
+                pthread_mutex_lock(&c->mu);
+            return rc;
         }
     }
-    return w->result;
+    give_back(c, w);
+    oocsi__waiter_sync_free(w);
+    if (release)
+        pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int oocsi__wait(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
+{
+    return wait_for(c, w, deadline, 0);
+}
+
+int oocsi__wait_unlock(oocsi_client *c, oocsi__waiter *w, int64_t deadline)
+{
+    return wait_for(c, w, deadline, 1);
 }
 
 int oocsi_loop(oocsi_client *c, int timeout_ms)
@@ -444,7 +541,7 @@ int oocsi_loop(oocsi_client *c, int timeout_ms)
     oocsi__dispatch_notes(c);
     int rc = c->st == CS_CLOSED ? OOCSI_ERR_CLOSED : OOCSI_OK;
     c->loop_busy = 0;
-    pthread_cond_broadcast(&c->cv);
+    oocsi__signal(c);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
@@ -457,15 +554,30 @@ static void *loop_thread(void *arg)
         pthread_cond_wait(&c->cv, &c->mu);
     c->loop_busy = 1;
     c->loop_owner = pthread_self();
+    int owner = 1;
     while (!c->thread_stop) {
         oocsi__dispatch_notes(c);
         if (c->thread_stop)
             break;
         oocsi__step_io(c, 1000);
+        /* Taken by a waiting thread while in poll(): wait to be given it back. */
+        while (!pthread_equal(c->loop_owner, pthread_self()) && !c->thread_stop) {
+            c->owner_idle = 1; /* given back but not yet running: may be taken again */
+            pthread_mutex_unlock(&c->mu);
+            await_give_back(c);
+            pthread_mutex_lock(&c->mu);
+        }
+        c->owner_idle = 0;
+        if (!pthread_equal(c->loop_owner, pthread_self())) {
+            owner = 0; /* stopping while taken: the taker frees the loop */
+            break;
+        }
     }
-    oocsi__dispatch_notes(c);
-    c->loop_busy = 0;
-    pthread_cond_broadcast(&c->cv);
+    if (owner) {
+        oocsi__dispatch_notes(c);
+        c->loop_busy = 0;
+        oocsi__signal(c);
+    }
     pthread_mutex_unlock(&c->mu);
     return NULL;
 }
@@ -481,6 +593,9 @@ int oocsi_loop_start(oocsi_client *c)
                                            "(oocsi_loop_start() was called before without oocsi_loop_stop())");
     }
     c->thread_stop = 0;
+    pthread_mutex_lock(&c->lend_mu);
+    c->lend_stop = 0;
+    pthread_mutex_unlock(&c->lend_mu);
     int rc = pthread_create(&c->thread, NULL, loop_thread, c);
     if (rc == 0)
         c->thread_running = 1;
@@ -504,7 +619,11 @@ int oocsi_loop_stop(oocsi_client *c)
     }
     c->thread_stop = 1;
     wake(c);
-    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_lock(&c->lend_mu);
+    c->lend_stop = 1;
+    pthread_cond_signal(&c->lend_cv);
+    pthread_mutex_unlock(&c->lend_mu);
+    oocsi__signal(c);
     pthread_t t = c->thread;
     pthread_mutex_unlock(&c->mu);
     pthread_join(t, NULL);

@@ -314,6 +314,70 @@ static void test_max_attempts_then_closed(void **state)
     assert_int_equal(oocsi_loop(a.c, 0), OOCSI_ERR_CLOSED);
 }
 
+/* The delays a client chooses ("reconnecting in N ms", its debug log). */
+typedef struct delays {
+    pthread_mutex_t lock;
+    int v[64];
+    int n;
+} delays;
+
+static void delays_log(oocsi_log_level lvl, const char *msg, void *user)
+{
+    delays *d = user;
+    int ms;
+    (void)lvl;
+    if (sscanf(msg, "reconnecting in %d ms", &ms) == 1) {
+        pthread_mutex_lock(&d->lock);
+        if (d->n < 64)
+            d->v[d->n++] = ms;
+        pthread_mutex_unlock(&d->lock);
+        it_notify();
+    }
+}
+
+static int delays_at_least(void *ctx)
+{
+    delays *d = ctx;
+    pthread_mutex_lock(&d->lock);
+    int n = d->n;
+    pthread_mutex_unlock(&d->lock);
+    return n >= 8;
+}
+
+/* A server we were connected to that cannot be reached (stopped, its
+ * listener closed) is retried often, so that a restart is noticed soon:
+ * with delays of 100 ms doubling to 5 s, every delay stays within the
+ * recovery cap (800 ms) instead of growing to 1.6 s, 3.2 s, 5 s. Then the
+ * server comes back and the client is connected again. */
+static void test_outage_retries_stay_frequent(void **state)
+{
+    (void)state;
+    static delays d;
+    memset(&d, 0, sizeof d);
+    pthread_mutex_init(&d.lock, NULL);
+    oocsi_options *o = it_options(NULL);
+    assert_int_equal(oocsi_options_set_reconnect_delay(o, 100, 5000), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_logger(o, delays_log, &d), OOCSI_OK);
+    assert_int_equal(oocsi_options_set_log_level(o, OOCSI_LOG_DEBUG), OOCSI_OK);
+    watched a;
+    watched_connect(&a, "outage", o, 1);
+    hub_stop();
+    /* eight delays: the one after the loss, then seven failed passes (the
+     * fifth would be 0.8-1.6 s, the sixth 1.6-3.2 s without the cap) */
+    if (!it_wait_until(delays_at_least, &d, 30 * IT_TIMEOUT))
+        fail_msg("fewer than 8 reconnect delays logged (%d) while the hub was down", d.n);
+    pthread_mutex_lock(&d.lock);
+    for (int i = 0; i < d.n; i++)
+        if (d.v[i] > 800 || d.v[i] <= 0)
+            fail_msg("reconnect delay %d of %d was %d ms: above the 800 ms cap of a recovering server", i + 1, d.n,
+                     d.v[i]);
+    pthread_mutex_unlock(&d.lock);
+    hub_restart();
+    wait_reconnect(&a, 1, NULL);
+    it_close(a.c);
+    pthread_mutex_destroy(&d.lock);
+}
+
 static void test_zero_attempts(void **state)
 {
     (void)state;
@@ -672,6 +736,7 @@ int main(void)
         RC_TEST(test_offline_sends_after_drop),
         RC_TEST(test_hub_restart),
         RC_TEST(test_max_attempts_then_closed),
+        RC_TEST(test_outage_retries_stay_frequent),
         RC_TEST(test_zero_attempts),
         RC_TEST(test_offline_queue_bound),
         RC_TEST(test_keepalive_detects_stall),

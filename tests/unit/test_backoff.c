@@ -159,14 +159,69 @@ static void test_same_seed_same_schedule(void **state)
     assert_true(differs); /* jitter is there */
 }
 
+/* While a server we were connected to is down: about one attempt per
+ * OOCSI__RECOVER_CAP_MS at first, then a twentieth of the outage, never above
+ * the configured maximum. */
+static void test_recover_cap(void **state)
+{
+    (void)state;
+    assert_int_equal(oocsi__backoff_recover_cap(0, 5000), OOCSI__RECOVER_CAP_MS);
+    assert_int_equal(oocsi__backoff_recover_cap(-5, 5000), OOCSI__RECOVER_CAP_MS);
+    assert_int_equal(oocsi__backoff_recover_cap(3000, 5000), OOCSI__RECOVER_CAP_MS);
+    assert_int_equal(oocsi__backoff_recover_cap(16000, 5000), OOCSI__RECOVER_CAP_MS);
+    assert_int_equal(oocsi__backoff_recover_cap(40000, 5000), 2000);
+    assert_int_equal(oocsi__backoff_recover_cap(80000, 5000), 4000);
+    assert_int_equal(oocsi__backoff_recover_cap(600000, 5000), 5000);
+    /* a configured maximum below the cap wins */
+    assert_int_equal(oocsi__backoff_recover_cap(0, 300), 300);
+    assert_int_equal(oocsi__backoff_recover_cap(INT64_MAX, 5000), 5000);
+}
+
+/* The schedule a client follows through a 10 s outage: with the cap, no
+ * delay after the first few exceeds the cap, and the delays still vary. */
+static void test_recover_schedule_stays_short(void **state)
+{
+    oocsi__rng r;
+    int64_t t = 0;
+    int attempts = 0, lo = INT_MAX, hi = 0;
+    (void)state;
+    oocsi__rng_seed_with(&r, 5);
+    for (int a = 0; t < 10000; a++) {
+        int cap = oocsi__backoff_recover_cap(t, 5000);
+        int capped = oocsi__backoff_ms(a, 100, cap, &r);
+        /* uncapped, attempt 5 on would wait 1.6 s and more */
+        assert_true(capped <= cap);
+        assert_true(cap == OOCSI__RECOVER_CAP_MS);
+        assert_true(capped >= 50);
+        if (a >= 4) {
+            lo = capped < lo ? capped : lo;
+            hi = capped > hi ? capped : hi;
+        }
+        t += capped;
+        attempts++;
+    }
+    /* about 10 s / 0.6 s on average, and never more than 2.5 a second */
+    assert_true(attempts >= 10);
+    assert_true(attempts <= 4 + 10000 / (OOCSI__RECOVER_CAP_MS / 2));
+    assert_true(lo >= OOCSI__RECOVER_CAP_MS / 2);
+    assert_true(hi > lo); /* jitter: clients that lost the server together drift apart */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_first_retry_equal_jitter),  cmocka_unit_test(test_doubling_then_cap),
-        cmocka_unit_test(test_mean_is_three_quarters),    cmocka_unit_test(test_large_attempts_do_not_overflow),
-        cmocka_unit_test(test_bad_initial_is_one),        cmocka_unit_test(test_max_below_initial),
-        cmocka_unit_test(test_negative_attempt_is_first), cmocka_unit_test(test_odd_base_stays_in_band),
-        cmocka_unit_test(test_null_rng_gives_base),       cmocka_unit_test(test_same_seed_same_schedule),
+        cmocka_unit_test(test_first_retry_equal_jitter),
+        cmocka_unit_test(test_doubling_then_cap),
+        cmocka_unit_test(test_mean_is_three_quarters),
+        cmocka_unit_test(test_large_attempts_do_not_overflow),
+        cmocka_unit_test(test_bad_initial_is_one),
+        cmocka_unit_test(test_max_below_initial),
+        cmocka_unit_test(test_negative_attempt_is_first),
+        cmocka_unit_test(test_odd_base_stays_in_band),
+        cmocka_unit_test(test_null_rng_gives_base),
+        cmocka_unit_test(test_same_seed_same_schedule),
+        cmocka_unit_test(test_recover_cap),
+        cmocka_unit_test(test_recover_schedule_stays_short),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
