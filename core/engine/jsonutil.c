@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonscan.h"
 #include "oocsi/codec.h"
 
 /* ------------------------------------------------------------- buffers */
@@ -110,8 +111,11 @@ void oocsi_event_clear(oocsi_event *ev)
         return;
     }
     free(ev->text);
-    free(ev->sender);
-    free(ev->recipient);
+    if (!ev->json_packed) {
+        free(ev->sender);
+        free(ev->recipient);
+    }
+    free(ev->json);
     cJSON_Delete(ev->data);
     memset(ev, 0, sizeof(*ev));
 }
@@ -126,7 +130,7 @@ void oocsi_event_clear(oocsi_event *ev)
  * Never reads past the first byte that breaks the sequence, so a NUL
  * terminator also stops it.
  */
-static int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+int oocsi__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     unsigned char c = s[0];
     unsigned char lo = 0x80, hi = 0xBF;
@@ -200,7 +204,7 @@ int oocsi_utf8_valid(const char *s, size_t len)
         if (i >= len) {
             break;
         }
-        k = utf8_decode(p + i, len - i, &cp);
+        k = oocsi__utf8_decode(p + i, len - i, &cp);
         if (k < 0) {
             return 0;
         }
@@ -239,7 +243,7 @@ static size_t utf8_repair(const unsigned char *p, size_t len, char *out, int *ov
         if (p[i] == 0) {
             k = -1;
         } else {
-            k = utf8_decode(p + i, len - i, &cp);
+            k = oocsi__utf8_decode(p + i, len - i, &cp);
         }
         add = k > 0 ? (size_t)k : 3;
         if (o > SIZE_MAX - 1 - add) {
@@ -329,7 +333,7 @@ static int put_escaped_cp(oocsi_buf *b, uint32_t cp)
 static int put_non_ascii(oocsi_buf *b, const unsigned char **p)
 {
     uint32_t cp = 0;
-    int k = utf8_decode(*p, SIZE_MAX, &cp);
+    int k = oocsi__utf8_decode(*p, SIZE_MAX, &cp);
     if (k < 0) {
         return OOCSI_ERR_INVAL;
     }
