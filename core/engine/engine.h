@@ -156,14 +156,6 @@ typedef enum {
     CS_CLOSED      /* gave up or closed */
 } oocsi__cstate;
 
-/* One message written into the output buffer, kept until its bytes are out so
- * it can be requeued if the connection drops first. */
-typedef struct oocsi__inflight {
-    struct oocsi__inflight *next;
-    size_t end; /* absolute output offset where its frame ends */
-    oocsi__qitem *item;
-} oocsi__inflight;
-
 struct oocsi_client {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -207,7 +199,10 @@ struct oocsi_client {
     oocsi_buf out;
     size_t out_off;    /* bytes of out already written */
     uint64_t out_base; /* absolute offset of out.data[0] */
-    oocsi__inflight *inflight_head, *inflight_tail;
+    /* messages written into out, kept until their bytes are out so they can
+     * be requeued if the connection drops first (linked through next, with
+     * end set) */
+    oocsi__qitem *inflight_head, *inflight_tail;
     oocsi_buf scratch;
 
     /* keep-alive */

@@ -41,16 +41,73 @@ static inline uint64_t eq_bytes(uint64_t w, unsigned char b)
 }
 #endif
 
-/* Index of the first special byte at or after i in s[0..n), or n. */
-static size_t next_special(const unsigned char *s, size_t i, size_t n)
-{
 #if defined(__SSE2__)
+/* The special bytes of a 16-byte block as a bit mask. */
+static inline unsigned special_mask16(const unsigned char *p)
+{
     const __m128i q = _mm_set1_epi8('"'), bs = _mm_set1_epi8('\\'), sp = _mm_set1_epi8(0x20);
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed compare: < 0x20 holds for control bytes and for >= 0x80 */
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)), _mm_cmplt_epi8(v, sp));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+#if defined(__SSE2__) && defined(__GNUC__) && defined(__x86_64__)
+#include <immintrin.h>
+#define HAVE_AVX2_PATH 1
+static inline __attribute__((target("avx2"))) unsigned special_mask32(const unsigned char *p)
+{
+    const __m256i q = _mm256_set1_epi8('"'), bs = _mm256_set1_epi8('\\'), sp = _mm256_set1_epi8(0x20);
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
+    __m256i m =
+        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, q), _mm256_cmpeq_epi8(v, bs)), _mm256_cmpgt_epi8(sp, v));
+    return (unsigned)_mm256_movemask_epi8(m);
+}
+
+/* 64 bytes a round, on processors with AVX2 (chosen at run time). Returns
+ * the special byte's index, or where fewer than 64 bytes are left. */
+__attribute__((target("avx2"))) static size_t next_special_avx2(const unsigned char *s, size_t i, size_t n)
+{
+    const unsigned char *p = s + i, *end = s + n - 64;
+    for (; p <= end; p += 64) {
+        uint64_t lo = special_mask32(p), hi = special_mask32(p + 32);
+        uint64_t mask = lo | (hi << 32);
+        if (mask != 0) {
+            return (size_t)(p - s) + (size_t)__builtin_ctzll(mask);
+        }
+    }
+    return (size_t)(p - s);
+}
+
+static int use_avx2(void)
+{
+    static int have = -1; /* a benign race: every thread computes the same */
+    int h = __atomic_load_n(&have, __ATOMIC_RELAXED);
+    if (h < 0) {
+        __builtin_cpu_init();
+        h = __builtin_cpu_supports("avx2") ? 1 : 0;
+        __atomic_store_n(&have, h, __ATOMIC_RELAXED);
+    }
+    return h;
+}
+#endif
+
+/* Index of the first special byte at or after i in s[0..n), or n. */
+size_t oocsi__json_next_special(const unsigned char *s, size_t i, size_t n)
+{
+#if defined(HAVE_AVX2_PATH)
+    if (n - i >= 64 && use_avx2()) {
+        size_t k = next_special_avx2(s, i, n);
+        if (n - k >= 64) {
+            return k; /* stopped at a special byte */
+        }
+        i = k;
+    }
+#endif
+#if defined(__SSE2__)
     while (n - i >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
-        /* signed compare: < 0x20 holds for control bytes and for >= 0x80 */
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, q), _mm_cmpeq_epi8(v, bs)), _mm_cmplt_epi8(v, sp));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        unsigned mask = special_mask16(s + i);
         if (mask != 0) {
             return i + (size_t)__builtin_ctz(mask);
         }
@@ -105,7 +162,7 @@ static size_t check_string(const unsigned char *s, size_t i, size_t n, int *flag
 {
     i++;
     for (;;) {
-        i = next_special(s, i, n);
+        i = oocsi__json_next_special(s, i, n);
         if (i >= n) {
             *bad = n;
             return 0;
@@ -436,7 +493,7 @@ static size_t skip_string(const unsigned char *s, size_t i, size_t n)
 {
     i++;
     for (;;) {
-        i = next_special(s, i, n);
+        i = oocsi__json_next_special(s, i, n);
         if (i >= n) {
             return n;
         }
@@ -564,7 +621,7 @@ char *oocsi__json_wire(const char *text, size_t n, size_t *out_len)
             i++;
             continue;
         }
-        size_t j = next_special(s, i, n);
+        size_t j = oocsi__json_next_special(s, i, n);
         memcpy(out + o, s + i, j - i);
         o += j - i;
         i = j;

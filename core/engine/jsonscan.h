@@ -33,6 +33,11 @@ int oocsi__json_key_is(const oocsi__json_span *key, const char *name, size_t nam
  * escaped as \uXXXX. malloc'd and NUL-terminated, NULL when out of memory. */
 char *oocsi__json_wire(const char *text, size_t n, size_t *out_len);
 
+/* Index of the first byte at or after i in s[0..n) that a JSON string
+ * cannot hold as it is ('"', '\\', a control character) or that is not
+ * ASCII; n if none. Vectorised. */
+size_t oocsi__json_next_special(const unsigned char *s, size_t i, size_t n);
+
 /* jsonutil.c: decodes the UTF-8 sequence at s[0] (s[0] >= 0x80): its length
  * 2..4 with *cp set, or minus the length of the invalid part. */
 int oocsi__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);

@@ -41,10 +41,9 @@ static void inflight_release(oocsi_client *c)
 {
     uint64_t done = c->out_base + c->out_off;
     while (c->inflight_head && c->inflight_head->end <= done) {
-        oocsi__inflight *f = c->inflight_head;
+        oocsi__qitem *f = c->inflight_head;
         c->inflight_head = f->next;
-        oocsi__qitem_free(f->item);
-        free(f);
+        oocsi__qitem_free(f);
     }
     if (!c->inflight_head)
         c->inflight_tail = NULL;
@@ -101,20 +100,13 @@ int oocsi__flush_out(oocsi_client *c)
 /* Puts a message on the wire (ONLINE) keeping it until written. Takes it. */
 int oocsi__emit_message(oocsi_client *c, oocsi__qitem *it)
 {
-    oocsi__inflight *f = malloc(sizeof(*f));
-    if (!f) {
-        oocsi__qitem_free(it);
-        return OOCSI_ERR_NOMEM;
-    }
     int rc = oocsi__emit(c, OOCSI_CMD_SEND, it->arg, it->payload, it->payload_len);
     if (rc != OOCSI_OK) {
-        free(f);
         oocsi__qitem_free(it);
         return rc;
     }
-    f->end = c->out_base + c->out.len;
-    f->item = it;
-    OOCSI__APPEND(c->inflight_head, c->inflight_tail, f);
+    it->end = c->out_base + c->out.len;
+    OOCSI__APPEND(c->inflight_head, c->inflight_tail, it);
     return OOCSI_OK;
 }
 
@@ -167,18 +159,17 @@ void oocsi__requeue_unsent(oocsi_client *c)
 {
     inflight_release(c);
     size_t n = 0;
-    for (oocsi__inflight *f = c->inflight_head; f; f = f->next)
+    for (oocsi__qitem *f = c->inflight_head; f; f = f->next)
         n++;
     oocsi__qitem **items = n ? malloc(n * sizeof(*items)) : NULL;
     size_t k = 0;
     while (c->inflight_head) {
-        oocsi__inflight *f = c->inflight_head;
+        oocsi__qitem *f = c->inflight_head;
         c->inflight_head = f->next;
         if (items)
-            items[k++] = f->item;
+            items[k++] = f;
         else
-            oocsi__qitem_free(f->item); /* out of memory: cannot keep it */
-        free(f);
+            oocsi__qitem_free(f); /* out of memory: cannot keep it */
     }
     c->inflight_tail = NULL;
     while (k > 0)

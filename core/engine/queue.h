@@ -13,9 +13,10 @@
 typedef struct oocsi__qitem {
     struct oocsi__qitem *next;
     int type;      /* an oocsi_command_type */
-    char *arg;     /* recipient or channel (owned) */
-    char *payload; /* JSON text (owned) or NULL */
+    char *arg;     /* recipient or channel (in the item's allocation) */
+    char *payload; /* JSON text (in the item's allocation) or NULL */
     size_t payload_len;
+    uint64_t end; /* written to the wire: absolute output offset where its frame ends */
 } oocsi__qitem;
 
 typedef struct oocsi__queue {
@@ -24,7 +25,8 @@ typedef struct oocsi__queue {
     size_t max_count, max_bytes; /* 0 = unbounded */
 } oocsi__queue;
 
-/** New item with copies of arg and payload (payload may be NULL). */
+/** New item with copies of arg and payload (payload may be NULL), all in
+ *  one allocation. */
 oocsi__qitem *oocsi__qitem_new(int type, const char *arg, const char *payload, size_t payload_len);
 void oocsi__qitem_free(oocsi__qitem *it);
 /** Appends it (taking ownership) or returns OOCSI_ERR_QUEUE_FULL (not taken). */
