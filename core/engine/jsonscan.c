@@ -316,12 +316,16 @@ key:
         bad = i;
         goto fail;
     }
-    key_s = i + 1;
+    if (depth == 1) {
+        key_s = i + 1;
+    }
     i = check_string(s, i, n, &flags, &bad);
     if (i == 0) {
         goto fail;
     }
-    key_e = i - 1;
+    if (depth == 1) {
+        key_e = i - 1;
+    }
     i = skip_ws(s, i, n, &flags);
     if (i >= n || s[i] != ':') {
         bad = i;

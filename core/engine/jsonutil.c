@@ -294,11 +294,6 @@ char *oocsi_utf8_sanitize(const char *s, size_t len, size_t *out_len)
 
 static const char hexdigits[] = "0123456789abcdef";
 
-static inline int json_plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
 static void put_u16(char *o, unsigned v)
 {
     o[0] = '\\';

@@ -81,6 +81,37 @@ int oocsi__message_value(const oocsi_message *m, const char *key, oocsi__json_sp
     return 0;
 }
 
+/* The four hex digits at p (checked text). */
+static unsigned hex4(const char *p)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = p[k];
+        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+static size_t utf8_put(char *o, uint32_t cp)
+{
+    if (cp < 0x800) {
+        o[0] = (char)(0xC0 | (cp >> 6));
+        o[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        o[0] = (char)(0xE0 | (cp >> 12));
+        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        o[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    o[0] = (char)(0xF0 | (cp >> 18));
+    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    o[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
 char *oocsi__message_payload_text(const oocsi_message *m)
 {
     if (!m->json)
@@ -109,14 +140,29 @@ char *oocsi__message_payload_text(const oocsi_message *m)
         oocsi_buf_free(&b);
         return NULL;
     }
-    /* values may hold whitespace between their tokens: compact it (strings
-     * keep their characters, UTF-8 included) */
+    /* Compact it (values may hold whitespace between their tokens) and write
+     * characters beyond ASCII as UTF-8, as cJSON prints them (the wire
+     * escapes them as \uXXXX); other escapes stay. */
     size_t o = 0;
     int in_str = 0;
     for (size_t i = 0; i < b.len; i++) {
         char c = b.data[i];
         if (in_str) {
-            if (c == '\\') {
+            if (c == '\\' && b.data[i + 1] == 'u') {
+                uint32_t cp = (uint32_t)hex4(b.data + i + 2);
+                size_t used = 6;
+                if (cp >= 0xD800 && cp <= 0xDBFF && b.data[i + 6] == '\\' && b.data[i + 7] == 'u') {
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + ((uint32_t)hex4(b.data + i + 8) - 0xDC00);
+                    used = 12;
+                }
+                if (cp >= 0x80) {
+                    o += utf8_put(b.data + o, cp); /* never longer than its escape */
+                    i += used - 1;
+                    continue;
+                }
+                b.data[o++] = c;
+                c = b.data[++i];
+            } else if (c == '\\') {
                 b.data[o++] = c;
                 c = b.data[++i];
             } else if (c == '"') {

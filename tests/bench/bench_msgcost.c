@@ -5,7 +5,9 @@
  *   bench_msgcost [COUNT]                   every mode, sizes 50 and 4096
  *   bench_msgcost MODE SIZE COUNT           one mode (for callgrind)
  *
- * MODE: send-lib, send-json, send-raw, recv-lib, recv-raw. The hub runs in a forked
+ * MODE: send-lib, send-json, send-raw, recv-lib, recv-raw, recv-thread (as
+ * recv-lib with the handlers on oocsi_loop_start()'s thread, for the peak
+ * RSS of a burst). The hub runs in a forked
  * child process, which also publishes for the receive modes, so this process
  * does only the client's work and runs one thread (liboocsi caller-driven:
  * no loop thread). The measured loop of each mode is its own function,
@@ -158,7 +160,7 @@ static void on_cost(oocsi_client *c, const oocsi_message *m, void *user)
     if (oocsi_message_get_int(m, "i", &i) == OOCSI_OK) {
         lib_sum += i;
     }
-    lib_received++;
+    __atomic_add_fetch(&lib_received, 1, __ATOMIC_RELAXED);
 }
 
 __attribute__((noinline)) long measured_recv_lib(oocsi_client *c, long count)
@@ -240,6 +242,20 @@ static int run_mode(const char *mode, size_t size, long count, outcome *out)
             t1 = bench_now_ns();
         }
         free(text);
+        oocsi_close(c);
+    } else if (strcmp(mode, "recv-thread") == 0) {
+        oocsi_client *c = lib_connect(handle);
+        if (c && oocsi_subscribe(c, "cost", on_cost, NULL) == OOCSI_OK && oocsi_loop_start(c) == OOCSI_OK) {
+            lib_received = 0;
+            bench_child_hub_publish(&hub, "cost", count, size);
+            t0 = bench_now_ns();
+            int64_t end = t0 + RECV_BUDGET_NS;
+            while (__atomic_load_n(&lib_received, __ATOMIC_RELAXED) < count && bench_now_ns() < end) {
+                bench_sleep_ms(5);
+            }
+            t1 = bench_now_ns();
+            done = __atomic_load_n(&lib_received, __ATOMIC_RELAXED);
+        }
         oocsi_close(c);
     } else if (strcmp(mode, "send-lib") == 0 || strcmp(mode, "recv-lib") == 0) {
         oocsi_client *c = lib_connect(handle);
