@@ -372,12 +372,18 @@ static int64_t timestamp_of(const char *v, size_t n)
     if (i == n) {
         return neg ? (acc == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)acc) : (int64_t)acc;
     }
-    if (n >= sizeof(tmp)) {
+    /* a fraction, an exponent or more digits than int64 holds: a double */
+    char *t = n < sizeof(tmp) ? tmp : malloc(n + 1);
+    if (t == NULL) {
         return 0;
     }
-    memcpy(tmp, v, n);
-    tmp[n] = '\0';
-    return oocsi__clamp_i64(strtod(tmp, NULL));
+    memcpy(t, v, n);
+    t[n] = '\0';
+    int64_t r = oocsi__clamp_i64(strtod(t, NULL));
+    if (t != tmp) {
+        free(t);
+    }
+    return r;
 }
 
 /* A message line that oocsi_json_scan_object() accepts becomes one

@@ -93,7 +93,7 @@ run() { # name args...: runs one program, its output into $WORK/name.out
     log "+ $*"
     timeout 600 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
     local rc=$?
-    if [ "$rc" -eq 0 ] && ! grep -q -e '^ROW|' -e '^RATE|' "$WORK/$name.out"; then
+    if [ "$rc" -eq 0 ] && ! grep -q -e '^ROW|' -e '^RATE|' -e '^HWM|' "$WORK/$name.out"; then
         rc=99 # ran but printed no figures
     fi
     if [ "$rc" -ne 0 ]; then
@@ -138,6 +138,10 @@ run reconnect "$BINDIR/bench_reconnect" "$RC_ROUNDS" "$RC_DOWN"
 run msgcost "$BINDIR/bench_msgcost" "$COST_N"
 [ -n "$MQ_PORT" ] && run mosquitto "$BINDIR/bench_mosquitto" "$MQ_PORT" "$COST_N"
 run footprint "$BINDIR/bench_footprint" "$FP_N"
+# peak RSS of a receive burst: one mode per process (VmHWM covers the whole process)
+run burst.lib "$BINDIR/bench_msgcost" recv-lib 50 "$HUB_BURST"
+run burst.raw "$BINDIR/bench_msgcost" recv-raw 50 "$HUB_BURST"
+[ -n "$MQ_PORT" ] && run burst.mosq "$BINDIR/bench_mosquitto" "$MQ_PORT" recv 50 "$HUB_BURST"
 [ -x "$BINDIR/bench_gateway" ] && run gateway "$BINDIR/bench_gateway" "$GW_N"
 
 # instructions per message (callgrind, only the measured loop of one thread)
@@ -158,11 +162,12 @@ cg() { # key program args...
 }
 if [ -n "$VALGRIND" ]; then
     for size in 50 4096; do
-        for mode in send-lib send-raw recv-lib recv-raw; do
+        for mode in send-lib send-json send-raw recv-lib recv-raw; do
             cg "$mode.$size" "$BINDIR/bench_msgcost" "$mode" "$size" "$CG_N"
         done
         if [ -n "$MQ_PORT" ]; then
             cg "send-mosq.$size" "$BINDIR/bench_mosquitto" "$MQ_PORT" send "$size" "$CG_N"
+            cg "send-text-mosq.$size" "$BINDIR/bench_mosquitto" "$MQ_PORT" send-text "$size" "$CG_N"
             cg "recv-mosq.$size" "$BINDIR/bench_mosquitto" "$MQ_PORT" recv "$size" "$CG_N"
         fi
     done
@@ -209,6 +214,19 @@ for dir in send recv; do
         cost_row "$dir" "$size"
     done
 done
+# sending JSON text as it is, and the peak RSS of a receive burst (issue 12, targets 2 and 3)
+for size in 50 4096; do
+    lim=2
+    [ "$size" = 50 ] && lim=1.5
+    awk -v l="$(per_msg "send-json.$size")" -v m="$(per_msg "send-text-mosq.$size")" -v s="$size" -v lim="$lim" 'BEGIN {
+        v = (l == "n/a" || m == "n/a") ? "n/a" : sprintf("%s (%.2fx)", (l <= lim * m) ? "yes" : "no", l / m);
+        printf "| 2 | send JSON text (oocsi_send_json), %s B: instructions/msg | %s | libmosquitto publish of the text %s | <= %sx libmosquitto | %s |\n", s, l, m, lim, v }'
+done
+hwm() { grep -h "^HWM|$1|" "$WORK"/burst.*.out 2>/dev/null | cut -d'|' -f4; }
+awk -v l="$(hwm recv-lib)" -v r="$(hwm recv-raw)" -v m="$(hwm recv-mosq)" -v n="$HUB_BURST" 'BEGIN {
+    if (m == "") m = "n/a"
+    v = (l == "" || m == "n/a") ? "n/a" : sprintf("%s (%.2fx)", (l <= 2 * m) ? "yes" : "no", l / m);
+    printf "| 5 | peak RSS (VmHWM) receiving a burst of %s x 50 B | %s KiB | raw loop %s KiB; libmosquitto %s KiB | <= 2x libmosquitto | %s |\n", n, l, r, m, v }'
 rows "$WORK/footprint.out" "$WORK/gateway.out"
 echo
 echo "Instructions per message: valgrind --tool=callgrind, only the measured loop (--toggle-collect=measured_*),"

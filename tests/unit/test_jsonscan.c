@@ -283,6 +283,8 @@ static void test_line_lazy_matches(void **state)
         "{\"sender\":5,\"recipient\":null,\"timestamp\":\"soon\",\"x\":[1]}",
         "{\"timestamp\":-9223372036854775808,\"timestamp2\":1.5}",
         "{\"timestamp\":1e3}",
+        "{\"timestamp\":123456789012345678901234567890123456789012345678901234567890123456789012345}",
+        "{\"timestamp\":-1.5e2}",
         "  {\"v\":\"caf\xc3\xa9\"}  ",
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
