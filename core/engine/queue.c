@@ -94,6 +94,22 @@ void oocsi__queue_push_front(oocsi__queue *q, oocsi__qitem *it)
     q->bytes += qitem_size(it);
 }
 
+void oocsi__queue_push_back(oocsi__queue *q, oocsi__qitem *it)
+{
+    if (!q || !it) {
+        return;
+    }
+    it->next = NULL;
+    if (q->tail) {
+        q->tail->next = it;
+    } else {
+        q->head = it;
+    }
+    q->tail = it;
+    q->count++;
+    q->bytes += qitem_size(it);
+}
+
 oocsi__qitem *oocsi__queue_pop(oocsi__queue *q)
 {
     oocsi__qitem *it;

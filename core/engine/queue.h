@@ -33,6 +33,8 @@ void oocsi__qitem_free(oocsi__qitem *it);
 int oocsi__queue_push(oocsi__queue *q, oocsi__qitem *it);
 /** Prepends it regardless of the bounds (used to put back unsent items). */
 void oocsi__queue_push_front(oocsi__queue *q, oocsi__qitem *it);
+/** Appends it regardless of the bounds (a message already accepted). */
+void oocsi__queue_push_back(oocsi__queue *q, oocsi__qitem *it);
 /** Removes and returns the first item, or NULL. */
 oocsi__qitem *oocsi__queue_pop(oocsi__queue *q);
 void oocsi__queue_clear(oocsi__queue *q);
