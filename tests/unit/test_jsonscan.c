@@ -384,15 +384,37 @@ static void test_message_text(void **state)
     cJSON_Delete(m.data);
 }
 
+/* The codecs refuse a payload with CR, LF or NUL wherever it is (long
+ * payloads take a vectorised path), and take one with tabs. */
+static void test_send_payload_check(void **state)
+{
+    (void)state;
+    const oocsi_codec *codec = oocsi_codec_line();
+    char *p = malloc(1000);
+    for (size_t pos = 0; pos < 1000; pos += 37) {
+        for (int k = 0; k < 4; k++) {
+            memset(p, 'a', 1000);
+            p[pos] = "\n\r\0\t"[k];
+            oocsi_command cmd = {OOCSI_CMD_SEND, "ch", p, 1000};
+            oocsi_buf out = {NULL, 0, 0};
+            int rc = codec->encode(NULL, &cmd, &out);
+            assert_int_equal(rc, k == 3 ? OOCSI_OK : OOCSI_ERR_INVAL);
+            oocsi_buf_free(&out);
+        }
+    }
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scan_accepts),      cmocka_unit_test(test_scan_refuses),
-        cmocka_unit_test(test_scan_long_strings), cmocka_unit_test(test_scan_flags_and_depth),
-        cmocka_unit_test(test_scan_members),      cmocka_unit_test(test_unescape),
-        cmocka_unit_test(test_wire_rewrite),      cmocka_unit_test(test_numbers),
-        cmocka_unit_test(test_line_lazy_matches), cmocka_unit_test(test_line_lazy_falls_back),
-        cmocka_unit_test(test_line_lazy_special), cmocka_unit_test(test_message_text),
+        cmocka_unit_test(test_scan_accepts),       cmocka_unit_test(test_scan_refuses),
+        cmocka_unit_test(test_scan_long_strings),  cmocka_unit_test(test_scan_flags_and_depth),
+        cmocka_unit_test(test_scan_members),       cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_wire_rewrite),       cmocka_unit_test(test_numbers),
+        cmocka_unit_test(test_line_lazy_matches),  cmocka_unit_test(test_line_lazy_falls_back),
+        cmocka_unit_test(test_line_lazy_special),  cmocka_unit_test(test_message_text),
+        cmocka_unit_test(test_send_payload_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
