@@ -6,6 +6,13 @@
  * client's variables do), and falls back to a reference value when no peer
  * updated it for a while.
  *
+ * Then the two ways a variable publishes: as the Python client (the value as
+ * set; every receiver applies its own bounds) or, after
+ * oocsi_variable_set_mode(v, OOCSI_VARIABLE_JAVA), as the Java client (the
+ * value after its own bounds and sigma rule, plus a "handle" key). Last, an
+ * outgoing throttle: of a burst of sets only the latest is sent, when the
+ * period ends.
+ *
  *   oocsi-example-variables [server]
  *
  * server: a URL, host or host:port (default localhost:4444).
@@ -72,6 +79,26 @@ int main(int argc, char **argv)
     printf("value of first variable: %s\n", text ? text : "(none)");
     oocsi_free(text);
 
+    /* Publication modes: the first client caps "level" at 150. */
+    oocsi_variable *capped = oocsi_variable_new(responder, "levelChannel", "level");
+    oocsi_variable *level = oocsi_variable_new(caller, "levelChannel", "level");
+    oocsi_variable_max(capped, 150);
+    oocsi_variable_set(capped, 180); /* Python mode (the default): 180 goes out */
+    printf("python mode: here %g, the peer reads %g\n", oocsi_variable_get(capped), await(level, 180));
+    oocsi_variable_set_mode(capped, OOCSI_VARIABLE_JAVA);
+    oocsi_variable_set(capped, 190); /* Java mode: the capped 150 goes out */
+    printf("java mode: here %g, the peer reads %g\n", oocsi_variable_get(capped), await(level, 150));
+
+    /* Throttle: at most one publication per 300 ms. The burst comes within
+     * 300 ms of the 190 above, so the sets are held and only the latest, 5,
+     * is sent when the period ends. */
+    oocsi_variable_throttle(capped, 300);
+    for (int i = 1; i <= 5; i++)
+        oocsi_variable_set(capped, i);
+    printf("throttled: here %g, the peer reads %g\n", oocsi_variable_get(capped), await(level, 5));
+
+    oocsi_variable_free(capped);
+    oocsi_variable_free(level);
     oocsi_variable_free(v1);
     oocsi_variable_free(v2);
     oocsi_close(caller);

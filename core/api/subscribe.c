@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/engine.h"
+#include "api_internal.h"
 
 /* Takes the lock unless the client is closed: OOCSI_OK (locked) or
  * OOCSI_ERR_CLOSED (not locked). */
@@ -41,34 +41,71 @@ static int add_and_unlock(oocsi_client *c, const char *channel, oocsi__listener 
 static int same_handler(oocsi__listener *l, void *ctx)
 {
     const oocsi__listener *k = ctx;
-    return l->kind == k->kind && l->fn == k->fn && l->user == k->user;
+    return l->kind == k->kind && l->fn == k->fn && l->user == k->user && l->adapt == k->adapt && l->afn == k->afn;
 }
 
-static int add_handler(const char *fname, oocsi_client *c, const char *channel, int kind, oocsi_handler fn, void *user)
+int oocsi__api_add(const char *fname, oocsi_client *c, const char *channel, const oocsi__listener *probe,
+                   oocsi__ratelimit *limit)
+{
+    int rc = OOCSI_OK;
+    if (!c)
+        rc = oocsi_fail(OOCSI_ERR_INVAL, "%s: c is NULL", fname);
+    else if (oocsi__validate_subscription(channel) != OOCSI_OK)
+        rc = oocsi__bad_name(fname, "channel", channel);
+    else if (!probe->fn && !probe->afn)
+        rc = oocsi_fail(OOCSI_ERR_INVAL, "%s: fn is NULL", fname);
+    else if (lock_open(c) != OOCSI_OK)
+        rc = OOCSI_ERR_CLOSED;
+    if (rc != OOCSI_OK) {
+        oocsi__ratelimit_free(limit);
+        return rc;
+    }
+    oocsi__listener *l = find_listener(c, channel, same_handler, (void *)probe);
+    if (l) { /* the same (fn, user) twice is one handler; a new limit replaces the old */
+        if (limit) {
+            oocsi__ratelimit_free(l->limit);
+            l->limit = limit;
+        }
+        pthread_mutex_unlock(&c->mu);
+        return OOCSI_OK;
+    }
+    l = malloc(sizeof(*l));
+    if (!l) {
+        pthread_mutex_unlock(&c->mu);
+        oocsi__ratelimit_free(limit);
+        return OOCSI_ERR_NOMEM;
+    }
+    *l = *probe;
+    l->next = NULL;
+    l->call_name = NULL;
+    l->limit = limit;
+    return add_and_unlock(c, channel, l);
+}
+
+int oocsi__api_remove(const char *fname, oocsi_client *c, const char *channel, const oocsi__listener *probe)
 {
     if (!c)
         return oocsi_fail(OOCSI_ERR_INVAL, "%s: c is NULL", fname);
     if (oocsi__validate_subscription(channel) != OOCSI_OK)
         return oocsi__bad_name(fname, "channel", channel);
-    if (!fn)
+    if (!probe->fn && !probe->afn)
         return oocsi_fail(OOCSI_ERR_INVAL, "%s: fn is NULL", fname);
+    if (!oocsi__is_live(c))
+        return oocsi_fail(OOCSI_ERR_CLOSED, "%s: c was closed already", fname);
+    pthread_mutex_lock(&c->mu);
+    oocsi__remove_listeners(c, channel, same_handler, (void *)probe);
+    oocsi__wait_callbacks(c);
+    pthread_mutex_unlock(&c->mu);
+    return OOCSI_OK;
+}
+
+static int add_handler(const char *fname, oocsi_client *c, const char *channel, int kind, oocsi_handler fn, void *user)
+{
     oocsi__listener probe = {0};
     probe.kind = kind;
     probe.fn = fn;
     probe.user = user;
-    if (lock_open(c) != OOCSI_OK)
-        return OOCSI_ERR_CLOSED;
-    if (find_listener(c, channel, same_handler, &probe)) {
-        pthread_mutex_unlock(&c->mu);
-        return OOCSI_OK; /* the same (fn, user) twice is one handler */
-    }
-    oocsi__listener *l = malloc(sizeof(*l));
-    if (!l) {
-        pthread_mutex_unlock(&c->mu);
-        return OOCSI_ERR_NOMEM;
-    }
-    *l = probe;
-    return add_and_unlock(c, channel, l);
+    return oocsi__api_add(fname, c, channel, &probe, NULL);
 }
 
 int oocsi_subscribe(oocsi_client *c, const char *channel, oocsi_handler fn, void *user)

@@ -261,8 +261,7 @@ static void client_free(oocsi_client *c)
         while (s->listeners) {
             oocsi__listener *l = s->listeners;
             s->listeners = l->next;
-            free(l->call_name);
-            free(l);
+            oocsi__listener_free(l);
         }
         free(s->channel);
         free(s);

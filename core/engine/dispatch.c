@@ -54,7 +54,22 @@ typedef struct target {
     oocsi_handler fn;
     oocsi_responder rfn;
     void *user;
+    oocsi__adapter adapt; /* typed callbacks: adapt(c, m, afn, user) instead of fn */
+    void (*afn)(void);
 } target;
+
+/* The target for handler listener l, or 0 when its rate limit keeps the
+ * message from it and no "exceeded" callback takes it instead. Lock held. */
+static int handler_target(oocsi__listener *l, const oocsi_message *m, target *t)
+{
+    *t = (target){SUB_HANDLER, l->fn, NULL, l->user, l->adapt, l->afn};
+    if (l->limit && !oocsi__ratelimit_admit(l->limit, m->sender, oocsi__now_ms())) {
+        if (!l->limit->exceeded)
+            return 0;
+        *t = (target){SUB_HANDLER, l->limit->exceeded, NULL, l->limit->exceeded_user, NULL, NULL};
+    }
+    return 1;
+}
 
 void oocsi__callback_begin(oocsi_client *c)
 {
@@ -120,12 +135,8 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
                    "(oocsi_options_set_calls_to_handlers)",
                    mh->valuestring, mp->sender, mp->recipient);
     } else if (!nt) {
-        if (c->handle && strcmp(mp->recipient, c->handle) == 0 && c->opts.direct_fn) {
-            ts[nt].kind = SUB_HANDLER;
-            ts[nt].fn = c->opts.direct_fn;
-            ts[nt].user = c->opts.direct_user;
-            nt++;
-        }
+        if (c->handle && strcmp(mp->recipient, c->handle) == 0 && c->opts.direct_fn)
+            ts[nt++] = (target){SUB_HANDLER, c->opts.direct_fn, NULL, c->opts.direct_user, NULL, NULL};
         for (oocsi__sub *s = c->subs; s; s = s->next) {
             if (strcmp(s->channel, mp->recipient) != 0)
                 continue;
@@ -141,10 +152,7 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
                         ts = bigger;
                         cap *= 2;
                     }
-                    ts[nt].kind = SUB_HANDLER;
-                    ts[nt].fn = l->fn;
-                    ts[nt].user = l->user;
-                    nt++;
+                    nt += handler_target(l, mp, &ts[nt]);
                 }
             }
             break;
@@ -152,7 +160,9 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
     }
     oocsi__callback_begin(c);
     for (int i = 0; i < nt; i++) {
-        if (ts[i].kind == SUB_HANDLER) {
+        if (ts[i].kind == SUB_HANDLER && ts[i].adapt) {
+            ts[i].adapt(c, mp, ts[i].afn, ts[i].user);
+        } else if (ts[i].kind == SUB_HANDLER) {
             ts[i].fn(c, mp, ts[i].user);
         } else {
             cJSON *resp = cJSON_Duplicate(data, 1);

@@ -22,6 +22,7 @@
 #include "handles.h"
 #include "jsonscan.h"
 #include "queue.h"
+#include "ratelimit.h"
 #include "rng.h"
 #include "url.h"
 
@@ -78,13 +79,20 @@ struct oocsi_message {
  * oocsi_unsubscribe); SUB_RESPONDER: oocsi_register. */
 enum { SUB_HANDLER = 0, SUB_PINNED = 1, SUB_RESPONDER = 2 };
 
+/* Calls a typed callback (afn, e.g. an oocsi_presence_fn) for a message:
+ * listeners with an adapter have no fn (presence events, meta channels). */
+typedef void (*oocsi__adapter)(oocsi_client *c, const oocsi_message *m, void (*afn)(void), void *user);
+
 typedef struct oocsi__listener {
     struct oocsi__listener *next;
     int kind;
     oocsi_handler fn;
     oocsi_responder rfn;
     void *user;
-    char *call_name; /* SUB_RESPONDER */
+    char *call_name;         /* SUB_RESPONDER */
+    oocsi__ratelimit *limit; /* oocsi_subscribe_limited; NULL: none */
+    oocsi__adapter adapt;    /* NULL: call fn */
+    void (*afn)(void);
 } oocsi__listener;
 
 typedef struct oocsi__sub {
@@ -237,6 +245,10 @@ struct oocsi_client {
     int wake_pending;
     /* opts.wake_signal: the thread in ppoll (set under mu; read by oocsi_stop) */
     atomic_int polling;
+    /* oocsi_stop() calls between reading polling and signalling the poller:
+     * the poller waits for them after it stops polling, so a signal never
+     * targets a thread that has moved on (or ended). */
+    atomic_int stoppers;
     pthread_t poller;
     atomic_int run_stop; /* oocsi_stop(): set from any thread or a signal handler */
 
@@ -433,6 +445,8 @@ int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l
 /* Adds a listener, and when a subscribe went on the wire waits for its
  * barrier (unless inside a callback). Takes l. */
 int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listener *l);
+/* Frees a listener and what it owns (no lock needed: it is unlinked). */
+void oocsi__listener_free(oocsi__listener *l);
 /* Removes listeners matching pred; unsubscribes when none is left. */
 void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *), void *ctx);
 /* Waits until a user callback running on another (owner) thread has

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -299,6 +300,8 @@ void oocsi__step_io(oocsi_client *c, int timeout_ms)
             pr = ppoll(pfd, (nfds_t)n, &ts, &during);
             pthread_mutex_lock(&c->mu);
             atomic_store(&c->polling, 0);
+            while (atomic_load(&c->stoppers))
+                sched_yield(); /* an oocsi_stop() that saw polling is signalling us */
             c->wake_pending = 0;
             pthread_sigmask(SIG_SETMASK, &old, NULL); /* a late signal: its handler runs, harmless */
         } else
@@ -499,8 +502,12 @@ int oocsi_stop(oocsi_client *c)
     if (c->wake_w >= 0)
         oocsi__wake_signal(c->wake_w);
 #ifdef OOCSI_HAVE_PPOLL
-    else if (c->opts.wake_signal && atomic_load(&c->polling))
-        pthread_kill(c->poller, c->opts.wake_signal); /* async-signal-safe */
+    else if (c->opts.wake_signal) {
+        atomic_fetch_add(&c->stoppers, 1);
+        if (atomic_load(&c->polling))
+            pthread_kill(c->poller, c->opts.wake_signal); /* async-signal-safe */
+        atomic_fetch_sub(&c->stoppers, 1);
+    }
 #endif
     return OOCSI_OK;
 }

@@ -71,6 +71,13 @@ int oocsi__add_listener(oocsi_client *c, const char *channel, oocsi__listener *l
     return barrier;
 }
 
+void oocsi__listener_free(oocsi__listener *l)
+{
+    free(l->call_name);
+    oocsi__ratelimit_free(l->limit);
+    free(l);
+}
+
 void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(oocsi__listener *, void *), void *ctx)
 {
     for (oocsi__sub **sp = &c->subs; *sp; sp = &(*sp)->next) {
@@ -81,8 +88,7 @@ void oocsi__remove_listeners(oocsi_client *c, const char *channel, int (*pred)(o
             oocsi__listener *l = *lp;
             if (pred(l, ctx)) {
                 *lp = l->next;
-                free(l->call_name);
-                free(l);
+                oocsi__listener_free(l);
             } else {
                 lp = &l->next;
             }
@@ -108,8 +114,7 @@ int oocsi__subscribe_locked(oocsi_client *c, const char *channel, oocsi__listene
     memset(&w, 0, sizeof(w));
     int rc = oocsi__add_listener(c, channel, l, &w);
     if (rc < 0) {
-        free(l->call_name);
-        free(l);
+        oocsi__listener_free(l);
         return rc;
     }
     if (rc == 0)

@@ -317,8 +317,10 @@ static int add_light(const char *fn, oocsi_device *d, const char *name, const ch
         return oocsi_fail(OOCSI_ERR_INVAL, "%s: the mired range must satisfy 0 < min < max (got %d..%d)", fn, mired_min,
                           mired_max);
     cJSON *o = component(channel, "light");
-    /* HomeAssistant reads led_type; the Python and Node clients write ledType. */
-    int ok = o && cJSON_AddStringToObject(o, "led_type", led_type) && cJSON_AddStringToObject(o, "ledType", led_type);
+    /* HomeAssistant reads led_type; the Python and Node clients write ledType,
+     * the Java client ledtype: all three, so each reader finds its own. */
+    int ok = o && cJSON_AddStringToObject(o, "led_type", led_type) && cJSON_AddStringToObject(o, "ledType", led_type) &&
+             cJSON_AddStringToObject(o, "ledtype", led_type);
     if (ok)
         ok = n == 1 ? cJSON_AddStringToObject(o, "spectrum", list[0]) != NULL
                     : cJSON_AddItemToObject(o, "spectrum", cJSON_CreateStringArray(list, n));
@@ -420,9 +422,9 @@ static void on_hey(oocsi_client *c, const oocsi_message *m, void *user)
 }
 
 /* Keys of a command that update a component's description. */
-static const char *const command_keys[] = {"state",     "value",           "brightness", "colorrgb",
-                                           "colorrgbw", "colorrgbww",      "color_temp", "colorTemp",
-                                           "white",     "brightnessWhite", "effect",     NULL};
+static const char *const command_keys[] = {"state",           "value",      "brightness", "colorrgb",       "colorrgbw",
+                                           "colorrgbww",      "color_temp", "colorTemp",  "colorTempInRGB", "white",
+                                           "brightnessWhite", "effect",     NULL};
 
 /* A message on a component's channel without "component" (that key marks a
  * device's own update) is a command: Home Assistant's {"state": true,

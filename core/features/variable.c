@@ -6,9 +6,17 @@
  * and publishes with oocsi_send. The arithmetic (bounds, smoothing) is in
  * varmath.c. Each variable has its own lock: the loop thread updates it while
  * any thread may read or set it.
+ *
+ * Two publication modes (oocsi_variable_set_mode): the Python client's, which
+ * sends the value as given, and the Java client's, which sends the filtered
+ * value with a "handle" key. The outgoing throttle holds publications back
+ * and sends the latest one when its period ends, from a thread of the
+ * variable's own (started on the first held value, stopped by free).
  */
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +43,21 @@ struct oocsi_variable {
     int64_t rate_start;
     int rate_count;
     int send_on_change;
+    /* publication */
+    oocsi_variable_mode mode;
+    unsigned long id;  /* the n of the Java-mode "handle" key */
+    int throttle_ms;   /* 0: none */
+    int has_published; /* last_pub is valid */
+    int64_t last_pub;  /* when the last publication went out */
+    cJSON *pending;    /* the value held back by the throttle, or NULL */
+    pthread_cond_t cv; /* wakes the throttle thread (CLOCK_MONOTONIC) */
+    pthread_t thread;  /* sends held values when their period ends */
+    int thread_started;
+    int thread_quit;
 };
+
+/* Numbers the variables of the process, for the Java-mode "handle" key. */
+static atomic_ulong variable_ids;
 
 static int64_t mono_ms(void)
 {
@@ -108,6 +130,8 @@ static void on_message(oocsi_client *c, const oocsi_message *msg, void *user)
 static void variable_destroy(oocsi_variable *v)
 {
     oocsi__varmath_free(&v->m);
+    cJSON_Delete(v->pending);
+    pthread_cond_destroy(&v->cv);
     pthread_mutex_destroy(&v->mu);
     free(v->str);
     free(v->channel);
@@ -139,6 +163,12 @@ oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const c
     if (!v)
         return NULL;
     pthread_mutex_init(&v->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&v->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    v->id = atomic_fetch_add(&variable_ids, 1) + 1;
     oocsi__varmath_init(&v->m);
     v->timeout_ms = -1;
     v->c = c;
@@ -158,15 +188,30 @@ oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const c
     return v;
 }
 
+static int publish(oocsi_variable *v, cJSON *item);
+
 void oocsi_variable_free(oocsi_variable *v)
 {
     if (!v)
         return;
     /* After this returns the loop thread no longer runs on_message for v. */
-    oocsi_unsubscribe_handler(v->c, v->channel, on_message, v);
+    int live = oocsi_unsubscribe_handler(v->c, v->channel, on_message, v) != OOCSI_ERR_CLOSED;
+    pthread_mutex_lock(lock_of(v));
+    v->thread_quit = 1;
+    pthread_cond_signal(&v->cv);
+    pthread_mutex_unlock(lock_of(v));
+    if (v->thread_started)
+        pthread_join(v->thread, NULL);
+    /* A value the throttle still held goes out now rather than never (not
+     * when the client is gone already). */
+    if (v->pending && live) {
+        publish(v, v->pending);
+        v->pending = NULL;
+    }
     variable_destroy(v);
 }
 
+/* Sends {key: item} (Java mode: plus "handle") and takes item. Lock held. */
 static int publish(oocsi_variable *v, cJSON *item)
 {
     cJSON *obj = cJSON_CreateObject();
@@ -175,10 +220,74 @@ static int publish(oocsi_variable *v, cJSON *item)
         cJSON_Delete(item);
         return OOCSI_ERR_NOMEM;
     }
+    if (v->mode == OOCSI_VARIABLE_JAVA) {
+        /* As the Java client's variables: "<client handle>_<instance>". */
+        char handle[256];
+        snprintf(handle, sizeof handle, "%s_%lu", oocsi_handle(v->c) ? oocsi_handle(v->c) : "", v->id);
+        cJSON_AddStringToObject(obj, "handle", handle);
+    }
     cJSON_AddItemToObject(obj, v->key, item);
     int rc = oocsi_send(v->c, v->out_channel ? v->out_channel : v->channel, obj);
     cJSON_Delete(obj);
+    /* The throttle counts every publication, also those before it was on. */
+    v->has_published = 1;
+    v->last_pub = mono_ms();
     return rc;
+}
+
+static void deadline_to_timespec(int64_t ms, struct timespec *ts)
+{
+    ts->tv_sec = (time_t)(ms / 1000);
+    ts->tv_nsec = (long)(ms % 1000) * 1000000L;
+}
+
+/* The throttle's thread: sends the held value when its period ends. */
+static void *throttle_main(void *arg)
+{
+    oocsi_variable *v = arg;
+    pthread_mutex_lock(lock_of(v));
+    while (!v->thread_quit) {
+        if (!v->pending) {
+            pthread_cond_wait(&v->cv, lock_of(v));
+            continue;
+        }
+        int64_t due = v->last_pub + v->throttle_ms;
+        if (mono_ms() < due) {
+            struct timespec ts;
+            deadline_to_timespec(due, &ts);
+            pthread_cond_timedwait(&v->cv, lock_of(v), &ts);
+            continue;
+        }
+        cJSON *item = v->pending;
+        v->pending = NULL;
+        publish(v, item);
+    }
+    pthread_mutex_unlock(lock_of(v));
+    return NULL;
+}
+
+/* Publishes item now, or holds it for the throttle (replacing a held value:
+ * the latest wins). Takes item. Lock held. */
+static int offer(oocsi_variable *v, cJSON *item)
+{
+    if (!item)
+        return OOCSI_ERR_NOMEM;
+    if (v->throttle_ms <= 0)
+        return publish(v, item);
+    int64_t now = mono_ms();
+    if (!v->pending && (!v->has_published || now - v->last_pub >= v->throttle_ms))
+        return publish(v, item);
+    if (!v->thread_started) {
+        if (pthread_create(&v->thread, NULL, throttle_main, v) != 0) {
+            cJSON_Delete(item);
+            return oocsi_fail(OOCSI_ERR_NOMEM, "oocsi_variable_set: could not start the throttle's thread");
+        }
+        v->thread_started = 1;
+    }
+    cJSON_Delete(v->pending);
+    v->pending = item;
+    pthread_cond_signal(&v->cv);
+    return OOCSI_OK;
 }
 
 /* Runs the change callback of a local set (lock not held). */
@@ -199,11 +308,13 @@ int oocsi_variable_set(oocsi_variable *v, double value)
                  : oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_set: v is NULL");
     pthread_mutex_lock(lock_of(v));
     double before = oocsi__varmath_get(&v->m);
-    oocsi__varmath_apply(&v->m, value);
+    double filtered = oocsi__varmath_apply(&v->m, value);
     double after = oocsi__varmath_get(&v->m);
     int changed = !(before == after); /* NaN before: a first value is a change */
-    /* The raw value goes out: every receiver applies its own bounds. */
-    int rc = v->send_on_change && !changed ? OOCSI_OK : publish(v, cJSON_CreateNumber(value));
+    /* Python mode: the raw value goes out, every receiver applies its own
+     * bounds. Java mode: the filtered value (clamped, sigma rule). */
+    double out = v->mode == OOCSI_VARIABLE_JAVA ? filtered : value;
+    int rc = v->send_on_change && !changed ? OOCSI_OK : offer(v, cJSON_CreateNumber(out));
     pthread_mutex_unlock(lock_of(v));
     local_change(v, rc, changed);
     return rc;
@@ -278,7 +389,7 @@ int oocsi_variable_set_string(oocsi_variable *v, const char *value)
     int changed = !v->str || strcmp(v->str, s) != 0;
     free(v->str);
     v->str = s;
-    int rc = v->send_on_change && !changed ? OOCSI_OK : publish(v, cJSON_CreateString(value));
+    int rc = v->send_on_change && !changed ? OOCSI_OK : offer(v, cJSON_CreateString(value));
     pthread_mutex_unlock(lock_of(v));
     local_change(v, rc, changed);
     return rc;
@@ -319,7 +430,7 @@ int oocsi_variable_set_bool(oocsi_variable *v, int value)
     oocsi__varmath_apply(&v->m, value ? 1.0 : 0.0);
     int changed = !(before == oocsi__varmath_get(&v->m));
     /* true/false on the wire, as a Java OOCSIBoolean sends and reads */
-    int rc = v->send_on_change && !changed ? OOCSI_OK : publish(v, cJSON_CreateBool(value != 0));
+    int rc = v->send_on_change && !changed ? OOCSI_OK : offer(v, cJSON_CreateBool(value != 0));
     pthread_mutex_unlock(lock_of(v));
     local_change(v, rc, changed);
     return rc;
@@ -406,4 +517,40 @@ int oocsi_variable_out_channel(oocsi_variable *v, const char *out_channel)
     v->out_channel = copy;
     pthread_mutex_unlock(lock_of(v));
     return OOCSI_OK;
+}
+
+int oocsi_variable_set_mode(oocsi_variable *v, oocsi_variable_mode mode)
+{
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_set_mode: v is NULL");
+    if (mode != OOCSI_VARIABLE_PYTHON && mode != OOCSI_VARIABLE_JAVA)
+        return oocsi_fail(OOCSI_ERR_INVAL,
+                          "oocsi_variable_set_mode: mode must be OOCSI_VARIABLE_PYTHON or OOCSI_VARIABLE_JAVA (got %d)",
+                          (int)mode);
+    pthread_mutex_lock(lock_of(v));
+    v->mode = mode;
+    v->m.java_order = mode == OOCSI_VARIABLE_JAVA;
+    pthread_mutex_unlock(lock_of(v));
+    return OOCSI_OK;
+}
+
+int oocsi_variable_throttle(oocsi_variable *v, int period_ms)
+{
+    if (!v)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_throttle: v is NULL");
+    if (period_ms < 0)
+        return oocsi_fail(OOCSI_ERR_INVAL, "oocsi_variable_throttle: period_ms must be >= 0 (0: no throttle; got %d)",
+                          period_ms);
+    int rc = OOCSI_OK;
+    pthread_mutex_lock(lock_of(v));
+    v->throttle_ms = period_ms;
+    if (period_ms == 0 && v->pending) {
+        /* No throttle any more: what it held goes out now. */
+        cJSON *item = v->pending;
+        v->pending = NULL;
+        rc = publish(v, item);
+    }
+    pthread_cond_signal(&v->cv); /* a changed period moves the due time */
+    pthread_mutex_unlock(lock_of(v));
+    return rc;
 }

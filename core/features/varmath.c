@@ -137,20 +137,27 @@ double oocsi__varmath_get(const oocsi__varmath *m)
     return m->has_value ? m->value : NAN;
 }
 
-void oocsi__varmath_apply(oocsi__varmath *m, double v)
+double oocsi__varmath_apply(oocsi__varmath *m, double v)
 {
     if (!m || isnan(v)) {
-        return;
+        return NAN;
     }
+    int clamped = 1;
     if (m->has_min && v < m->min) {
         v = m->min;
     } else if (m->has_max && v > m->max) {
         v = m->max;
-    } else if (m->sigma > 0) {
+    } else {
+        clamped = 0;
+    }
+    /* Python skips the sigma rule for a clamped value; Java applies it to the
+     * clamped value too, and only once the window holds values (its mean). */
+    int window_has = m->window_len > 0 && m->count > 0;
+    if (m->sigma > 0 && (m->java_order ? window_has : !clamped)) {
         double mean = oocsi__varmath_get(m);
         if (!isnan(mean) && fabs(mean - v) > m->sigma) {
             /* k = values in the window; 1 when empty (Python divides by 0) */
-            int k = (m->window_len > 0 && m->count > 0) ? m->count : 1;
+            int k = window_has ? m->count : 1;
             v = mean > v ? mean - m->sigma / k : mean + m->sigma / k;
         }
     }
@@ -163,4 +170,5 @@ void oocsi__varmath_apply(oocsi__varmath *m, double v)
     }
     m->value = v;
     m->has_value = 1;
+    return v;
 }

@@ -322,6 +322,126 @@ OOCSI_API int oocsi_unsubscribe_handler(oocsi_client *c, const char *channel, oo
  *  oocsi_unsubscribe(channel); only oocsi_unsubscribe_handler() removes it. */
 OOCSI_API int oocsi_attach(oocsi_client *c, const char *channel, oocsi_handler fn, void *user);
 
+/* ---------------------------------------------------- rate-limited handlers */
+
+/** A rate limit for oocsi_subscribe_limited(), as the Java client's
+ *  RateLimitedEventHandler (per_sender = 0) and RateLimitedClientEventHandler
+ *  (per_sender = 1). */
+typedef struct oocsi_rate_limit {
+    int max_messages; /* at most this many messages (>= 1) ... */
+    int per_ms;       /* ... per window of this many milliseconds (>= 1) */
+    int per_sender;   /* 0: one count for the subscription; 1: a count per sender */
+    /* Called (on the loop thread, like a handler) with each message over the
+     * limit, which the handler does not get; NULL: such messages are dropped. */
+    oocsi_handler exceeded;
+    void *exceeded_user;
+} oocsi_rate_limit;
+/** As oocsi_subscribe(), and fn gets at most limit->max_messages messages
+ *  per window of limit->per_ms (per sender when limit->per_sender). A window
+ *  begins with the first message after the previous one ended (the first
+ *  when subscribing); all counts start again with it. The limit is copied.
+ *  The same (fn, user) again replaces its limit; oocsi_unsubscribe() and
+ *  oocsi_unsubscribe_handler(c, channel, fn, user) remove it. OOCSI_ERR_INVAL
+ *  for a NULL limit, max_messages or per_ms < 1, per_sender not 0 or 1. */
+OOCSI_API int oocsi_subscribe_limited(oocsi_client *c, const char *channel, oocsi_handler fn, void *user,
+                                      const oocsi_rate_limit *limit);
+
+/* ------------------------------------------------------- server features */
+
+/** One message to several recipients (channels or handles), as the Java
+ *  client's MultiMessage: data is serialised once and sent to each in order,
+ *  as separate messages (every OOCSI server takes them; none reads a list of
+ *  recipients). All recipients are checked first: one invalid name sends
+ *  nothing (OOCSI_ERR_INVAL). The messages are queued together, so no other
+ *  message of this client comes between them. count 0: OOCSI_ERR_INVAL.
+ *  Other errors as oocsi_send() (e.g. OOCSI_ERR_QUEUE_FULL) stop at the
+ *  recipient they happen for: the ones before it have the message queued. */
+OOCSI_API int oocsi_send_many(oocsi_client *c, const char *const *recipients, size_t count, const cJSON *data);
+/** Sends data to channel with "_RETAIN": seconds: the server keeps it as the
+ *  channel's retained message, given to every client that subscribes later
+ *  (with its original sender and timestamp), until seconds pass or another
+ *  message on the channel replaces it. The channel must have a subscriber
+ *  when it arrives, else the server drops it like any message. seconds 1 to
+ *  172800 (2 days, the servers' cap; this project's hub: --max-retain). */
+OOCSI_API int oocsi_send_retained(oocsi_client *c, const char *channel, const cJSON *data, int seconds);
+/** Sends data with "_DELAY": seconds: the server delivers it seconds later
+ *  (released by its 1-second tick: up to a second more), to whoever is the
+ *  recipient then. The server keeps one pending delayed or scheduled message
+ *  per recipient: a second one to the same recipient replaces the first.
+ *  seconds >= 1 (this project's hub refuses more than --max-delay, 1 day by
+ *  default, with an error line). */
+OOCSI_API int oocsi_send_delayed(oocsi_client *c, const char *recipient, const cJSON *data, int seconds);
+/** Sends data with "_SCHEDULE": the server delivers it at at_epoch_s (seconds
+ *  since the epoch; a time past is delivered now). On the wire the time is
+ *  "yyyy-MM-dd HH:mm:ss", which the server reads in its own time zone: this
+ *  call writes it in the client's (TZ), so both must agree. One pending
+ *  message per recipient, as oocsi_send_delayed(). at_epoch_s >= 0. */
+OOCSI_API int oocsi_send_scheduled(oocsi_client *c, const char *recipient, const cJSON *data, int64_t at_epoch_s);
+
+/** Private channels: "channel:secret". The server delivers only messages sent
+ *  to exactly that name, to the subscribers that gave it, with that whole
+ *  name as recipient; the channel is not listed by the channels query. A
+ *  client that subscribes without the secret (or with another) receives
+ *  nothing. channel and secret: no ':', no whitespace, not empty. */
+OOCSI_API int oocsi_subscribe_private(oocsi_client *c, const char *channel, const char *secret, oocsi_handler fn,
+                                      void *user);
+/** Sends data to the private channel "channel:secret". */
+OOCSI_API int oocsi_send_private(oocsi_client *c, const char *channel, const char *secret, const cJSON *data);
+/** Leaves the private channel (the server needs the secret for it). */
+OOCSI_API int oocsi_unsubscribe_private(oocsi_client *c, const char *channel, const char *secret);
+
+/** Presence events: what the server says about a channel or client X
+ *  subscribed with oocsi_subscribe_presence() (wire: "presence(X)"). */
+typedef enum {
+    OOCSI_PRESENCE_JOIN =
+        0, /* X a channel: handle subscribed to it; X a client: X connected (or handle subscribed to X) */
+    OOCSI_PRESENCE_LEAVE = 1,   /* X a channel: handle left it or disconnected; X a client: X disconnected */
+    OOCSI_PRESENCE_CREATED = 2, /* X a client: X subscribed to a channel */
+    OOCSI_PRESENCE_CLOSED = 3,  /* X a client: X left a channel (unsubscribed, or per channel when it quit) */
+    OOCSI_PRESENCE_REFRESH = 4, /* every few seconds: the subscribers of X now (members) */
+    OOCSI_PRESENCE_TIMEOUT = 5  /* handle was dropped for inactivity */
+} oocsi_presence_kind;
+typedef struct oocsi_presence_event {
+    oocsi_presence_kind kind;
+    const char *target;         /* X */
+    int target_is_client;       /* 1: X is a connected client; 0: a channel (or nothing known) */
+    const char *handle;         /* JOIN, LEAVE, TIMEOUT: who; else NULL */
+    const char *const *members; /* REFRESH: the subscribers of X; else NULL */
+    size_t n_members;
+    int64_t timestamp; /* server clock, ms since the epoch */
+} oocsi_presence_event;
+/** ev and everything in it are borrowed for the call. */
+typedef void (*oocsi_presence_fn)(oocsi_client *c, const oocsi_presence_event *ev, void *user);
+/** Presence events of target (a channel or a client handle, existing or not;
+ *  letters, digits, '_' and '-' only: the servers track no other names).
+ *  A client gets no presence events of its own handle (the server sends
+ *  them as from that handle, and never echoes to the sender); a channel's
+ *  events include its own joins. Events with a key this library does not
+ *  know are skipped. */
+OOCSI_API int oocsi_subscribe_presence(oocsi_client *c, const char *target, oocsi_presence_fn fn, void *user);
+/** Removes (fn, user) as oocsi_unsubscribe_handler() does. The reference
+ *  server ignores leaving presence(X) and keeps sending its events: this
+ *  client then drops them. */
+OOCSI_API int oocsi_unsubscribe_presence(oocsi_client *c, const char *target, oocsi_presence_fn fn, void *user);
+
+/* Meta channels, sent by the server (sender "SERVER") every second while
+ * subscribed. OOCSI_metrics holds numbers: subscribe to it with
+ * oocsi_subscribe() ("uptime", "messagesTotal", "messages", "channels",
+ * "clients"; the hub adds its memory figures). */
+#define OOCSI_META_CLIENTS "OOCSI_clients"
+#define OOCSI_META_CHANNELS "OOCSI_channels"
+#define OOCSI_META_METRICS "OOCSI_metrics"
+/** A list from a meta channel; names and the strings in it are borrowed. */
+typedef void (*oocsi_meta_fn)(oocsi_client *c, const char *meta_channel, const char *const *names, size_t count,
+                              void *user);
+/** Subscribes to a meta channel that lists names: OOCSI_META_CLIENTS (every
+ *  connected client), OOCSI_META_CHANNELS (the public channels), or
+ *  "CHANNEL/?" (the subscribers of CHANNEL); fn gets the list split into
+ *  names. Other names: OOCSI_ERR_INVAL. */
+OOCSI_API int oocsi_subscribe_meta(oocsi_client *c, const char *meta_channel, oocsi_meta_fn fn, void *user);
+/** Removes (fn, user) as oocsi_unsubscribe_handler() does. */
+OOCSI_API int oocsi_unsubscribe_meta(oocsi_client *c, const char *meta_channel, oocsi_meta_fn fn, void *user);
+
 OOCSI_API const char *oocsi_message_sender(const oocsi_message *m);
 OOCSI_API const char *oocsi_message_recipient(const oocsi_message *m);
 /** Milliseconds since the epoch, server clock; 0 if the server sent none. */
@@ -422,7 +542,8 @@ OOCSI_API int oocsi_call_and_collect(oocsi_client *c, const char *channel, const
 OOCSI_API oocsi_variable *oocsi_variable_new(oocsi_client *c, const char *channel, const char *key);
 OOCSI_API void oocsi_variable_free(oocsi_variable *v);
 /** Filters the value locally (min, max, sigma, smoothing) and publishes the
- *  raw value {key: value} on the channel. NAN/INF: OOCSI_ERR_INVAL. */
+ *  raw value {key: value} on the channel (see oocsi_variable_set_mode() for
+ *  the Java client's way). NAN/INF: OOCSI_ERR_INVAL. */
 OOCSI_API int oocsi_variable_set(oocsi_variable *v, double value);
 /** NAN while it has no value (a min or max alone reads as that bound). */
 OOCSI_API double oocsi_variable_get(const oocsi_variable *v);
@@ -464,6 +585,26 @@ OOCSI_API int oocsi_variable_send_on_change(oocsi_variable *v, int on);
 /** Publish to out_channel instead of the variable's channel (which it still
  *  listens on), as separate in and out channels; NULL: back to the channel. */
 OOCSI_API int oocsi_variable_out_channel(oocsi_variable *v, const char *out_channel);
+/** Where the Java and Python clients' variables differ, which one this
+ *  variable follows. OOCSI_VARIABLE_PYTHON (the default): a set publishes
+ *  the value as given, {key: value}, and every receiver applies its own
+ *  bounds; the sigma rule is skipped for a value min/max clamped.
+ *  OOCSI_VARIABLE_JAVA: a set publishes the filtered value (clamped, then
+ *  the sigma rule; never the smoothed mean) plus "handle": "<client
+ *  handle>_<n>" (n numbers the variables of the process), as a Java
+ *  OOCSIVariable does; the sigma rule also applies to a clamped value, once
+ *  the smoothing window holds values. Either mode reads only key from
+ *  incoming messages, so both interoperate with both clients. Any other
+ *  mode: OOCSI_ERR_INVAL. */
+typedef enum { OOCSI_VARIABLE_PYTHON = 0, OOCSI_VARIABLE_JAVA = 1 } oocsi_variable_mode;
+OOCSI_API int oocsi_variable_set_mode(oocsi_variable *v, oocsi_variable_mode mode);
+/** Outgoing throttle: at most one publication per period_ms. A set changes
+ *  the value at once (and runs the change callback), but within the period
+ *  its publication is held back; when the period ends the latest held value
+ *  is sent (earlier held ones never are), by a thread of the variable.
+ *  0 (default) removes the throttle and sends a held value at once, as
+ *  oocsi_variable_free() does; period_ms < 0: OOCSI_ERR_INVAL. */
+OOCSI_API int oocsi_variable_throttle(oocsi_variable *v, int period_ms);
 
 /* ------------------------------------------------ heyOOCSI device descriptions */
 

@@ -75,6 +75,61 @@ int it_endpoint_has_scheme(const char *ep);
  *  plus 2 s. */
 int it_stall_bound_ms(int idle_ms, int timeout_ms);
 
+/* ---------------------------------------------------- server under test */
+
+/* OOCSI_IT_SERVER=java (tcp only) runs a program against the reference Java
+ * server (OOCSI_REFERENCE_DIR/run-java-server, a child process on a free
+ * loopback port, one per program) instead of the hub: it_group_setup()
+ * starts it and points it_url at it, it_hub stays NULL. When Java or the
+ * reference folder is missing the program prints "SKIP: why" and exits 77
+ * (ctest SKIP_RETURN_CODE). support_java.c. */
+
+/** Bound for a JVM to start and welcome a client (busy machine). */
+#define IT_JAVA_START_TIMEOUT (60000 * it_slowdown())
+/** 1 when OOCSI_IT_SERVER=java. */
+int it_server_is_java(void);
+/** The plain tcp port of the server under test (for raw peers). */
+int it_server_port(void);
+/** The port of the server under test that the transport under test uses
+ *  (it_hub_port_in_use(it_hub) with the hub). */
+int it_server_port_in_use(void);
+/** The Java server keeps at most 21 lines waiting for one client and drops
+ *  the oldest beyond that (tests/interop/README.md): a test that sends a
+ *  burst to one receiver waits for delivery after every IT_JAVA_WINDOW
+ *  messages there (a few lines spare for pongs). it_burst_window() is that
+ *  window in java mode, 0 (no pause) with the hub. */
+#define IT_JAVA_WINDOW 16
+int it_burst_window(void);
+/** Stalls (stalled 1) or resumes (0) the server: the hub stops reading
+ *  and writing handle's connection (oocsi_hub_stall_client); the Java
+ *  server process is stopped as a whole (SIGSTOP/SIGCONT: every client
+ *  stalls). 0/-1. */
+int it_server_stall(const char *handle, int stalled);
+/** In java mode: prints "SKIP: needs the hub's <facility>" and skips
+ *  the calling test. No-op with the hub. */
+void it_require_hub(const char *facility);
+/** Why the Java server cannot run here, or NULL. */
+const char *it_java_skip_reason(void);
+/** Starts the Java server on a free port with extra options (NULL-terminated,
+ *  may be NULL), sets it_url to its tcp endpoint and waits (bounded by
+ *  IT_JAVA_START_TIMEOUT) until it welcomes a client. Its output goes to
+ *  <program>.java-server.log next to the program. 0, 1 when it cannot run
+ *  (it_java_skip_reason()), -1 when it did not start (log shown). */
+int it_java_start(const char *const *server_args);
+/** Stops it (SIGTERM, bounded, then SIGKILL) and closes the observer client
+ *  of the waits. Idempotent. */
+void it_java_stop(void);
+/** Stops the server process only (SIGTERM, then SIGKILL): every client sees
+ *  its connection drop; it_java_restart() starts it again. */
+void it_java_kill(void);
+/** Starts it again (killing it first if it runs) on the same port with the
+ *  same options, waiting for the welcome and for the observer client to be
+ *  back. 0/-1. */
+int it_java_restart(void);
+/** Its port, and whether its process is running. */
+int it_java_port(void);
+int it_java_running(void);
+
 /** Starts it_hub (ephemeral port) with o, or the defaults when o is NULL. 0/-1. */
 int it_hub_start(const oocsi_hub_options *o);
 void it_hub_free(void);
@@ -145,9 +200,14 @@ void it_notify(void);
 int it_wait_until(it_cond_fn cond, void *ctx, int timeout_ms);
 /** oocsi_hub_wait_subscribed / oocsi_hub_wait_client that drive the tracked
  *  caller-driven clients while they wait (a caller-driven client's frames
- *  may leave only inside oocsi_loop, e.g. over ws/wss). 1/0. */
+ *  may leave only inside oocsi_loop, e.g. over ws/wss). 1/0. With h NULL in
+ *  java mode (it_hub is NULL there) they ask the Java server instead, with
+ *  its `channels <channel>` / `clients` queries in a loop (each round waits
+ *  for the answer); timeout 0 asks once. */
 int it_wait_subscribed(oocsi_hub *h, const char *handle, const char *channel, int timeout_ms);
 int it_wait_hub_client(oocsi_hub *h, const char *handle, int timeout_ms);
+/** oocsi_hub_wait_client_gone, or in java mode (h NULL) the clients query. */
+int it_wait_client_gone(oocsi_hub *h, const char *handle, int timeout_ms);
 /** Drives tracked caller-driven clients (or just waits) for ms milliseconds.
  *  Only for observation windows ("nothing happens for a while"). */
 void it_pump_for(int ms);
@@ -185,6 +245,12 @@ int it_count_lines(const char *s);
 const char *it_buf_text(const it_buf *b);
 /** Waits until stdout (which 1) or stderr (2) contains needle. 1/0. */
 int it_proc_wait_text(it_proc *p, int which, const char *needle, int timeout_ms);
+/** The port after the last ':' of the first stdout line that contains marker
+ *  (a server announcing "listening on ws://127.0.0.1:PORT/ws"), waiting for
+ *  it up to timeout_ms; fails the test, showing the output, otherwise. */
+int it_proc_port_after(it_proc *p, const char *marker, int timeout_ms);
+/** 1 if an executable called name is on PATH. */
+int it_have_program(const char *name);
 /** Waits until stdout holds at least lines complete lines. 1/0. */
 int it_proc_wait_lines(it_proc *p, int lines, int timeout_ms);
 /** Reads all output until the child exits; its exit code (128 + signal when

@@ -186,12 +186,16 @@ void it_hub_free(void)
 int it_group_setup(void **state)
 {
     (void)state;
+    if (it_server_is_java())
+        return it__java_group_setup();
     return it_hub_start(NULL);
 }
 
 int it_group_teardown(void **state)
 {
     (void)state;
+    if (it_server_is_java())
+        it_java_stop();
     it_hub_free();
     return 0;
 }
@@ -474,7 +478,7 @@ void it_close(oocsi_client *c)
 
 /* Drives the caller-driven clients for about slice ms; 0 if there are none
  * (or none could be driven). */
-static int pump(int slice)
+int it__pump(int slice)
 {
     oocsi_client *list[16];
     int n = 0;
@@ -502,7 +506,7 @@ int it_wait_until(it_cond_fn cond, void *ctx, int timeout_ms)
         if (left <= 0)
             return cond(ctx) ? 1 : 0;
         int slice = left < 10 ? (int)left : 10;
-        if (!pump(slice))
+        if (!it__pump(slice))
             g_wait(gen, left < 20 ? (int)left : 20);
     }
 }
@@ -537,12 +541,16 @@ static int hub_has_client(void *ctx)
 
 int it_wait_subscribed(oocsi_hub *h, const char *handle, const char *channel, int timeout_ms)
 {
+    if (h == NULL && it_server_is_java())
+        return it__java_wait_listed(handle, channel, 1, timeout_ms);
     hub_wait w = {h, handle, channel};
     return it_wait_until(hub_has_subscription, &w, timeout_ms);
 }
 
 int it_wait_hub_client(oocsi_hub *h, const char *handle, int timeout_ms)
 {
+    if (h == NULL && it_server_is_java())
+        return it__java_wait_listed(handle, NULL, 1, timeout_ms);
     hub_wait w = {h, handle, NULL};
     return it_wait_until(hub_has_client, &w, timeout_ms);
 }

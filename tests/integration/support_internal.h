@@ -18,4 +18,11 @@ void it__states_free(it_states *s);
 void it__log_free(it_log *l);
 void it__raw_free(it_raw *r);
 
+/* Drives the tracked caller-driven clients for about slice ms; 0 if none. */
+int it__pump(int slice);
+/* support_java.c: the group setup in java mode (exits 77 with "SKIP: why"
+ * when the server cannot run), and the query loop behind the waits. */
+int it__java_group_setup(void);
+int it__java_wait_listed(const char *handle, const char *channel, int want, int timeout_ms);
+
 #endif

@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -340,5 +341,37 @@ int it_stop_child(int pid, int timeout_ms, int *status)
         return 1;
     kill(pid, SIGKILL);
     (void)it_wait_child(pid, 10000, NULL);
+    return 0;
+}
+
+int it_proc_port_after(it_proc *p, const char *marker, int timeout_ms)
+{
+    if (!it_proc_wait_text(p, 1, marker, timeout_ms)) {
+        fail_msg("no \"%s\" on stdout: \"%s\" (stderr \"%s\")", marker, it_buf_text(&p->out), it_buf_text(&p->err));
+    }
+    const char *t = strstr(it_buf_text(&p->out), marker), *colon = NULL;
+    for (const char *q = t; *q && *q != '\n'; q++) {
+        if (*q == ':') {
+            colon = q;
+        }
+    }
+    int port = colon ? atoi(colon + 1) : 0;
+    assert_true(port > 0);
+    return port;
+}
+
+int it_have_program(const char *name)
+{
+    const char *path = getenv("PATH");
+    char buf[512];
+    while (path && *path) {
+        const char *end = strchr(path, ':');
+        size_t n = end ? (size_t)(end - path) : strlen(path);
+        snprintf(buf, sizeof buf, "%.*s/%s", (int)n, path, name);
+        if (n > 0 && access(buf, X_OK) == 0) {
+            return 1;
+        }
+        path = end ? end + 1 : NULL;
+    }
     return 0;
 }

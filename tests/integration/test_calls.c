@@ -107,7 +107,7 @@ static oocsi_client *responder(const char *channel, const char *name, oocsi_resp
     it_unique(h, sizeof h, "resp");
     oocsi_client *r = it_connect_bg(h);
     assert_int_equal(oocsi_register(r, channel, name, fn, NULL), OOCSI_OK);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, h, channel, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, h, channel, IT_TIMEOUT), 1);
     return r;
 }
 
@@ -275,7 +275,7 @@ static void test_unanswered_call_not_given_to_handlers(void **state)
         oocsi_client *c = it_connect_opts(o);
         it_inbox *in = it_inbox_new();
         assert_int_equal(oocsi_subscribe(c, ch, it_inbox_handler, in), OOCSI_OK);
-        it_raw *p = it_raw_connect(oocsi_hub_port(it_hub), ph);
+        it_raw *p = it_raw_connect(it_server_port(), ph);
         assert_non_null(p);
         assert_int_equal(
             it_raw_send(p, "sendraw %s {\"x\":1,\"_MESSAGE_HANDLE\":\"nope\",\"_MESSAGE_ID\":\"id-x\"}", ch), 0);
@@ -300,7 +300,7 @@ static void test_wire_java_caller(void **state)
     it_unique(ch, sizeof ch, "jcaller");
     it_unique(ph, sizeof ph, "javacaller");
     oocsi_client *r = responder(ch, "double", double_responder);
-    it_raw *p = it_raw_connect(oocsi_hub_port(it_hub), ph);
+    it_raw *p = it_raw_connect(it_server_port(), ph);
     assert_non_null(p);
 
     /* On the channel. */
@@ -384,7 +384,7 @@ static void test_wire_java_and_python_responders(void **state)
     char ch[64], ph[64];
     it_unique(ch, sizeof ch, "jsvc");
     it_unique(ph, sizeof ph, "javaresp");
-    it_raw *p = it_raw_connect(oocsi_hub_port(it_hub), ph);
+    it_raw *p = it_raw_connect(it_server_port(), ph);
     assert_non_null(p);
     assert_int_equal(it_raw_subscribe(p, ch), 0);
     oocsi_client *c = it_connect(NULL); /* caller-driven: call_and_wait drives it */
@@ -548,7 +548,7 @@ static void test_late_response_dropped(void **state)
     it_unique(ch, sizeof ch, "late");
     it_unique(ph, sizeof ph, "lateresp");
     it_unique(h, sizeof h, "latecaller");
-    it_raw *p = it_raw_connect(oocsi_hub_port(it_hub), ph);
+    it_raw *p = it_raw_connect(it_server_port(), ph);
     assert_non_null(p);
     assert_int_equal(it_raw_subscribe(p, ch), 0);
     it_inbox *direct = it_inbox_new();
@@ -832,7 +832,7 @@ static void test_no_nested_callbacks(void **state)
         pthread_mutex_init(&g_nest.lock, NULL);
         g_nest.call_rc = 1;
         g_nest.call_channel = svc;
-        it_raw *p = it_raw_connect(oocsi_hub_port(it_hub), ph);
+        it_raw *p = it_raw_connect(it_server_port(), ph);
         assert_non_null(p);
         assert_int_equal(it_raw_subscribe(p, svc), 0);
         oocsi_client *c = bg ? it_connect_bg(NULL) : it_connect(NULL);

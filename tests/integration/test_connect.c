@@ -65,7 +65,7 @@ static void test_generated_handle(void **state)
         const char *h = oocsi_handle(c);
         if (!is_generated_handle(h))
             fail_msg("variant %d: generated handle '%s' is not OOCSIClient_ + 15 hex", variant, h ? h : "(null)");
-        assert_int_equal(oocsi_hub_wait_client(it_hub, h, IT_TIMEOUT), 1);
+        assert_int_equal(it_wait_hub_client(it_hub, h, IT_TIMEOUT), 1);
         assert_int_equal(oocsi_is_connected(c), 1);
     }
     /* Two generated handles differ. */
@@ -93,7 +93,7 @@ static void test_hash_digits(void **state)
             assert_int_equal(h[i], req[i]);
         }
     }
-    assert_int_equal(oocsi_hub_wait_client(it_hub, h, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_hub_client(it_hub, h, IT_TIMEOUT), 1);
 }
 
 static void test_invalid_handles(void **state)
@@ -136,7 +136,7 @@ static void test_invalid_handles(void **state)
     longest[194] = '\0';
     oocsi_client *c = it_connect(longest);
     assert_string_equal(oocsi_handle(c), longest);
-    assert_int_equal(oocsi_hub_wait_client(it_hub, longest, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_hub_client(it_hub, longest, IT_TIMEOUT), 1);
 }
 
 static void test_welcomed_name_is_used(void **state)
@@ -152,7 +152,7 @@ static void test_welcomed_name_is_used(void **state)
     assert_int_equal(oocsi_options_set_direct_handler(o, it_inbox_handler, direct), OOCSI_OK);
     oocsi_client *c = it_connect_opts(o);
     assert_string_equal(oocsi_handle(c), base);
-    assert_int_equal(oocsi_hub_wait_client(it_hub, base, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_hub_client(it_hub, base, IT_TIMEOUT), 1);
     /* Direct messages to the welcomed name reach the direct handler. */
     oocsi_client *p = it_connect(NULL);
     assert_int_equal(oocsi_send_json(p, base, "{\"to\":\"welcomed\"}"), OOCSI_OK);
@@ -172,7 +172,7 @@ static void test_handle_taken(void **state)
     assert_int_equal(oocsi_is_connected(a), 1);
     /* After closing, the name is free again. */
     it_close(a);
-    assert_int_equal(oocsi_hub_wait_client_gone(it_hub, h, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_client_gone(it_hub, h, IT_TIMEOUT), 1);
     oocsi_client *b = NULL;
     assert_int_equal(try_connect(it_options(h), &b), OOCSI_OK);
     assert_string_equal(oocsi_handle(b), h);
@@ -309,14 +309,14 @@ static void test_endpoint_and_failover(void **state)
     assert_non_null(ep);
     if (!it_endpoint_has_scheme(ep))
         fail_msg("endpoint '%s' is not a %s:// URL", ep, it_transport_name());
-    assert_int_equal(endpoint_port(ep), it_hub_port_in_use(it_hub));
+    assert_int_equal(endpoint_port(ep), it_server_port_in_use());
 
     /* A dead endpoint first, then the hub: the client uses the second. Over
      * tcp the hub is given as a bare "host:port" (which means tcp). */
     char dead[64], live[64];
     it_url_for_port(dead, sizeof dead, it_free_port());
     if (strcmp(it_transport_name(), "tcp") == 0)
-        snprintf(live, sizeof live, "127.0.0.1:%d", oocsi_hub_port(it_hub));
+        snprintf(live, sizeof live, "127.0.0.1:%d", it_server_port());
     else
         snprintf(live, sizeof live, "%s", it_url);
     oocsi_options *o = oocsi_options_new();
@@ -331,7 +331,7 @@ static void test_endpoint_and_failover(void **state)
     assert_non_null(ep);
     if (!it_endpoint_has_scheme(ep))
         fail_msg("endpoint '%s' is not a %s:// URL", ep, it_transport_name());
-    assert_int_equal(endpoint_port(ep), it_hub_port_in_use(it_hub));
+    assert_int_equal(endpoint_port(ep), it_server_port_in_use());
     assert_int_equal(oocsi_is_connected(d), 1);
 }
 
@@ -356,14 +356,14 @@ static void test_close_says_quit(void **state)
     char h[64];
     it_unique(h, sizeof h, "quit");
     oocsi_client *c = it_connect(h);
-    assert_int_equal(oocsi_hub_wait_client(it_hub, h, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_hub_client(it_hub, h, IT_TIMEOUT), 1);
     it_close(c);
-    assert_int_equal(oocsi_hub_wait_client_gone(it_hub, h, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_client_gone(it_hub, h, IT_TIMEOUT), 1);
     /* Also with a running background loop. */
     c = it_connect_bg(h);
-    assert_int_equal(oocsi_hub_wait_client(it_hub, h, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_hub_client(it_hub, h, IT_TIMEOUT), 1);
     it_close(c);
-    assert_int_equal(oocsi_hub_wait_client_gone(it_hub, h, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_client_gone(it_hub, h, IT_TIMEOUT), 1);
     oocsi_close(NULL);
 }
 
@@ -601,7 +601,7 @@ static void test_null_arguments(void **state)
     char ch[64];
     it_unique(ch, sizeof ch, "nullargs");
     assert_int_equal(oocsi_subscribe(c, ch, msg_noop, NULL), OOCSI_OK);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, oocsi_handle(c), ch, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, oocsi_handle(c), ch, IT_TIMEOUT), 1);
     if (it_transport_is_web()) {
         /* oocsi-web has no queries (see codecs/README.md). */
         assert_int_equal(oocsi_clients(c, IT_TIMEOUT, &text), OOCSI_ERR_UNSUPPORTED);

@@ -139,6 +139,7 @@ static void test_full_description(void **state)
     expect_str(c, "icon", "lightbulb");
     expect_str(c, "led_type", "RGB");
     expect_str(c, "ledType", "RGB");
+    expect_str(c, "ledtype", "RGB"); /* the Java client's spelling */
     expect_str(c, "spectrum", "RGB");
     expect_bool(c, "state", 1);
     expect_num(c, "brightness", 128);
@@ -201,6 +202,7 @@ static void test_light_variants_and_invalid(void **state)
         const cJSON *l = get(comps, name);
         expect_str(l, "led_type", types[i]);
         expect_str(l, "ledType", types[i]);
+        expect_str(l, "ledtype", types[i]);
         expect_str(l, "spectrum", spectra[i % 3]);
         expect_num(l, "brightness", 10 * i);
     }
@@ -295,8 +297,8 @@ static void test_commands_and_updates(void **state)
     /* added after on_command: listened to as well; two lights on one channel */
     assert_int_equal(oocsi_device_add_light_spectra(dev, "lamp", lamp, "RGB", "RGB", 0, 0, 0, 0, NULL), OOCSI_OK);
     assert_int_equal(oocsi_device_add_light(dev, "spot", lamp, "DIMMABLE", "WHITE", 0, 0, NULL), OOCSI_OK);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, oocsi_handle(dc), lamp, IT_TIMEOUT), 1);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, oocsi_handle(dc), sw, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, oocsi_handle(dc), lamp, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, oocsi_handle(dc), sw, IT_TIMEOUT), 1);
 
     oocsi_client *ha = it_connect(NULL);
     /* a device's update, not a command */

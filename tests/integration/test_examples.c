@@ -76,6 +76,9 @@ static void variables_agree(void **state)
     ASSERT_OUT(p, "value of second variable: 100\n");
     ASSERT_OUT(p, "value of first variable: 200.1\n");
     ASSERT_OUT(p, "value of first variable: hello world\n");
+    ASSERT_OUT(p, "python mode: here 150, the peer reads 180\n");
+    ASSERT_OUT(p, "java mode: here 150, the peer reads 150\n");
+    ASSERT_OUT(p, "throttled: here 5, the peer reads 5\n");
 }
 
 static void custom_logger_gets_the_lines(void **state)
@@ -144,13 +147,67 @@ static void poll_loop_sends_stdin_lines(void **state)
     expect_exit(p, 0);
 }
 
+/* ---- group behaviours (examples/behaviors/): spatial, awareness, state machine */
+
+static void spatial_route_goes_through_the_middle(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("spatial-route", it_url), 0);
+    ASSERT_OUT(p, "neighbours of spatial_a: [\"spatial_b\"]\n");
+    ASSERT_OUT(p, "neighbours of spatial_b: [\"spatial_a\",\"spatial_c\"]\n");
+    ASSERT_OUT(p, "from spatial_a to spatial_c: through spatial_b\n");
+}
+
+static void awareness_room_knows_the_members(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("awareness-room", it_url), 0);
+    ASSERT_OUT(p, "aware_one knows 2 members\n");
+    ASSERT_OUT(p, "aware_sensor says {\"temperature\":23,\"battery\":80}\n");
+    ASSERT_OUT(p, "aware_two is happy\n");
+}
+
+static void statemachine_lamp_follows_its_transitions(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("statemachine-lamp", it_url), 0);
+    ASSERT_OUT(p, "lamp refuses: oocsi_statemachine_set: no transition from \"dimmed\" to \"on\"\n");
+    ASSERT_OUT(p, "lamp ends off after 6 commands\n");
+}
+
+/* Every server feature in one run: each step waits for its event. */
+static void server_features_all_arrive(void **state)
+{
+    (void)state;
+    it_proc *p = expect_exit(RUN("server-features", it_url), 0);
+    ASSERT_OUT(p, "handled reading 1\nhandled reading 2\n");
+    ASSERT_OUT(p, "over the limit: reading 3\nover the limit: reading 4\n");
+    ASSERT_OUT(p, " joined sf_readings\n");
+    ASSERT_OUT(p, " left sf_readings\n");
+    ASSERT_OUT(p, "sf_news got the announcement\n");
+    ASSERT_OUT(p, "sf_alerts got the announcement\n");
+    ASSERT_OUT(p, "late subscriber got the retained status: open\n");
+    ASSERT_OUT(p, "reminder channel: now\nreminder channel: later\n"); /* the delayed one last */
+    ASSERT_OUT(p, "private channel sf_vault:opensesame: 42\n");
+    ASSERT_OUT(p, "the client list names sf_late_");
+    assert_null(strstr(it_buf_text(&p->out), "handled reading 3"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(channel_send_to_channel_receive),  IT_TEST(direct_send_to_direct_receive),
-        IT_TEST(call_response_answers_both_calls), IT_TEST(variables_agree),
-        IT_TEST(custom_logger_gets_the_lines),     IT_TEST(custom_reconnection_gives_up),
-        IT_TEST(heyoocsi_device_announces_itself), IT_TEST(poll_loop_sends_stdin_lines),
+        IT_TEST(channel_send_to_channel_receive),
+        IT_TEST(direct_send_to_direct_receive),
+        IT_TEST(call_response_answers_both_calls),
+        IT_TEST(variables_agree),
+        IT_TEST(custom_logger_gets_the_lines),
+        IT_TEST(custom_reconnection_gives_up),
+        IT_TEST(heyoocsi_device_announces_itself),
+        IT_TEST(poll_loop_sends_stdin_lines),
+        IT_TEST(spatial_route_goes_through_the_middle),
+        IT_TEST(awareness_room_knows_the_members),
+        IT_TEST(statemachine_lamp_follows_its_transitions),
+        IT_TEST(server_features_all_arrive),
     };
     return cmocka_run_group_tests_name("examples", tests, it_group_setup, it_group_teardown);
 }

@@ -20,6 +20,7 @@
  */
 #define _XOPEN_SOURCE 700
 #include "support.h"
+#include "support_gateway.h"
 #include "support_ws.h"
 #ifdef OOCSI_GATEWAY_TEST_TLS
 #include "support_certs.h"
@@ -51,10 +52,7 @@
 
 /* ------------------------------------------------------------------ the gateway process */
 
-typedef struct gw {
-    pid_t pid;
-    int port;
-} gw;
+typedef it_gw gw;
 
 typedef struct delivered_ctx {
     unsigned long long before;
@@ -65,153 +63,49 @@ static int hub_delivered_more(void *p)
     return oocsi_hub_delivered(it_hub) > ((delivered_ctx *)p)->before;
 }
 
-/* Gateways still running when a test fails: killed by the teardown. */
-static pid_t running[8];
-
-static void gw_track(pid_t pid)
-{
-    for (int i = 0; i < 8; i++) {
-        if (!running[i]) {
-            running[i] = pid;
-            return;
-        }
-    }
-}
-
-static void gw_untrack(pid_t pid)
-{
-    for (int i = 0; i < 8; i++) {
-        if (running[i] == pid) {
-            running[i] = 0;
-        }
-    }
-}
-
 static int gw_teardown(void **state)
 {
-    for (int i = 0; i < 8; i++) {
-        if (running[i]) {
-            kill(running[i], SIGKILL);
-            waitpid(running[i], NULL, 0);
-            running[i] = 0;
-        }
-    }
+    it_gw_kill_all();
     return it_test_teardown(state);
 }
 
 /* Starts the gateway on an ephemeral port with upstream the hub's TCP port
- * (unless extra names its own) plus extra arguments (NULL-terminated); reads the port it prints. */
+ * (unless extra names its own) plus extra arguments (NULL-terminated). */
 static void gw_start(gw *g, const char *const *extra)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
     char upstream[64];
     snprintf(upstream, sizeof upstream, "tcp://127.0.0.1:%d", oocsi_hub_port(it_hub));
-    const char *argv[40];
+    const char *args[40];
     int n = 0;
-    argv[n++] = OOCSI_GATEWAY_PATH;
-    argv[n++] = "--port";
-    argv[n++] = "0";
+    args[n++] = "--port";
+    args[n++] = "0";
     int own_upstream = 0;
     for (int i = 0; extra && extra[i]; i++) {
         own_upstream |= !strcmp(extra[i], "--upstream");
     }
     if (!own_upstream) {
-        argv[n++] = "--upstream";
-        argv[n++] = upstream;
+        args[n++] = "--upstream";
+        args[n++] = upstream;
     }
-    argv[n++] = "--www";
-    argv[n++] = OOCSI_GATEWAY_WWW_DIR;
-    argv[n++] = "--ping-interval";
-    argv[n++] = "1000";
-    for (int i = 0; extra && extra[i] && n < 38; i++) {
-        argv[n++] = extra[i];
+    args[n++] = "--www";
+    args[n++] = OOCSI_GATEWAY_WWW_DIR;
+    args[n++] = "--ping-interval";
+    args[n++] = "1000";
+    for (int i = 0; extra && extra[i] && n < 39; i++) {
+        args[n++] = extra[i];
     }
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        /* a small allocator quarantine, so that RSS under ASan measures the gateway */
-        const char *old = getenv("ASAN_OPTIONS");
-        char asan[512];
-        snprintf(asan, sizeof asan, "%s%squarantine_size_mb=8", old ? old : "", old && *old ? ":" : "");
-        setenv("ASAN_OPTIONS", asan, 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    char line[256];
-    size_t len = 0;
-    int64_t dl = it_now_ms() + 10000;
-    g->pid = pid;
-    g->port = 0;
-    while (len + 1 < sizeof line && it_now_ms() < dl) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        if (poll(&p, 1, (int)(dl - it_now_ms())) <= 0) {
-            continue;
-        }
-        ssize_t r = read(fds[0], line + len, 1);
-        if (r <= 0) {
-            break;
-        }
-        len++;
-        if (line[len - 1] == '\n') {
-            break;
-        }
-    }
-    close(fds[0]);
-    line[len] = '\0';
-    const char *colon = strrchr(line, ':');
-    if (colon) {
-        g->port = atoi(colon + 1);
-    }
-    gw_track(pid);
-    if (g->port <= 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
-        fail_msg("the gateway did not report its port (got \"%s\")", line);
-    }
+    args[n] = NULL;
+    it_gw_start(g, OOCSI_GATEWAY_PATH, args);
 }
 
-/* SIGTERM, and the gateway must exit 0 within 15 s. */
 static void gw_stop(gw *g)
 {
-    if (g->pid <= 0) {
-        return;
-    }
-    int status = 0;
-    if (!it_stop_child(g->pid, 15000, &status)) {
-        gw_untrack(g->pid);
-        g->pid = 0;
-        fail_msg("the gateway did not exit on SIGTERM");
-    }
-    gw_untrack(g->pid);
-    g->pid = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fail_msg("the gateway exited with status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    }
+    it_gw_stop(g);
 }
 
 static long gw_rss_kb(const gw *g)
 {
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%d/status", (int)g->pid);
-    FILE *f = fopen(path, "r");
-    long kb = -1;
-    if (!f) {
-        return -1;
-    }
-    while (fgets(line, sizeof line, f)) {
-        if (!strncmp(line, "VmRSS:", 6)) {
-            kb = strtol(line + 6, NULL, 10);
-        }
-    }
-    fclose(f);
-    return kb;
+    return it_gw_rss_kb(g);
 }
 
 /* ------------------------------------------------------------------ a minimal WebSocket client */

@@ -18,6 +18,7 @@
  */
 #define _XOPEN_SOURCE 700
 #include "support.h"
+#include "support_gateway.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,17 +43,13 @@
 
 /* ------------------------------------------------------------------ the gateway process */
 
-static pid_t gw_pid;
-static int gw_port;
+static it_gw gw;
 static char gw_handle[64]; /* --http-handle */
 
 static int gw_teardown(void **state)
 {
-    if (gw_pid > 0) {
-        kill(gw_pid, SIGKILL);
-        waitpid(gw_pid, NULL, 0);
-        gw_pid = 0;
-    }
+    it_gw_kill_all();
+    gw.pid = 0;
     return it_test_teardown(state);
 }
 
@@ -61,63 +58,31 @@ static int gw_teardown(void **state)
  * the HTTP API's client is on the hub unless wait_client is 0. */
 static void gw_start_up(const char *upstream, int wait_client, const char *const *extra)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
     char url[64];
     snprintf(url, sizeof url, "tcp://127.0.0.1:%d", oocsi_hub_port(it_hub));
     it_unique(gw_handle, sizeof gw_handle, "gwhttp");
-    const char *argv[40];
+    const char *args[40];
     int n = 0;
-    argv[n++] = OOCSI_GATEWAY_PATH;
-    argv[n++] = "--port";
-    argv[n++] = "0";
-    argv[n++] = "--url";
-    argv[n++] = upstream ? upstream : url;
-    argv[n++] = "--www";
-    argv[n++] = OOCSI_GATEWAY_WWW_DIR;
-    argv[n++] = "--ping-interval";
-    argv[n++] = "200";
-    argv[n++] = "--connect-timeout";
-    argv[n++] = "1000";
-    argv[n++] = "--http-handle";
-    argv[n++] = gw_handle;
-    for (int i = 0; extra && extra[i] && n < 38; i++) {
-        argv[n++] = extra[i];
+    const char *fixed[] = {"--port",
+                           "0",
+                           "--url",
+                           upstream ? upstream : url,
+                           "--www",
+                           OOCSI_GATEWAY_WWW_DIR,
+                           "--ping-interval",
+                           "200",
+                           "--connect-timeout",
+                           "1000",
+                           "--http-handle",
+                           gw_handle};
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        args[n++] = fixed[i];
     }
-    argv[n] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+    for (int i = 0; extra && extra[i] && n < 39; i++) {
+        args[n++] = extra[i];
     }
-    close(fds[1]);
-    gw_pid = pid;
-    char line[256];
-    size_t len = 0;
-    int64_t dl = it_now_ms() + 10000;
-    while (len + 1 < sizeof line && it_now_ms() < dl) {
-        struct pollfd p = {fds[0], POLLIN, 0};
-        if (poll(&p, 1, (int)(dl - it_now_ms())) <= 0) {
-            continue;
-        }
-        if (read(fds[0], line + len, 1) <= 0) {
-            break;
-        }
-        if (line[len++] == '\n') {
-            break;
-        }
-    }
-    close(fds[0]);
-    line[len] = '\0';
-    const char *colon = strrchr(line, ':');
-    gw_port = colon ? atoi(colon + 1) : 0;
-    if (gw_port <= 0) {
-        fail_msg("the gateway did not report its port (got \"%s\")", line);
-    }
+    args[n] = NULL;
+    it_gw_start(&gw, OOCSI_GATEWAY_PATH, args);
     if (wait_client) {
         assert_true(oocsi_hub_wait_client(it_hub, gw_handle, TMO));
     }
@@ -131,15 +96,7 @@ static void gw_start(const char *const *extra)
 /* SIGTERM; the gateway must exit 0. */
 static void gw_stop(void)
 {
-    int status = 0;
-    if (!it_stop_child(gw_pid, 15000, &status)) {
-        fail_msg("the gateway did not exit on SIGTERM");
-    }
-    gw_pid = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        fail_msg("the gateway exited with status %d (signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
-                 WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-    }
+    it_gw_stop(&gw);
 }
 
 /* ------------------------------------------------------------------ a tiny HTTP client */
@@ -236,10 +193,10 @@ static void read_response(int fd, resp *r)
  * each ending in \r\n (may be ""). */
 static void request(const char *method, const char *path, const char *headers, const char *body, resp *r)
 {
-    int fd = tcp_connect(gw_port, 0);
+    int fd = tcp_connect(gw.port, 0);
     char head[1024];
     size_t bl = body ? strlen(body) : 0;
-    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s", method, path, gw_port,
+    int n = snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s", method, path, gw.port,
                      headers ? headers : "");
     if (body) {
         n += snprintf(head + n, sizeof head - (size_t)n, "Content-Length: %zu\r\n", bl);
@@ -285,7 +242,7 @@ typedef struct sse {
 static void sse_open(sse *s, const char *channel, const char *origin, int rcvbuf)
 {
     memset(s, 0, sizeof *s);
-    s->fd = tcp_connect(gw_port, rcvbuf);
+    s->fd = tcp_connect(gw.port, rcvbuf);
     char req[512];
     int n = snprintf(req, sizeof req,
                      "GET /events/%s HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n%s%s%s\r\n", channel,
@@ -456,7 +413,7 @@ static void test_post_errors(void **state)
     expect(&r, 405, "POST");
 
     /* too large: refused from the Content-Length, before the body */
-    int fd = tcp_connect(gw_port, 0);
+    int fd = tcp_connect(gw.port, 0);
     char head[256];
     int n =
         snprintf(head, sizeof head,
@@ -544,7 +501,7 @@ static void test_events_stream(void **state)
     cJSON_Delete(j);
 
     /* SIGTERM: the stream ends with a comment and EOF, the gateway exits 0 */
-    kill(gw_pid, SIGTERM);
+    kill(gw.pid, SIGTERM);
     int rc, ended = 0;
     while ((rc = sse_next(&s, ev, sizeof ev, TMO)) == 1) {
         ended |= strstr(ev, "shutting down") != NULL;

@@ -17,59 +17,29 @@
 #error "OOCSI_REFERENCE_DIR must name shared/reference"
 #endif
 
-#define JAVA_START_TIMEOUT 60000 /* a JVM starts slowly on a busy machine */
-
-static it_proc *server;
 static char url[64];
 static const char *skip_reason;
 
-static int java_available(void)
-{
-    const char *path = getenv("PATH");
-    char buf[512];
-    while (path && *path) {
-        const char *end = strchr(path, ':');
-        size_t n = end ? (size_t)(end - path) : strlen(path);
-        snprintf(buf, sizeof buf, "%.*s/java", (int)n, path);
-        if (access(buf, X_OK) == 0)
-            return 1;
-        path = end ? end + 1 : NULL;
-    }
-    return 0;
-}
-
+/* The server (support_java.c: a free port, UTF-8, a bounded wait for the
+ * welcome) for the whole group, with one user account. */
 static int group_setup(void **state)
 {
-    static char script[512], port[16];
-    snprintf(script, sizeof script, "%s/run-java-server", OOCSI_REFERENCE_DIR);
-    if (access(script, X_OK) != 0) {
-        skip_reason = "the reference folder (shared/reference/run-java-server) is missing";
-        return it_group_setup(state);
-    }
-    if (!java_available()) {
-        skip_reason = "no java on PATH (Debian: apt-get install default-jre-headless)";
-        return it_group_setup(state);
-    }
-    /* Under a C/POSIX locale the JVM reads and writes lines as ASCII and turns
-     * every non-ASCII character into '?'; OOCSI is UTF-8. */
-    if (!getenv("JAVA_TOOL_OPTIONS"))
-        setenv("JAVA_TOOL_OPTIONS", "-Dfile.encoding=UTF-8", 1);
-    snprintf(port, sizeof port, "%d", it_free_port());
-    snprintf(url, sizeof url, "tcp://127.0.0.1:%s", port);
-    server = it_proc_startv(script, NULL, (const char *const[]){port, "-users", "alice:pw", NULL});
-    it_proc_keep(server); /* the server lives for the whole group */
-    return it_group_setup(state);
+    int rc = it_java_start((const char *const[]){"-users", "alice:pw", NULL});
+    if (rc == 1)
+        skip_reason = it_java_skip_reason();
+    (void)state;
+    snprintf(url, sizeof url, "%s", it_url);
+    return rc < 0 ? -1 : 0;
 }
 
 static int group_teardown(void **state)
 {
-    if (server)
-        it_proc_release(server);
-    return it_group_teardown(state);
+    (void)state;
+    it_java_stop();
+    return 0;
 }
 
-/* A client of the Java server: retried while its listener is not up yet
- * (each retry waits, bounded, on the server's output). */
+/* A client of the Java server. */
 static oocsi_client *java_client(const char *handle)
 {
     if (skip_reason) {
@@ -77,23 +47,15 @@ static oocsi_client *java_client(const char *handle)
         skip();
     }
     oocsi_client *c = NULL;
-    for (int i = 0; i < JAVA_START_TIMEOUT / 100; i++) {
-        oocsi_options *o = oocsi_options_new();
-        oocsi_options_set_handle(o, handle);
-        oocsi_options_add_endpoint(o, url);
-        oocsi_options_set_logger(o, NULL, NULL);
-        int rc = oocsi_connect(&c, o);
-        oocsi_options_free(o);
-        if (rc == OOCSI_OK)
-            return it_track(c);
-        if (rc != OOCSI_ERR_CONNECT)
-            fail_msg("connect as %s: %s (%s)", handle, oocsi_strerror(rc), oocsi_last_error(NULL));
-        /* not listening yet: wait (bounded) on the server's output */
-        if (it_proc_wait_text(server, 2, "Exception", 100))
-            fail_msg("the Java server failed:\n%s", it_buf_text(&server->err));
-    }
-    fail_msg("the Java server never accepted a connection at %s", url);
-    return NULL;
+    oocsi_options *o = oocsi_options_new();
+    oocsi_options_set_handle(o, handle);
+    oocsi_options_add_endpoint(o, url);
+    oocsi_options_set_logger(o, NULL, NULL);
+    int rc = oocsi_connect(&c, o);
+    oocsi_options_free(o);
+    if (rc != OOCSI_OK)
+        fail_msg("connect as %s: %s (%s)", handle, oocsi_strerror(rc), oocsi_last_error(NULL));
+    return it_track(c);
 }
 
 static void channel_and_direct_messages(void **state)
@@ -272,7 +234,7 @@ static void python_peer(void **state)
     it_proc *py =
         it_proc_startv("/usr/bin/python3", NULL,
                        (const char *const[]){OOCSI_PYTHON_PEER, OOCSI_REFERENCE_DIR, port, ch_in, ch_out, NULL});
-    if (!it_proc_wait_text(py, 1, "ready", JAVA_START_TIMEOUT))
+    if (!it_proc_wait_text(py, 1, "ready", IT_JAVA_START_TIMEOUT))
         fail_msg("the Python peer did not start:\n%s\n%s", it_buf_text(&py->out), it_buf_text(&py->err));
     /* Python -> C */
     assert_true(it_inbox_wait(in, 1, IT_TIMEOUT));

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static oocsi_client *connect_direct(const char *prefix, it_inbox *direct)
 {
@@ -210,24 +211,29 @@ static void test_poll_integration(void **state)
         assert_true(oocsi_fd(a) >= 0);
     assert_int_equal(oocsi_subscribe(a, ch, it_inbox_handler, in), OOCSI_OK);
 
-    /* Receiving. */
+    /* Receiving (on the Java server in windows: its drop queue). */
+    const int window = it_burst_window() ? it_burst_window() : 100;
+    int64_t deadline = it_now_ms() + IT_TIMEOUT;
     for (int i = 0; i < 100; i++) {
         char json[32];
         snprintf(json, sizeof json, "{\"i\":%d}", i);
         assert_int_equal(oocsi_send_json(b, ch, json), OOCSI_OK);
+        while ((i + 1) % window == 0 && it_inbox_count(in) < i + 1 && it_now_ms() < deadline)
+            poll_step(a, 100);
     }
-    int64_t deadline = it_now_ms() + IT_TIMEOUT;
     while (it_inbox_count(in) < 100 && it_now_ms() < deadline)
         poll_step(a, 100);
     assert_int_equal(it_inbox_count(in), 100);
 
     /* Sending: the poll loop writes what oocsi_send queued. */
+    deadline = it_now_ms() + IT_TIMEOUT;
     for (int i = 0; i < 100; i++) {
         char json[32];
         snprintf(json, sizeof json, "{\"i\":%d}", i);
         assert_int_equal(oocsi_send_json(a, oocsi_handle(b), json), OOCSI_OK);
+        while ((i + 1) % window == 0 && it_inbox_count(b_direct) < i + 1 && it_now_ms() < deadline)
+            poll_step(a, 100);
     }
-    deadline = it_now_ms() + IT_TIMEOUT;
     while (it_inbox_count(b_direct) < 100 && it_now_ms() < deadline)
         poll_step(a, 100);
     assert_int_equal(it_inbox_count(b_direct), 100);
@@ -281,13 +287,13 @@ static void test_poll_keepalive_timer(void **state)
         if (next < 0 || next > 800)
             fail_msg("oocsi_next_timeout_ms = %d with keep-alive 300/800 ms", next);
     }
-    assert_int_equal(oocsi_hub_stall_client(it_hub, h, 1), 0);
+    assert_int_equal(it_server_stall(h, 1), 0);
     int64_t t0 = it_now_ms();
     deadline = t0 + IT_HANG_MS;
     while (it_states_count(st) < 2 && it_now_ms() < deadline)
         poll_step(a, 3000);
     int64_t dt = it_now_ms() - t0;
-    oocsi_hub_stall_client(it_hub, h, 0);
+    it_server_stall(h, 0);
     if (it_states_count(st) < 2)
         fail_msg("%s: the stall was never detected (keep-alive 300/800 ms)", it_transport_name());
     assert_int_equal(it_states_at(st, 1, NULL), OOCSI_STATE_OFFLINE);
@@ -302,12 +308,37 @@ static void test_poll_keepalive_timer(void **state)
 }
 
 /* Several threads send on one client while its loop thread receives. */
+typedef struct multi {
+    pthread_mutex_t lock;
+    pthread_cond_t moved; /* a message counted */
+    int next[8];
+    int total;
+    int disorder;
+} multi;
+
 typedef struct sender {
     oocsi_client *c;
     const char *to;
     int t, n;
     int errors;
+    multi *rx;  /* the receiver's counts */
+    int window; /* 0, or wait for delivery after every window messages */
 } sender;
+
+/* Waits (bounded) until rx counted n messages of sender t, or one out of order. */
+static int sender_wait(multi *rx, int t, int n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += IT_TIMEOUT / 1000;
+    pthread_mutex_lock(&rx->lock);
+    int rc = 0;
+    while (rx->next[t] < n && !rx->disorder && rc == 0)
+        rc = pthread_cond_timedwait(&rx->moved, &rx->lock, &ts);
+    int ok = rx->next[t] >= n;
+    pthread_mutex_unlock(&rx->lock);
+    return ok;
+}
 
 static void *sender_main(void *arg)
 {
@@ -319,17 +350,12 @@ static void *sender_main(void *arg)
         cJSON_SetNumberValue(i, k);
         if (oocsi_send(s->c, s->to, o) != OOCSI_OK)
             s->errors++;
+        if (s->window && (k + 1) % s->window == 0 && !sender_wait(s->rx, s->t, k + 1))
+            break;
     }
     cJSON_Delete(o);
     return NULL;
 }
-
-typedef struct multi {
-    pthread_mutex_t lock;
-    int next[8];
-    int total;
-    int disorder;
-} multi;
 
 static void multi_handler(oocsi_client *c, const oocsi_message *m, void *user)
 {
@@ -344,6 +370,7 @@ static void multi_handler(oocsi_client *c, const oocsi_message *m, void *user)
     else
         mu->next[t]++;
     int total = ++mu->total;
+    pthread_cond_broadcast(&mu->moved);
     pthread_mutex_unlock(&mu->lock);
     if (total % 100 == 0)
         it_notify();
@@ -375,6 +402,10 @@ static void test_concurrent_senders(void **state)
     memset(&recv_s, 0, sizeof recv_s);
     pthread_mutex_init(&recv_b.lock, NULL);
     pthread_mutex_init(&recv_s.lock, NULL);
+    pthread_cond_init(&recv_b.moved, NULL);
+    pthread_cond_init(&recv_s.moved, NULL);
+    /* On the Java server (its drop queue) the T senders to b share a window. */
+    const int window = it_burst_window();
     oocsi_client *s = it_connect_bg(NULL);
     oocsi_client *b = it_connect_bg(NULL);
     assert_int_equal(oocsi_subscribe(b, out_ch, multi_handler, &recv_b), OOCSI_OK);
@@ -383,11 +414,11 @@ static void test_concurrent_senders(void **state)
     sender snd[T + 1];
     pthread_t th[T + 1];
     for (int t = 0; t < T; t++) {
-        snd[t] = (sender){s, out_ch, t, N, 0};
+        snd[t] = (sender){s, out_ch, t, N, 0, &recv_b, window / T};
         assert_int_equal(pthread_create(&th[t], NULL, sender_main, &snd[t]), 0);
     }
     /* Meanwhile s's loop thread receives a stream from b. */
-    snd[T] = (sender){b, in_ch, 0, BACK, 0};
+    snd[T] = (sender){b, in_ch, 0, BACK, 0, &recv_s, window};
     assert_int_equal(pthread_create(&th[T], NULL, sender_main, &snd[T]), 0);
     for (int t = 0; t <= T; t++)
         pthread_join(th[t], NULL);
@@ -398,6 +429,8 @@ static void test_concurrent_senders(void **state)
     it_close(b);
     pthread_mutex_destroy(&recv_b.lock);
     pthread_mutex_destroy(&recv_s.lock);
+    pthread_cond_destroy(&recv_b.moved);
+    pthread_cond_destroy(&recv_s.moved);
     for (int t = 0; t <= T; t++)
         assert_int_equal(snd[t].errors, 0);
     assert_true(ok_b);
@@ -453,10 +486,14 @@ static void test_concurrent_subscribe(void **state)
         it_unique(cs[i].channel, sizeof cs[i].channel, "churn");
         assert_int_equal(pthread_create(&th[i], NULL, churn_main, &cs[i]), 0);
     }
+    /* On the Java server in windows (its drop queue; c's pongs count too). */
+    const int window = it_burst_window() ? it_burst_window() / 2 : 50;
     for (int i = 0; i < 50; i++) {
         char json[32];
         snprintf(json, sizeof json, "{\"i\":%d}", i);
         assert_int_equal(oocsi_send_json(p, ch, json), OOCSI_OK);
+        if ((i + 1) % window == 0)
+            assert_int_equal(it_inbox_wait(in, i + 1, IT_TIMEOUT), 1);
     }
     for (int i = 0; i < 3; i++)
         pthread_join(th[i], NULL);

@@ -56,7 +56,7 @@ static void test_blocked_call_bounds_waiting_messages(void **state)
     it_unique(svc, sizeof svc, "pendsvc");
     oocsi_client *r = it_connect_bg(NULL);
     assert_int_equal(oocsi_register(r, svc, "flood", flooding_responder, NULL), OOCSI_OK);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, oocsi_handle(r), svc, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, oocsi_handle(r), svc, IT_TIMEOUT), 1);
 
     it_inbox *in = it_inbox_new();
     it_log *log = it_log_new();

@@ -52,7 +52,8 @@ static void test_clients(void **state)
     assert_null(strchr(out, ' '));
     assert_true(list_has(out, ",", oocsi_handle(a)));
     assert_true(list_has(out, ",", oocsi_handle(b)));
-    assert_int_equal(list_len(out, ","), oocsi_hub_client_count(it_hub));
+    if (it_hub) /* the Java server has no count to compare with */
+        assert_int_equal(list_len(out, ","), oocsi_hub_client_count(it_hub));
     oocsi_free(out);
     out = NULL;
     /* Caller-driven client too. */
@@ -202,12 +203,12 @@ static void test_query_timeout_then_correct(void **state)
     it_unique(ch, sizeof ch, "qstallch");
     oocsi_client *a = it_connect_bg(h);
     assert_int_equal(oocsi_subscribe(a, ch, msg_noop, NULL), OOCSI_OK);
-    assert_int_equal(oocsi_hub_stall_client(it_hub, h, 1), 0);
+    assert_int_equal(it_server_stall(h, 1), 0);
     char *out = NULL;
     int64_t t0 = it_now_ms();
     int rc = oocsi_clients(a, 300, &out);
     int64_t dt = it_now_ms() - t0;
-    assert_int_equal(oocsi_hub_stall_client(it_hub, h, 0), 0);
+    assert_int_equal(it_server_stall(h, 0), 0);
     assert_int_equal(rc, OOCSI_ERR_TIMEOUT);
     assert_null(out);
     if (dt < 250 || dt > IT_HANG_MS)

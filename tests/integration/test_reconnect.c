@@ -11,23 +11,47 @@
 
 static int g_hub_stopped;
 
+/* The server under test stops (every connection drops) and starts again on
+ * the same port: the hub in-process, the Java server as a new process. */
 static void hub_stop(void)
 {
-    assert_int_equal(oocsi_hub_stop(it_hub), 0);
+    if (it_server_is_java())
+        it_java_kill();
+    else
+        assert_int_equal(oocsi_hub_stop(it_hub), 0);
     g_hub_stopped = 1;
 }
 
 static void hub_restart(void)
 {
-    assert_int_equal(oocsi_hub_restart(it_hub), 0);
+    if (it_server_is_java())
+        assert_int_equal(it_java_restart(), 0);
+    else
+        assert_int_equal(oocsi_hub_restart(it_hub), 0);
     g_hub_stopped = 0;
+}
+
+/* The server drops the client's connection: the hub drops that one; the
+ * Java server has no such facility and is restarted instead (every client
+ * drops; the clients' reconnect attempts fail until it is back). */
+static void server_drops(const char *handle)
+{
+    if (it_server_is_java()) {
+        hub_stop();
+        hub_restart();
+    } else {
+        assert_int_equal(oocsi_hub_drop_client(it_hub, handle), 0);
+    }
 }
 
 static int teardown(void **state)
 {
     it_test_teardown(state);
     if (g_hub_stopped) {
-        oocsi_hub_restart(it_hub);
+        if (it_server_is_java())
+            (void)it_java_restart();
+        else
+            oocsi_hub_restart(it_hub);
         g_hub_stopped = 0;
     }
     return 0;
@@ -122,15 +146,15 @@ static void test_drop_restores_everything(void **state)
     oocsi_client *b = it_connect_bg(NULL);
     assert_int_equal(it_states_count(a.states), 1);
 
-    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    server_drops(a.handle);
     int err = 0;
     int on = wait_reconnect(&a, 1, &err);
     assert_int_not_equal(err, OOCSI_OK);
     assert_int_equal(oocsi_is_connected(a.c), 1);
     assert_string_equal(oocsi_handle(a.c), a.handle);
     assert_non_null(it_states_endpoint(a.states, on));
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, svc, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, a.handle, svc, IT_TIMEOUT), 1);
 
     assert_int_equal(oocsi_send_json(b, ch, "{\"after\":1}"), OOCSI_OK);
     assert_int_equal(it_inbox_wait(chan, 1, IT_TIMEOUT), 1);
@@ -141,7 +165,7 @@ static void test_drop_restores_everything(void **state)
     cJSON_Delete(req);
     cJSON_Delete(resp);
     /* The variable's channel is subscribed again too. */
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, vch, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, a.handle, vch, IT_TIMEOUT), 1);
     assert_int_equal(oocsi_send_json(b, vch, "{\"v\":12.5}"), OOCSI_OK);
     assert_int_equal(oocsi_send_json(b, a.handle, "{\"flush\":\"v\"}"), OOCSI_OK);
     int flushed = it_inbox_wait_str(a.direct, "flush", "v", IT_TIMEOUT);
@@ -156,6 +180,7 @@ static void test_drop_restores_everything(void **state)
 static void test_offline_sends_after_drop(void **state)
 {
     (void)state;
+    it_require_hub("oocsi_hub_drop_client (a squatter takes the name before the client is back)");
     enum { N = 50 };
     char ch[64];
     it_unique(ch, sizeof ch, "offline_ch");
@@ -172,7 +197,7 @@ static void test_offline_sends_after_drop(void **state)
     assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 0);
     /* A squatter takes the name: a's reconnect attempts get "name already
      * registered" (transient) until it leaves. */
-    it_raw *squatter = it_raw_connect(oocsi_hub_port(it_hub), a.handle);
+    it_raw *squatter = it_raw_connect(it_server_port(), a.handle);
     if (!squatter)
         fail_msg("the client was back before the squatter (first retry far earlier than 500 ms?)");
     for (int i = 0; i < N; i++)
@@ -236,10 +261,10 @@ static void test_hub_restart(void **state)
     assert_int_equal(it_inbox_count(a.direct), N + 1);
     assert_sequence(a.direct, 0, N + 1);
 
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, svc, IT_TIMEOUT), 1);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, late, IT_TIMEOUT), 1);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, b.handle, ch2, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, a.handle, svc, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, a.handle, late, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, b.handle, ch2, IT_TIMEOUT), 1);
     assert_int_equal(oocsi_send_json(b.c, ch, "{\"to\":\"a\"}"), OOCSI_OK);
     assert_int_equal(oocsi_send_json(b.c, late, "{\"to\":\"late\"}"), OOCSI_OK);
     assert_int_equal(oocsi_send_json(a.c, ch2, "{\"to\":\"b\"}"), OOCSI_OK);
@@ -285,7 +310,7 @@ static void test_max_attempts_then_closed(void **state)
     assert_true(it_log_count(log, OOCSI_LOG_WARN) > 0);
     /* The hub coming back changes nothing. */
     hub_restart();
-    assert_int_equal(oocsi_hub_wait_client(it_hub, a.handle, 300), 0);
+    assert_int_equal(it_wait_hub_client(it_hub, a.handle, 300), 0);
     assert_int_equal(oocsi_loop(a.c, 0), OOCSI_ERR_CLOSED);
 }
 
@@ -296,7 +321,7 @@ static void test_zero_attempts(void **state)
     assert_int_equal(oocsi_options_set_max_reconnect_attempts(o, 0), OOCSI_OK);
     watched a;
     watched_connect(&a, "never", o, 1);
-    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    server_drops(a.handle);
     int closed = it_states_wait_for(a.states, 1, OOCSI_STATE_CLOSED, IT_TIMEOUT);
     assert_true(closed >= 0);
     for (int i = 1; i < closed; i++)
@@ -375,16 +400,16 @@ static void test_keepalive_detects_stall(void **state)
                  it_transport_name(), err, oocsi_strerror(err), healthy_ms);
     }
     assert_int_equal(oocsi_is_connected(a.c), 1);
-    assert_int_equal(oocsi_hub_wait_client(it_hub, a.handle, 0), 1);
+    assert_int_equal(it_wait_hub_client(it_hub, a.handle, 0), 1);
 
     /* The hub stops reading and writing: only the keep-alive can notice.
      * Over ws/wss that is the WebSocket ping/pong (whole seconds). */
-    assert_int_equal(oocsi_hub_stall_client(it_hub, a.handle, 1), 0);
+    assert_int_equal(it_server_stall(a.handle, 1), 0);
     int64_t t0 = it_now_ms();
     int off = it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_HANG_MS);
     int64_t dt = it_now_ms() - t0;
     if (off < 0) {
-        oocsi_hub_stall_client(it_hub, a.handle, 0);
+        it_server_stall(a.handle, 0);
         fail_msg("%s: a stalled connection was never detected (keep-alive 500/2000 ms)", it_transport_name());
     }
     /* The hub still holds the name on the stalled connection: reconnect
@@ -392,7 +417,7 @@ static void test_keepalive_detects_stall(void **state)
      * (see codecs/README.md). Observe that for a second, then let the hub see the
      * old connection's end so that the name is free again. */
     it_pump_for(1000);
-    oocsi_hub_stall_client(it_hub, a.handle, 0);
+    it_server_stall(a.handle, 0);
     assert_int_equal(it_states_wait_for(a.states, off + 1, OOCSI_STATE_CLOSED, 0), -1);
     int err = 0;
     it_states_at(a.states, off, &err);
@@ -404,7 +429,7 @@ static void test_keepalive_detects_stall(void **state)
     if (!it_transport_is_web() && dt < 1500 * k)
         fail_msg("OFFLINE %lld ms after the stall: before the 2000 ms silence timeout", (long long)dt);
     assert_true(it_states_wait_for(a.states, off + 1, OOCSI_STATE_CONNECTED, 3 * IT_TIMEOUT) >= 0);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT), 1);
     assert_int_equal(oocsi_send_json(b, ch, "{\"back\":true}"), OOCSI_OK);
     assert_int_equal(it_inbox_wait(chan, 1, IT_TIMEOUT), 1);
     print_message("stall detected after %lld ms\n", (long long)dt);
@@ -427,7 +452,7 @@ static void test_failover_on_reconnect(void **state)
     watched_connect(&a, "failover", o, 1);
     char port2[16], port1[16];
     snprintf(port2, sizeof port2, ":%d", it_hub_port_in_use(hub2));
-    snprintf(port1, sizeof port1, ":%d", it_hub_port_in_use(it_hub));
+    snprintf(port1, sizeof port1, ":%d", it_server_port_in_use());
     const char *ep = oocsi_endpoint(a.c);
     int first_ok = ep && strstr(ep, port2) != NULL && it_endpoint_has_scheme(ep);
     oocsi_hub_stop(hub2);
@@ -435,7 +460,7 @@ static void test_failover_on_reconnect(void **state)
     int on = off < 0 ? -1 : it_states_wait_for(a.states, off + 1, OOCSI_STATE_CONNECTED, 3 * IT_TIMEOUT);
     const char *ep2 = on >= 0 ? it_states_endpoint(a.states, on) : NULL;
     int second_ok = ep2 && strstr(ep2, port1) != NULL && it_endpoint_has_scheme(ep2);
-    int registered = oocsi_hub_wait_client(it_hub, a.handle, IT_TIMEOUT);
+    int registered = it_wait_hub_client(it_hub, a.handle, IT_TIMEOUT);
     it_close(a.c);
     oocsi_hub_free(hub2);
     if (!first_ok)
@@ -494,7 +519,7 @@ static void test_first_retry_fast(void **state)
     oocsi_options *o = retry_logged_options();
     watched a;
     watched_connect(&a, "fastretry", o, 1);
-    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    server_drops(a.handle);
     int err = 0;
     wait_reconnect(&a, 1, &err);
     int ms = retry_at(0);
@@ -510,6 +535,7 @@ static void test_first_retry_fast(void **state)
 static void test_quick_drops_back_off(void **state)
 {
     (void)state;
+    it_require_hub("oocsi_hub_drop_client (five drops right after the welcome)");
     oocsi_options *o = retry_logged_options();
     assert_int_equal(oocsi_options_set_reconnect_delay(o, 100, 3200), OOCSI_OK);
     watched a;
@@ -534,6 +560,7 @@ static void test_quick_drops_back_off(void **state)
 static void test_handle_taken_on_reconnect_is_retried(void **state)
 {
     (void)state;
+    it_require_hub("oocsi_hub_drop_client (the name taken before the client is back)");
     oocsi_options *o = it_options(NULL);
     /* Slow first retry, so the impostor below takes the name first. */
     assert_int_equal(oocsi_options_set_reconnect_delay(o, 300, 600), OOCSI_OK);
@@ -543,7 +570,7 @@ static void test_handle_taken_on_reconnect_is_retried(void **state)
     watched_connect(&a, "heldname", o, 1);
     assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
     assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_OFFLINE, IT_TIMEOUT) >= 1);
-    it_raw *holder = it_raw_connect(oocsi_hub_port(it_hub), a.handle);
+    it_raw *holder = it_raw_connect(it_server_port(), a.handle);
     assert_non_null(holder); /* welcomed: the name is taken now */
     /* The client is refused at least once and keeps trying... */
     int refused = 0;
@@ -560,7 +587,7 @@ static void test_handle_taken_on_reconnect_is_retried(void **state)
     for (int i = 1; i < on; i++)
         assert_int_not_equal(it_states_at(a.states, i, NULL), OOCSI_STATE_CLOSED);
     assert_string_equal(oocsi_handle(a.c), a.handle);
-    assert_int_equal(oocsi_hub_wait_client(it_hub, a.handle, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_hub_client(it_hub, a.handle, IT_TIMEOUT), 1);
 }
 
 static void msg_noop(oocsi_client *c, const oocsi_message *m, void *u)
@@ -583,13 +610,13 @@ static void test_many_subscriptions_restored(void **state)
         snprintf(ch, sizeof ch, "%s_%d", base, i);
         assert_int_equal(oocsi_subscribe(a.c, ch, msg_noop, NULL), OOCSI_OK);
     }
-    assert_int_equal(oocsi_hub_drop_client(it_hub, a.handle), 0);
+    server_drops(a.handle);
     int err = 0;
     wait_reconnect(&a, 1, &err);
     for (int i = 0; i < N; i++) {
         char ch[80];
         snprintf(ch, sizeof ch, "%s_%d", base, i);
-        if (!oocsi_hub_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT))
+        if (!it_wait_subscribed(it_hub, a.handle, ch, IT_TIMEOUT))
             fail_msg("channel %d of %d not subscribed again", i, N);
     }
 }
@@ -609,13 +636,13 @@ static void test_unsubscribe_while_offline(void **state)
     assert_int_equal(oocsi_unsubscribe(a.c, gone), OOCSI_OK);
     hub_restart();
     assert_true(it_states_wait_for(a.states, 1, OOCSI_STATE_CONNECTED, 2 * IT_TIMEOUT) >= 0);
-    assert_int_equal(oocsi_hub_wait_subscribed(it_hub, a.handle, keep, IT_TIMEOUT), 1);
+    assert_int_equal(it_wait_subscribed(it_hub, a.handle, keep, IT_TIMEOUT), 1);
     /* a's direct message to itself comes after its re-subscriptions: the
      * dropped channel is not back (the hub says so; over the line protocol
      * a's own query says so too). */
     assert_int_equal(oocsi_send_json(a.c, a.handle, "{\"after\":\"resubscribe\"}"), OOCSI_OK);
     assert_true(it_inbox_wait_str(a.direct, "after", "resubscribe", IT_TIMEOUT) >= 0);
-    int resurrected = oocsi_hub_wait_subscribed(it_hub, a.handle, gone, 0);
+    int resurrected = it_wait_subscribed(it_hub, a.handle, gone, 0);
     if (!it_transport_is_web()) {
         char *out = NULL;
         assert_int_equal(oocsi_channel_subscribers(a.c, gone, IT_TIMEOUT, &out), OOCSI_OK);

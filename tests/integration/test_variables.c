@@ -110,7 +110,7 @@ static void test_min_max(void **state)
     pair_init(&p, "variableChannel");
     char rh[64];
     it_unique(rh, sizeof rh, "varwire");
-    it_raw *raw = it_raw_connect(oocsi_hub_port(it_hub), rh);
+    it_raw *raw = it_raw_connect(it_server_port(), rh);
     assert_non_null(raw);
     assert_int_equal(it_raw_subscribe(raw, p.channel), 0);
 
@@ -295,7 +295,7 @@ static void test_string_variables(void **state)
     pair_init(&p, "strings");
     char rh[64];
     it_unique(rh, sizeof rh, "strwire");
-    it_raw *raw = it_raw_connect(oocsi_hub_port(it_hub), rh);
+    it_raw *raw = it_raw_connect(it_server_port(), rh);
     assert_non_null(raw);
     assert_int_equal(it_raw_subscribe(raw, p.channel), 0);
     oocsi_variable *s1 = var(p.o1, p.channel, "color");
@@ -331,7 +331,7 @@ static void test_updates_from_others(void **state)
     pair_init(&p, "foreign");
     char rh[64];
     it_unique(rh, sizeof rh, "foreignpeer");
-    it_raw *raw = it_raw_connect(oocsi_hub_port(it_hub), rh);
+    it_raw *raw = it_raw_connect(it_server_port(), rh);
     assert_non_null(raw);
     it_inbox *chan = it_inbox_new();
     oocsi_variable *v = var(p.o2, p.channel, "num");

@@ -44,25 +44,6 @@ typedef struct target {
     int port;
 } target;
 
-/* The port after the last ':' of the first line of the program's stdout
- * that contains marker. */
-static int port_after(it_proc *p, const char *marker)
-{
-    if (!it_proc_wait_text(p, 1, marker, 10000)) {
-        fail_msg("no \"%s\" on stdout: \"%s\" (stderr \"%s\")", marker, it_buf_text(&p->out), it_buf_text(&p->err));
-    }
-    const char *t = strstr(it_buf_text(&p->out), marker);
-    const char *colon = NULL;
-    for (const char *q = t; *q && *q != '\n'; q++) {
-        if (*q == ':') {
-            colon = q;
-        }
-    }
-    int port = colon ? atoi(colon + 1) : 0;
-    assert_true(port > 0);
-    return port;
-}
-
 static it_proc *gateway_start(int *port)
 {
     char upstream[64];
@@ -70,7 +51,7 @@ static it_proc *gateway_start(int *port)
     it_proc *p = it_proc_startv(OOCSI_GATEWAY_PATH, NULL,
                                 (const char *const[]){"--port", "0", "--url", upstream, "--www", "", NULL});
     assert_non_null(p);
-    *port = port_after(p, "ws://");
+    *port = it_proc_port_after(p, "ws://", 10000);
     return p;
 }
 
@@ -303,7 +284,7 @@ static void test_hub_sigterm(void **state)
     (void)state;
     it_proc *hub = it_proc_startv(OOCSI_HUB_PATH, NULL, (const char *const[]){"--port", "0", "--ws-port", "0", NULL});
     assert_non_null(hub);
-    int port = port_after(hub, "ws://");
+    int port = it_proc_port_after(hub, "ws://", 10000);
     going_away(hub, port, "bye_hub");
 }
 

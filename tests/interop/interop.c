@@ -4,15 +4,9 @@
  */
 #include "interop.h"
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef OOCSI_REFERENCE_DIR
@@ -22,17 +16,7 @@
 #error "OOCSI_INTEROP_BUILD_DIR must name the build folder of the interop tests"
 #endif
 
-#define IO_MAX_ARGS 8
-
-static struct {
-    pid_t pid;
-    int port;
-    const char *args[IO_MAX_ARGS + 1];
-    char log[512];
-    const char *skip;
-} srv;
-
-static char skip_buf[600];
+static const char *skip_reason;
 
 /* ---------------------------------------------------------------- lookup */
 
@@ -50,150 +34,24 @@ int io_find_program(const char *name, char *buf, size_t size)
     return 0;
 }
 
-static const char *find_skip_reason(void)
-{
-    char script[512], java[512];
-    snprintf(script, sizeof script, "%s/run-java-server", OOCSI_REFERENCE_DIR);
-    if (access(script, X_OK) != 0) {
-        snprintf(skip_buf, sizeof skip_buf, "the reference peers are missing (no %s)", script);
-        return skip_buf;
-    }
-    if (!io_find_program("java", java, sizeof java))
-        return "no java on PATH for the reference server (Debian: apt-get install default-jre-headless)";
-    return NULL;
-}
-
 const char *io_skip_reason(void)
 {
-    return srv.skip;
+    return skip_reason;
 }
 
 /* ------------------------------------------------------------ the server */
 
-static void show_log(void)
-{
-    FILE *f = fopen(srv.log, "r");
-    if (f == NULL)
-        return;
-    char line[512];
-    fprintf(stderr, "--- %s\n", srv.log);
-    while (fgets(line, sizeof line, f))
-        fputs(line, stderr);
-    fclose(f);
-}
-
-/* fork/exec run-java-server PORT -logging ARGS..., its output appended to the
- * log file (only async-signal-safe calls between fork and exec). */
-static void spawn_server(void)
-{
-    char script[512], port[16];
-    const char *argv[IO_MAX_ARGS + 4];
-    size_t n = 0;
-    snprintf(script, sizeof script, "%s/run-java-server", OOCSI_REFERENCE_DIR);
-    snprintf(port, sizeof port, "%d", srv.port);
-    argv[n++] = script;
-    argv[n++] = port;
-    argv[n++] = "-logging";
-    for (size_t i = 0; srv.args[i] != NULL; i++)
-        argv[n++] = srv.args[i];
-    argv[n] = NULL;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        int fd = open(srv.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-        int nul = open("/dev/null", O_RDONLY);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        if (nul >= 0)
-            dup2(nul, 0);
-        execv(script, (char *const *)argv);
-        _exit(127);
-    }
-    srv.pid = pid > 0 ? pid : 0;
-}
-
-static int port_accepts(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return 0;
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-    close(fd);
-    return ok;
-}
-
-/* Waits (bounded) until the port accepts connections and a liboocsi client
- * is welcomed. Between attempts it waits on the server's exit, never blindly. */
-static int wait_welcome(void)
-{
-    int64_t deadline = it_now_ms() + IO_START_TIMEOUT;
-    int listening = 0;
-    while (srv.pid > 0 && it_now_ms() < deadline) {
-        if (!listening)
-            listening = port_accepts(srv.port);
-        if (listening) {
-            char h[64];
-            it_unique(h, sizeof h, "io_probe");
-            oocsi_options *o = it_options(h);
-            oocsi_options_set_max_reconnect_attempts(o, 0);
-            oocsi_client *c = NULL;
-            int rc = oocsi_connect(&c, o);
-            oocsi_options_free(o);
-            if (rc == OOCSI_OK) {
-                oocsi_close(c);
-                return 0;
-            }
-        }
-        int st = 0;
-        if (it_wait_child(srv.pid, 50, &st)) {
-            fprintf(stderr, "the Java server exited (status %d) before welcoming a client\n", st);
-            srv.pid = 0;
-        }
-    }
-    fprintf(stderr, "the Java server on port %d did not welcome a client within %d ms\n", srv.port, IO_START_TIMEOUT);
-    show_log();
-    io_server_stop();
-    return -1;
-}
-
-/* The reference server (and the Java client) encode and decode lines in the
- * JVM's default charset: ASCII under a C/POSIX locale on Java 17, which turns
- * every non-ASCII character into '?'. The server and the Java peers run with
- * UTF-8, as OOCSI needs; the children inherit it. */
-static void java_utf8(void)
-{
-    const char *old = getenv("JAVA_TOOL_OPTIONS");
-    if (old && strstr(old, "-Dfile.encoding="))
-        return;
-    char opts[1024];
-    snprintf(opts, sizeof opts, "%s%s-Dfile.encoding=UTF-8", old ? old : "", old ? " " : "");
-    setenv("JAVA_TOOL_OPTIONS", opts, 1);
-}
-
+/* The server itself is the integration helpers' (support_java.c): a free
+ * port, -logging, UTF-8, a bounded wait for the welcome, its log next to
+ * the program. */
 int io_server_start(const char *const *server_args)
 {
-    srv.skip = find_skip_reason();
-    if (srv.skip)
+    int rc = it_java_start(server_args);
+    if (rc == 1) {
+        skip_reason = it_java_skip_reason();
         return 0;
-    java_utf8();
-    size_t n = 0;
-    for (; server_args && server_args[n] && n < IO_MAX_ARGS; n++)
-        srv.args[n] = server_args[n];
-    srv.args[n] = NULL;
-    srv.port = it_free_port();
-    snprintf(it_url, sizeof it_url, "tcp://127.0.0.1:%d", srv.port);
-    char exe[256] = "";
-    ssize_t n_exe = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n_exe > 0 ? n_exe : 0] = '\0';
-    const char *name = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : "test";
-    snprintf(srv.log, sizeof srv.log, "%s/%s.java-server.log", OOCSI_INTEROP_BUILD_DIR, name);
-    unlink(srv.log);
-    spawn_server();
-    return wait_welcome();
+    }
+    return rc;
 }
 
 int io_group_setup(void **state)
@@ -211,30 +69,26 @@ int io_group_teardown(void **state)
 
 void io_server_stop(void)
 {
-    if (srv.pid > 0)
-        it_stop_child(srv.pid, IT_TIMEOUT * 2, NULL);
-    srv.pid = 0;
+    it_java_stop();
 }
 
 void io_server_restart(void)
 {
-    io_server_stop();
-    spawn_server();
-    assert_int_equal(wait_welcome(), 0);
+    assert_int_equal(it_java_restart(), 0);
 }
 
 int io_server_port(void)
 {
-    return srv.port;
+    return it_java_port();
 }
 
 void io_require_server(void)
 {
-    if (srv.skip) {
-        fprintf(stderr, "SKIP: %s\n", srv.skip);
+    if (skip_reason) {
+        fprintf(stderr, "SKIP: %s\n", skip_reason);
         skip();
     }
-    if (srv.pid <= 0)
+    if (!it_java_running())
         fail_msg("the Java server is not running");
 }
 

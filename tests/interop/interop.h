@@ -16,13 +16,14 @@
 
 #include "support.h"
 
-/* A JVM starts slowly on a busy machine: the bound for the server to welcome
- * a client, and for a Java or Python peer to be ready. */
+/* A JVM starts slowly on a busy machine: the bound for a Java or Python peer
+ * to be ready (the server's own is IT_JAVA_START_TIMEOUT, support.h). */
 #define IO_START_TIMEOUT 30000
 
 /* ------------------------------------------------------------ the server */
 
-/** Starts the Java server (group setup): a free port, extra server options
+/** Starts the Java server (group setup; it_java_start() of the integration
+ *  helpers, which also sets it_url): a free port, extra server options
  *  (NULL-terminated, e.g. "-users", "alice:pw", NULL). Records why the tests
  *  must be skipped instead when Java or the reference folder is missing.
  *  Fails (returns -1) when the server does not welcome a client in time. */

@@ -24,7 +24,21 @@ main thread (a call waits for its response there, not on the receiver):
 
 It answers calls named "add" on PREFIX_peer_calls: {"a", "b"} ->
 {"sum": a + b, "by": "python"}.
+
+Commands of test_interop_features (the block at the end):
+
+  vdef      {name, channel, key, [min], [max], [smooth], [sigma]}: a
+            reference OOCSIVariable; prints {"event": "vdef", "name"}
+  vset      {name, value}; prints {"event": "vset", "name"}
+  vget      {name}; prints {"event": "vget", "name", "value"}
+  listen    {channel}; prints {"event": "heard", "channel", "sender", "data"}
+            for each message there
+  send_json {channel, payload}: sends payload as it is (as Home Assistant's OOCSI
+            integration does with this client; "payload", since this client
+            drops a key "data" from what it receives); prints
+            {"event": "sent_json"}
 """
+import functools
 import json
 import queue
 import sys
@@ -63,6 +77,42 @@ def log(message):
     print(message, file=sys.stderr, flush=True)
 
 
+# ---------------------------------------------- commands of test_interop_features
+variables = {}
+
+
+def heard(channel, sender, recipient, event):
+    emit(event='heard', channel=channel, sender=sender, data=event)
+
+
+def features(cmd):
+    name = cmd['cmd']
+    if name == 'vdef':
+        v = client.variable(cmd['channel'], cmd['key'])
+        # min()/max() of the reference class fail on a variable without a
+        # value (they compare with None): set the bounds it reads directly.
+        if 'min' in cmd:
+            v.minvalue = cmd['min']
+        if 'max' in cmd:
+            v.maxvalue = cmd['max']
+        if 'smooth' in cmd:
+            v.smooth(cmd['smooth'], cmd.get('sigma'))
+        variables[cmd['name']] = v
+        emit(event='vdef', name=cmd['name'])
+    elif name == 'vset':
+        variables[cmd['name']].set(cmd['value'])
+        emit(event='vset', name=cmd['name'])
+    elif name == 'vget':
+        emit(event='vget', name=cmd['name'], value=variables[cmd['name']].get())
+    elif name == 'listen':
+        client.subscribe(cmd['channel'], functools.partial(heard, cmd['channel']))
+        emit(event='listen')
+    elif name == 'send_json':
+        client.send(cmd['channel'], cmd['payload'])
+        emit(event='sent_json')
+# ----------------------------------------------------------------------------
+
+
 client = OOCSI(handle, '127.0.0.1', port, callback=on_direct, logger=log)
 client.subscribe(prefix + '_in', on_in)
 client.register(prefix + '_peer_calls', 'add', add)
@@ -94,4 +144,6 @@ while True:
         emit(event='variable', value=level.get())
     elif name == 'quit':
         break
+    else:
+        features(cmd)
 client.stop()

@@ -431,6 +431,39 @@ static void test_nan_input_ignored(void **state)
     oocsi__varmath_free(&m);
 }
 
+/* The Java order (OOCSIFloat's filter): the sigma rule also applies to a
+ * clamped value, and only once the window holds values; apply() returns the
+ * filtered value, which the Java client publishes. */
+static void test_java_order(void **state)
+{
+    oocsi__varmath j, py;
+    (void)state;
+    oocsi__varmath_init(&j);
+    oocsi__varmath_init(&py);
+    j.java_order = 1;
+    oocsi__varmath_set_max(&j, 5);
+    oocsi__varmath_set_max(&py, 5);
+    assert_int_equal(oocsi__varmath_set_smooth(&j, 2, 1), OOCSI_OK);
+    assert_int_equal(oocsi__varmath_set_smooth(&py, 2, 1), OOCSI_OK);
+    /* empty window: no sigma rule in Java (no mean yet); Python uses the
+     * value the max gave (5) with k = 1: 5 - 1 = 4 */
+    assert_dbl_exact(oocsi__varmath_apply(&j, 3), 3);
+    assert_dbl_exact(oocsi__varmath_apply(&py, 3), 4);
+    /* 10 is clamped to 5; Java: |3 - 5| > 1 -> 3 + 1/1 = 4, window [3, 4] */
+    assert_dbl_exact(oocsi__varmath_apply(&j, 10), 4);
+    assert_dbl_exact(oocsi__varmath_get(&j), 3.5);
+    /* Python: clamped, so no sigma rule: window [4, 5] */
+    assert_dbl_exact(oocsi__varmath_apply(&py, 10), 5);
+    assert_dbl_exact(oocsi__varmath_get(&py), 4.5);
+    /* below the window mean, not clamped: both orders alike */
+    assert_dbl_exact(oocsi__varmath_apply(&j, 0), 3); /* mean 3.5, k 2: 3.5 - 0.5 */
+    assert_dbl_exact(oocsi__varmath_get(&j), 3.5);
+    assert_true(isnan(oocsi__varmath_apply(&j, NAN)));
+    assert_true(isnan(oocsi__varmath_apply(NULL, 1)));
+    oocsi__varmath_free(&j);
+    oocsi__varmath_free(&py);
+}
+
 static void test_null_and_free(void **state)
 {
     oocsi__varmath m;
@@ -475,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_accurate_mean),
         cmocka_unit_test(test_mean_extremes),
         cmocka_unit_test(test_nan_input_ignored),
+        cmocka_unit_test(test_java_order),
         cmocka_unit_test(test_null_and_free),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
