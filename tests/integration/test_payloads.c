@@ -194,7 +194,12 @@ static void test_big_integers(void **state)
         print_message("SKIP exactness: the web protocol's codec parses payloads into doubles\n");
         return;
     }
-    assert_string_equal(it_inbox_at(in, 0)->json, text);
+    /* every literal as sent (the Java server reorders keys) */
+    static const char *const lits[] = {"\"big\":12345678901234567", "\"max\":9223372036854775807",
+                                       "\"min\":-9223372036854775808", "\"near\":9007199254740993", "\"frac\":1.5"};
+    for (int k = 0; k < 5; k++)
+        if (!strstr(it_inbox_at(in, 0)->json, lits[k]))
+            fail_msg("%s not in %s", lits[k], it_inbox_at(in, 0)->json);
     assert_int_equal(b.rc_u, OOCSI_OK);
     assert_true(b.u == 12345678901234567ull);
     assert_int_equal(b.rc_i_big, OOCSI_OK);
