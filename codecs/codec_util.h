@@ -84,9 +84,9 @@ int oocsi__send_ok(const oocsi_command *cmd);
 int oocsi__encode(const oocsi_command *cmd, oocsi_buf *out, int (*encode_one)(const oocsi_command *, oocsi_buf *));
 
 /* Defines a codec built on the welcome state and oocsi__encode: the encode
- * wrapper of prefix##_encode_one, the vtable (decode: prefix##_decode) and
- * the public getter oocsi_codec_##prefix(). */
-#define OOCSI__DEFINE_CODEC(prefix, name_, caps_)                                                                      \
+ * wrapper of prefix##_encode_one, the vtable (decode: prefix##_decode,
+ * decode_lazy: lazy_, may be NULL) and the public getter oocsi_codec_##prefix(). */
+#define OOCSI__DEFINE_CODEC(prefix, name_, caps_, lazy_)                                                               \
     static int prefix##_encode(void *state, const oocsi_command *cmd, oocsi_buf *out)                                  \
     {                                                                                                                  \
         (void)state;                                                                                                   \
@@ -100,6 +100,7 @@ int oocsi__encode(const oocsi_command *cmd, oocsi_buf *out, int (*encode_one)(co
         .reset = oocsi__welcome_reset,                                                                                 \
         .decode = prefix##_decode,                                                                                     \
         .encode = prefix##_encode,                                                                                     \
+        .decode_lazy = lazy_,                                                                                          \
     };                                                                                                                 \
     const oocsi_codec *oocsi_codec_##prefix(void)                                                                      \
     {                                                                                                                  \

@@ -292,6 +292,135 @@ static int decode_json(const char *s, size_t n, oocsi_event *ev)
     return OOCSI_OK;
 }
 
+/* ---------------------------------------------- messages, unparsed */
+
+/* The envelope of a message as oocsi_json_scan_object() reports its
+ * members: the last of duplicate keys wins, as in decode_json(). */
+typedef struct envelope {
+    const char *snd, *rcp, *ts;
+    size_t snd_n, rcp_n, ts_n;
+    int special;
+} envelope;
+
+static int key_is(const char *key, size_t kn, int escaped, const char *lit, size_t m)
+{
+    char buf[16];
+    if (!escaped) {
+        return kn == m && memcmp(key, lit, m) == 0;
+    }
+    if (kn >= sizeof(buf)) {
+        return 0; /* an escape is at least 2 bytes: the decoded key is longer than any envelope key */
+    }
+    return oocsi_json_unescape(key, kn, buf) == m && memcmp(buf, lit, m) == 0;
+}
+
+static void on_member(const char *key, size_t kn, const char *val, size_t vn, void *user)
+{
+    envelope *e = user;
+    int escaped = memchr(key, '\\', kn) != NULL;
+    if (escaped || (kn > 0 && key[0] == '_')) {
+        e->special = 1;
+    }
+    if (key_is(key, kn, escaped, "sender", 6)) {
+        e->snd = val;
+        e->snd_n = vn;
+    } else if (key_is(key, kn, escaped, "recipient", 9)) {
+        e->rcp = val;
+        e->rcp_n = vn;
+    } else if (key_is(key, kn, escaped, "timestamp", 9)) {
+        e->ts = val;
+        e->ts_n = vn;
+    }
+}
+
+/* The content of a string value (between its quotes), or "" for any other. */
+static void string_content(const char **p, size_t *n)
+{
+    if (*p != NULL && *n >= 2 && (*p)[0] == '"') {
+        (*p)++;
+        *n -= 2;
+    } else {
+        *p = "";
+        *n = 0;
+    }
+}
+
+/* A timestamp value: exact for integer literals within int64, else through
+ * a double (saturated), 0 for anything but a number. */
+static int64_t timestamp_of(const char *v, size_t n)
+{
+    size_t i = 0;
+    int neg = 0;
+    uint64_t acc = 0, limit;
+    char tmp[64];
+
+    if (v == NULL || n == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9'))) {
+        return 0;
+    }
+    if (v[0] == '-') {
+        neg = 1;
+        i = 1;
+    }
+    limit = neg ? (uint64_t)INT64_MAX + 1u : (uint64_t)INT64_MAX;
+    for (; i < n; i++) {
+        unsigned d = (unsigned)(v[i] - '0');
+        if (d > 9 || acc > (limit - d) / 10) {
+            break;
+        }
+        acc = acc * 10 + d;
+    }
+    if (i == n) {
+        return neg ? (acc == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)acc) : (int64_t)acc;
+    }
+    /* a fraction, an exponent or more digits than int64 holds: a double */
+    char *t = n < sizeof(tmp) ? tmp : malloc(n + 1);
+    if (t == NULL) {
+        return 0;
+    }
+    memcpy(t, v, n);
+    t[n] = '\0';
+    int64_t r = oocsi__clamp_i64(strtod(t, NULL));
+    if (t != tmp) {
+        free(t);
+    }
+    return r;
+}
+
+/* A message line that oocsi_json_scan_object() accepts becomes one
+ * allocation: the line's text, then the sender and the recipient. Returns
+ * OOCSI_OK, OOCSI_ERR_NOMEM, or 1 when the line is not for this path. */
+static int decode_unparsed(const char *s, size_t n, oocsi_event *ev)
+{
+    envelope e;
+    char *block;
+
+    memset(&e, 0, sizeof(e));
+    if (oocsi_json_scan_object(s, n, on_member, &e, NULL) < 0) {
+        return 1;
+    }
+    string_content(&e.snd, &e.snd_n);
+    string_content(&e.rcp, &e.rcp_n);
+    if (n > SIZE_MAX - 3 - e.snd_n - e.rcp_n) {
+        return OOCSI_ERR_NOMEM;
+    }
+    block = malloc(n + 3 + e.snd_n + e.rcp_n);
+    if (block == NULL) {
+        return OOCSI_ERR_NOMEM;
+    }
+    memcpy(block, s, n);
+    block[n] = '\0';
+    ev->sender = block + n + 1;
+    ev->recipient = ev->sender + oocsi_json_unescape(e.snd, e.snd_n, ev->sender) + 1;
+    (void)oocsi_json_unescape(e.rcp, e.rcp_n, ev->recipient);
+    ev->timestamp = timestamp_of(e.ts, e.ts_n);
+    ev->json = block;
+    ev->json_len = n;
+    ev->json_packed = 1;
+    ev->json_special = e.special;
+    ev->type = OOCSI_EVENT_MESSAGE;
+    return OOCSI_OK;
+}
+
 /* --------------------------------------------------------- vtable */
 
 /* s[0..n) is trimmed. */
@@ -332,6 +461,24 @@ static int line_decode_one(oocsi__welcome_state *st, const char *s, size_t n, oo
 static int line_decode(void *state, const char *frame, size_t len, oocsi_event *ev)
 {
     return oocsi__decode(state, frame, len, ev, line_decode_one);
+}
+
+/* As line_decode_one, messages in their unparsed form where they can be. */
+static int line_decode_one_lazy(oocsi__welcome_state *st, const char *s, size_t n, oocsi_event *ev)
+{
+    if (st->welcomed && n > 0 && s[0] == '{') {
+        int rc = decode_unparsed(s, n, ev);
+        if (rc <= 0) {
+            return rc;
+        }
+        /* invalid UTF-8, NUL bytes, JSON only cJSON takes: the parsing path */
+    }
+    return line_decode_one(st, s, n, ev);
+}
+
+static int line_decode_lazy(void *state, const char *frame, size_t len, oocsi_event *ev)
+{
+    return oocsi__decode(state, frame, len, ev, line_decode_one_lazy);
 }
 
 static int append_all(oocsi_buf *out, const char *a, const char *b, size_t blen, const char *c, size_t clen)
@@ -395,4 +542,5 @@ static int line_encode_one(const oocsi_command *cmd, oocsi_buf *out)
 }
 
 OOCSI__DEFINE_CODEC(line, "line",
-                    OOCSI_CODEC_QUERIES | OOCSI_CODEC_PING_BARRIER | OOCSI_CODEC_QUIT | OOCSI_CODEC_PASSWORDS)
+                    OOCSI_CODEC_QUERIES | OOCSI_CODEC_PING_BARRIER | OOCSI_CODEC_QUIT | OOCSI_CODEC_PASSWORDS,
+                    line_decode_lazy)

@@ -272,4 +272,4 @@ static int webjson_encode_one(const oocsi_command *cmd, oocsi_buf *out)
     return rc;
 }
 
-OOCSI__DEFINE_CODEC(webjson, "webjson", 0)
+OOCSI__DEFINE_CODEC(webjson, "webjson", 0, NULL)

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "engine/engine.h"
 
@@ -24,7 +25,7 @@ int64_t oocsi_message_timestamp(const oocsi_message *m)
 
 const cJSON *oocsi_message_data(const oocsi_message *m)
 {
-    return m ? m->data : NULL;
+    return m ? oocsi__message_payload(m) : NULL;
 }
 
 char *oocsi_message_data_json(const oocsi_message *m)
@@ -33,6 +34,8 @@ char *oocsi_message_data_json(const oocsi_message *m)
         oocsi_fail(OOCSI_ERR_INVAL, "oocsi_message_data_json: m is NULL");
         return NULL;
     }
+    if (m->json)
+        return oocsi__message_payload_text(m); /* numbers exactly as they came */
     if (!m->data)
         return NULL;
     return cJSON_PrintUnformatted(m->data);
@@ -40,9 +43,16 @@ char *oocsi_message_data_json(const oocsi_message *m)
 
 static const cJSON *item(const oocsi_message *m, const char *key)
 {
-    if (!m || !key || !m->data)
+    if (!m || !key)
         return NULL;
-    return cJSON_GetObjectItemCaseSensitive(m->data, key);
+    return cJSON_GetObjectItemCaseSensitive(oocsi__message_payload(m), key);
+}
+
+/* The value under key in the message's text: 1 found, 0 absent, -1 when
+ * the message has no text form (ask its tree). */
+static int raw_item(const oocsi_message *m, const char *key, oocsi__json_span *v)
+{
+    return oocsi__message_value(m, key, v);
 }
 
 static int is_int(double d)
@@ -62,6 +72,10 @@ int oocsi_message_get_double(const oocsi_message *m, const char *key, double *ou
 {
     if (check_get(__func__, m, key, out) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
+    oocsi__json_span v;
+    int raw = raw_item(m, key, &v);
+    if (raw >= 0)
+        return raw == 0 ? OOCSI_ERR_NOT_FOUND : oocsi__json_to_double(&v, out);
     const cJSON *it = item(m, key);
     if (!cJSON_IsNumber(it))
         return it ? OOCSI_ERR_UNSUPPORTED : OOCSI_ERR_NOT_FOUND;
@@ -73,6 +87,9 @@ int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out)
 {
     if (check_get(__func__, m, key, out) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
+    oocsi__json_span v;
+    if (raw_item(m, key, &v) == 1 && oocsi__json_to_i64(&v, out) == OOCSI_OK)
+        return OOCSI_OK; /* an integer literal: exact, beyond 2^53 too */
     double d;
     int rc = oocsi_message_get_double(m, key, &d);
     if (rc != OOCSI_OK)
@@ -93,10 +110,44 @@ const char *oocsi_message_get_string(const oocsi_message *m, const char *key)
     return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
+int oocsi_message_get_uint64(const oocsi_message *m, const char *key, uint64_t *out)
+{
+    if (check_get(__func__, m, key, out) != OOCSI_OK)
+        return OOCSI_ERR_INVAL;
+    oocsi__json_span v;
+    int raw = raw_item(m, key, &v);
+    if (raw == 1 && oocsi__json_to_u64(&v, out) == OOCSI_OK)
+        return OOCSI_OK;
+    double d;
+    int rc = oocsi_message_get_double(m, key, &d);
+    if (rc != OOCSI_OK)
+        return rc;
+    if (!(isfinite(d) && d == floor(d) && d >= 0 && d < 18446744073709551616.0))
+        return OOCSI_ERR_UNSUPPORTED;
+    *out = (uint64_t)d;
+    return OOCSI_OK;
+}
+
 int oocsi_message_get_bool(const oocsi_message *m, const char *key, int *out)
 {
     if (check_get(__func__, m, key, out) != OOCSI_OK)
         return OOCSI_ERR_INVAL;
+    oocsi__json_span v;
+    int raw = raw_item(m, key, &v);
+    if (raw == 0)
+        return OOCSI_ERR_NOT_FOUND;
+    if (raw == 1) {
+        double d;
+        if (v.n == 4 && memcmp(v.p, "true", 4) == 0)
+            *out = 1;
+        else if (v.n == 5 && memcmp(v.p, "false", 5) == 0)
+            *out = 0;
+        else if (oocsi__json_to_double(&v, &d) == OOCSI_OK)
+            *out = d != 0.0;
+        else
+            return OOCSI_ERR_UNSUPPORTED;
+        return OOCSI_OK;
+    }
     const cJSON *it = item(m, key);
     if (cJSON_IsBool(it)) {
         *out = cJSON_IsTrue(it) ? 1 : 0;

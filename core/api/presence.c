@@ -18,7 +18,7 @@ static void presence_adapt(oocsi_client *c, const oocsi_message *m, void (*afn)(
 {
     oocsi_presence_event ev;
     memset(&ev, 0, sizeof ev);
-    const cJSON *d = m->data;
+    const cJSON *d = oocsi__message_payload(m); /* parsed on demand */
     const cJSON *who = cJSON_GetObjectItemCaseSensitive(d, "client");
     ev.target_is_client = cJSON_IsString(who);
     if (!ev.target_is_client)
@@ -108,9 +108,10 @@ int oocsi_unsubscribe_presence(oocsi_client *c, const char *target, oocsi_presen
 
 static void meta_adapt(oocsi_client *c, const oocsi_message *m, void (*afn)(void), void *user)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m->data, "clients");
+    const cJSON *d = oocsi__message_payload(m); /* parsed on demand */
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(d, "clients");
     if (!cJSON_IsString(v))
-        v = cJSON_GetObjectItemCaseSensitive(m->data, "channels");
+        v = cJSON_GetObjectItemCaseSensitive(d, "channels");
     if (!cJSON_IsString(v))
         return;
     char *text = strdup(v->valuestring);

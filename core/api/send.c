@@ -1,6 +1,7 @@
 /*
- * Sending: oocsi_send (a cJSON object), oocsi_send_json (JSON text) and
- * oocsi_send_jsonf (printf-style JSON text). The engine queues or writes.
+ * Sending: oocsi_send (a cJSON object), oocsi_send_json (JSON text, checked
+ * and passed through) and oocsi_send_jsonf (printf-style JSON text). The
+ * engine queues or writes.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -65,12 +66,42 @@ static int send_text_json(const char *fn, const char *arg, oocsi_client *c, cons
     return rc;
 }
 
+/* Checks text as JSON without parsing it into a tree and sends it as it is
+ * (numbers exactly as written), rewritten only where the wire needs it: line
+ * breaks between tokens dropped, non-ASCII and control characters in strings
+ * escaped. Text that only cJSON's more lenient parser takes (a number with a
+ * leading zero, say) and invalid text take the parsing path, which sends
+ * what cJSON makes of it or explains the error. */
+static int pass_through(const char *fn, const char *arg, oocsi_client *c, const char *recipient, const char *text)
+{
+    size_t n = strlen(text);
+    int flags = oocsi_json_scan_object(text, n, NULL, NULL, NULL);
+    if (flags < 0)
+        return send_text_json(fn, arg, c, recipient, text);
+    /* checked: only whitespace around the object */
+    const char *s = text;
+    while (*s != '{')
+        s++;
+    while (n > 0 && text[n - 1] != '}')
+        n--;
+    size_t len = (size_t)(text + n - s);
+    if (!(flags & (OOCSI_JSON_NON_ASCII | OOCSI_JSON_CONTROL | OOCSI_JSON_LINEBREAK)))
+        return send_text(c, recipient, s, len);
+    size_t wlen;
+    char *wire = oocsi__json_wire(s, len, &wlen);
+    if (!wire)
+        return OOCSI_ERR_NOMEM;
+    int rc = send_text(c, recipient, wire, wlen);
+    free(wire);
+    return rc;
+}
+
 int oocsi_send_json(oocsi_client *c, const char *recipient, const char *json_object)
 {
     OOCSI__CHECK(c, "c", "is NULL");
     OOCSI__CHECK_NAME("recipient", recipient);
     OOCSI__CHECK(json_object, "json_object", "is NULL");
-    return send_text_json(__func__, "json_object", c, recipient, json_object);
+    return pass_through(__func__, "json_object", c, recipient, json_object);
 }
 
 int oocsi_send_text(oocsi_client *c, const char *recipient, const char *text)
@@ -101,14 +132,14 @@ int oocsi_send_jsonf(oocsi_client *c, const char *recipient, const char *fmt, ..
     va_end(ap);
     OOCSI__CHECK(n >= 0, "fmt", "could not be formatted (vsnprintf failed)");
     if ((size_t)n < sizeof small)
-        return send_text_json(__func__, "the formatted text", c, recipient, small);
+        return pass_through(__func__, "the formatted text", c, recipient, small);
     char *text = malloc((size_t)n + 1);
     if (!text)
         return OOCSI_ERR_NOMEM;
     va_start(ap, fmt);
     vsnprintf(text, (size_t)n + 1, fmt, ap);
     va_end(ap);
-    int rc = send_text_json(__func__, "the formatted text", c, recipient, text);
+    int rc = pass_through(__func__, "the formatted text", c, recipient, text);
     free(text);
     return rc;
 }

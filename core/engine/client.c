@@ -253,10 +253,9 @@ static void client_free(oocsi_client *c)
     oocsi__close_transport(c);
     oocsi__queue_clear(&c->offline);
     while (c->inflight_head) {
-        oocsi__inflight *f = c->inflight_head;
+        oocsi__qitem *f = c->inflight_head;
         c->inflight_head = f->next;
-        oocsi__qitem_free(f->item);
-        free(f);
+        oocsi__qitem_free(f);
     }
     while (c->subs) {
         oocsi__sub *s = c->subs;

@@ -17,9 +17,10 @@ void oocsi__note_push(oocsi_client *c, oocsi__note *n)
 
 void oocsi__note_free(oocsi__note *n)
 {
-    free(n->sender);
-    free(n->recipient);
-    cJSON_Delete(n->data);
+    free(n->own_sender);
+    free(n->own_recipient);
+    free(n->own_json);
+    cJSON_Delete(n->msg.data);
     free(n);
 }
 
@@ -39,9 +40,8 @@ void oocsi__note_state(oocsi_client *c, oocsi_state st, int err)
 /* Runs a call-result note's callback (lock not held). */
 void oocsi__run_call_note(oocsi_client *c, oocsi__note *n)
 {
-    if (n->data) {
-        oocsi_message m = {n->sender ? n->sender : "", n->recipient ? n->recipient : "", n->timestamp, n->data};
-        n->call_fn(c, &m, n->call_user);
+    if (n->msg.data || n->msg.json) {
+        n->call_fn(c, &n->msg, n->call_user);
     } else {
         n->call_fn(c, NULL, n->call_user);
     }
@@ -128,17 +128,16 @@ static void send_reply(oocsi_client *c, const char *to, const cJSON *resp)
 
 static void deliver_message(oocsi_client *c, oocsi__note *n)
 {
-    oocsi_message m;
-    m.sender = n->sender ? n->sender : "";
-    m.recipient = n->recipient ? n->recipient : "";
-    m.timestamp = n->timestamp;
-    m.data = n->data;
+    oocsi_message *mp = &n->msg;
 
     target small[8];
     target *ts = small;
     int nt = 0, cap = 8;
 
-    const cJSON *mh = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_HANDLE");
+    /* Only a message with a key beginning with '_' can be a call: others
+     * are not parsed here. */
+    const cJSON *data = !mp->json || mp->special ? oocsi__message_payload(mp) : NULL;
+    const cJSON *mh = cJSON_GetObjectItemCaseSensitive(data, "_MESSAGE_HANDLE");
     int is_call = cJSON_IsString(mh) && mh->valuestring;
     /* Collect targets under the lock, call them without it. */
     if (is_call) {
@@ -156,12 +155,12 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
         oocsi__log(c, OOCSI_LOG_DEBUG,
                    "call \"%s\" from %s to %s: no responder registered here; not given to handlers "
                    "(oocsi_options_set_calls_to_handlers)",
-                   mh->valuestring, m.sender, m.recipient);
+                   mh->valuestring, mp->sender, mp->recipient);
     } else if (!nt) {
-        if (c->handle && strcmp(m.recipient, c->handle) == 0 && c->opts.direct_fn)
+        if (c->handle && strcmp(mp->recipient, c->handle) == 0 && c->opts.direct_fn)
             ts[nt++] = (target){SUB_HANDLER, c->opts.direct_fn, NULL, c->opts.direct_user, NULL, NULL};
         for (oocsi__sub *s = c->subs; s; s = s->next) {
-            if (strcmp(s->channel, m.recipient) != 0)
+            if (strcmp(s->channel, mp->recipient) != 0)
                 continue;
             for (oocsi__listener *l = s->listeners; l; l = l->next) {
                 if (l->kind == SUB_HANDLER || l->kind == SUB_PINNED) {
@@ -175,7 +174,7 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
                         ts = bigger;
                         cap *= 2;
                     }
-                    nt += handler_target(l, &m, &ts[nt]);
+                    nt += handler_target(l, mp, &ts[nt]);
                 }
             }
             break;
@@ -184,11 +183,11 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
     oocsi__callback_begin(c);
     for (int i = 0; i < nt; i++) {
         if (ts[i].kind == SUB_HANDLER && ts[i].adapt) {
-            ts[i].adapt(c, &m, ts[i].afn, ts[i].user);
+            ts[i].adapt(c, mp, ts[i].afn, ts[i].user);
         } else if (ts[i].kind == SUB_HANDLER) {
-            ts[i].fn(c, &m, ts[i].user);
+            ts[i].fn(c, mp, ts[i].user);
         } else {
-            cJSON *resp = cJSON_Duplicate(n->data, 1);
+            cJSON *resp = cJSON_Duplicate(data, 1);
             if (!resp)
                 break;
             oocsi__delete_key(resp, "_MESSAGE_HANDLE");
@@ -198,15 +197,15 @@ static void deliver_message(oocsi_client *c, oocsi__note *n)
             oocsi__delete_key(resp, "_RETAIN");
             oocsi__delete_key(resp, "_DELAY");
             oocsi__delete_key(resp, "_SCHEDULE");
-            const cJSON *mid = cJSON_GetObjectItemCaseSensitive(n->data, "_MESSAGE_ID");
-            ts[i].rfn(c, &m, resp, ts[i].user);
+            const cJSON *mid = cJSON_GetObjectItemCaseSensitive(data, "_MESSAGE_ID");
+            ts[i].rfn(c, mp, resp, ts[i].user);
             if (cJSON_IsObject(resp)) {
                 oocsi__delete_key(resp, "_MESSAGE_HANDLE");
                 oocsi__delete_key(resp, "_MESSAGE_ID");
                 if (cJSON_IsString(mid))
                     cJSON_AddStringToObject(resp, "_MESSAGE_ID", mid->valuestring);
-                if (m.sender[0])
-                    send_reply(c, m.sender, resp);
+                if (mp->sender[0])
+                    send_reply(c, mp->sender, resp);
             }
             cJSON_Delete(resp);
         }

@@ -20,6 +20,7 @@
 #include "oocsi/transport.h"
 #include "backoff.h"
 #include "handles.h"
+#include "jsonscan.h"
 #include "queue.h"
 #include "ratelimit.h"
 #include "rng.h"
@@ -58,11 +59,18 @@ struct oocsi_options {
 
 /* ---------------------------------------------------------------- messages */
 
+/* A received message as handlers see it. From a codec's unparsed form, json
+ * holds the whole object text (envelope keys included) and data stays NULL
+ * until the application asks for the payload as cJSON (parsed once, kept);
+ * typed getters answer from the text. */
 struct oocsi_message {
     const char *sender;
     const char *recipient;
     int64_t timestamp;
     cJSON *data;
+    const char *json; /* NULL: data is the payload */
+    size_t json_len;
+    int special; /* json: a top-level key begins with '_' or holds an escape */
 };
 
 /* ---------------------------------------------------------- subscriptions */
@@ -158,10 +166,9 @@ enum { NOTE_MESSAGE = 0, NOTE_STATE = 1, NOTE_CALL = 2, NOTE_TIMER = 3 };
 typedef struct oocsi__note {
     struct oocsi__note *next;
     int kind;
-    /* MESSAGE / CALL */
-    char *sender, *recipient;
-    int64_t timestamp;
-    cJSON *data;
+    /* MESSAGE / CALL: the message; the note owns its text, strings and data */
+    oocsi_message msg;
+    char *own_json, *own_sender, *own_recipient;
     /* CALL */
     oocsi_call_fn call_fn;
     void *call_user;
@@ -184,14 +191,6 @@ typedef enum {
     CS_BACKOFF,    /* waiting to retry */
     CS_CLOSED      /* gave up or closed */
 } oocsi__cstate;
-
-/* One message written into the output buffer, kept until its bytes are out so
- * it can be requeued if the connection drops first. */
-typedef struct oocsi__inflight {
-    struct oocsi__inflight *next;
-    size_t end; /* absolute output offset where its frame ends */
-    oocsi__qitem *item;
-} oocsi__inflight;
 
 struct oocsi_client {
     pthread_mutex_t mu;
@@ -237,7 +236,10 @@ struct oocsi_client {
     oocsi_buf out;
     size_t out_off;    /* bytes of out already written */
     uint64_t out_base; /* absolute offset of out.data[0] */
-    oocsi__inflight *inflight_head, *inflight_tail;
+    /* messages written into out, kept until their bytes are out so they can
+     * be requeued if the connection drops first (linked through next, with
+     * end set) */
+    oocsi__qitem *inflight_head, *inflight_tail;
     oocsi_buf scratch;
 
     /* keep-alive */
@@ -457,6 +459,29 @@ void oocsi__waiter_sync_free(oocsi__waiter *w);
 /* Waiter bookkeeping (lock held). */
 void oocsi__detach_waiter(oocsi_client *c, oocsi__waiter *w);
 int oocsi__is_owner(oocsi_client *c);
+
+/* msgtext.c: messages kept as text */
+/* The payload tree of checked message text: the object without its
+ * envelope keys (sender, recipient, timestamp). NULL when out of memory. */
+cJSON *oocsi__payload_tree(const char *json, size_t len);
+/* Turns an event in its unparsed form into the parsed one (data set, json
+ * gone, sender and recipient owned on their own). OOCSI_OK or OOCSI_ERR_NOMEM. */
+int oocsi__event_make_tree(oocsi_event *ev);
+/* The payload as cJSON, parsed from the text on first use and kept with the
+ * message. NULL when out of memory. */
+const cJSON *oocsi__message_payload(const oocsi_message *m);
+/* Looks key up among the payload members of m's text (the first one wins,
+ * as cJSON's look-up). 1 found (*val its value's text), 0 absent, -1 when m
+ * has no text form (ask m->data). */
+int oocsi__message_value(const oocsi_message *m, const char *key, oocsi__json_span *val);
+/* The payload as compact JSON text taken from m's text (numbers exactly as
+ * they came); malloc'd, NULL when out of memory or m has no text. */
+char *oocsi__message_payload_text(const oocsi_message *m);
+/* Number values of JSON text: OOCSI_OK, OOCSI_ERR_UNSUPPORTED (not a number,
+ * or for the integers not an integer literal in range). */
+int oocsi__json_to_double(const oocsi__json_span *v, double *out);
+int oocsi__json_to_i64(const oocsi__json_span *v, int64_t *out);
+int oocsi__json_to_u64(const oocsi__json_span *v, uint64_t *out);
 
 /* dispatch.c: the notification queue and its dispatch. Lock held. */
 void oocsi__note_push(oocsi_client *c, oocsi__note *n);

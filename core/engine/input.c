@@ -107,18 +107,50 @@ static oocsi__note *note_from_event(oocsi_client *c, int kind, oocsi_event *ev)
     n->bytes = kind == NOTE_MESSAGE ? c->frame_len : 0;
     c->notes_bytes += n->bytes;
     n->kind = kind;
-    n->sender = ev->sender;
-    n->recipient = ev->recipient;
-    n->timestamp = ev->timestamp;
-    n->data = ev->data;
-    ev->sender = ev->recipient = NULL;
+    n->msg.sender = ev->sender ? ev->sender : "";
+    n->msg.recipient = ev->recipient ? ev->recipient : "";
+    n->msg.timestamp = ev->timestamp;
+    n->msg.data = ev->data;
+    n->msg.json = ev->json;
+    n->msg.json_len = ev->json_len;
+    n->msg.special = ev->json_special;
+    n->own_json = ev->json;
+    if (!ev->json_packed) {
+        n->own_sender = ev->sender;
+        n->own_recipient = ev->recipient;
+    }
+    ev->sender = ev->recipient = ev->json = NULL;
+    ev->json_packed = 0;
     ev->data = NULL;
     oocsi__note_push(c, n);
     return n;
 }
 
+/* 1 if the message text has a string member _MESSAGE_ID and no
+ * _MESSAGE_HANDLE: perhaps the answer to one of our calls. */
+static int maybe_answer(const oocsi_event *ev)
+{
+    oocsi_message m = {ev->sender, ev->recipient, ev->timestamp, NULL, ev->json, ev->json_len, 1};
+    oocsi__json_span v;
+    return oocsi__message_value(&m, "_MESSAGE_ID", &v) == 1 && v.n > 0 && v.p[0] == '"' &&
+           oocsi__message_value(&m, "_MESSAGE_HANDLE", &v) == 0;
+}
+
 static void on_message(oocsi_client *c, oocsi_event *ev)
 {
+    if (ev->json) {
+        /* Most messages: no key begins with '_', so no call answer and no
+         * barrier; they stay text until a handler asks for more. */
+        int tree = ev->json_special && (!oocsi__codec_has(c, OOCSI_CODEC_PING_BARRIER) || maybe_answer(ev));
+        if (!tree) {
+            note_from_event(c, NOTE_MESSAGE, ev);
+            return;
+        }
+        if (oocsi__event_make_tree(ev) != OOCSI_OK) {
+            oocsi__log(c, OOCSI_LOG_WARN, "out of memory: a message from %s is lost", ev->sender);
+            return;
+        }
+    }
     if (!oocsi__codec_has(c, OOCSI_CODEC_PING_BARRIER) && c->handle && strcmp(ev->sender, c->handle) == 0 &&
         strcmp(ev->recipient, c->handle) == 0 && cJSON_GetObjectItemCaseSensitive(ev->data, BARRIER_KEY)) {
         on_pong(c); /* our own barrier came back */
@@ -255,7 +287,7 @@ static int handle_frame(oocsi_client *c, const char *frame, size_t len)
     oocsi_event ev;
     memset(&ev, 0, sizeof(ev));
     c->frame_len = len;
-    int rc = c->codec->decode(c->cs, frame, len, &ev);
+    int rc = (c->codec->decode_lazy ? c->codec->decode_lazy : c->codec->decode)(c->cs, frame, len, &ev);
     if (rc != OOCSI_OK) {
         oocsi_event_clear(&ev);
         oocsi__log(c, OOCSI_LOG_WARN, "decoding failed: %s", oocsi_strerror(rc));

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonscan.h"
 #include "oocsi/codec.h"
 
 /* ------------------------------------------------------------- buffers */
@@ -110,8 +111,11 @@ void oocsi_event_clear(oocsi_event *ev)
         return;
     }
     free(ev->text);
-    free(ev->sender);
-    free(ev->recipient);
+    if (!ev->json_packed) {
+        free(ev->sender);
+        free(ev->recipient);
+    }
+    free(ev->json);
     cJSON_Delete(ev->data);
     memset(ev, 0, sizeof(*ev));
 }
@@ -126,7 +130,7 @@ void oocsi_event_clear(oocsi_event *ev)
  * Never reads past the first byte that breaks the sequence, so a NUL
  * terminator also stops it.
  */
-static int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+int oocsi__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
     unsigned char c = s[0];
     unsigned char lo = 0x80, hi = 0xBF;
@@ -200,7 +204,7 @@ int oocsi_utf8_valid(const char *s, size_t len)
         if (i >= len) {
             break;
         }
-        k = utf8_decode(p + i, len - i, &cp);
+        k = oocsi__utf8_decode(p + i, len - i, &cp);
         if (k < 0) {
             return 0;
         }
@@ -239,7 +243,7 @@ static size_t utf8_repair(const unsigned char *p, size_t len, char *out, int *ov
         if (p[i] == 0) {
             k = -1;
         } else {
-            k = utf8_decode(p + i, len - i, &cp);
+            k = oocsi__utf8_decode(p + i, len - i, &cp);
         }
         add = k > 0 ? (size_t)k : 3;
         if (o > SIZE_MAX - 1 - add) {
@@ -290,11 +294,6 @@ char *oocsi_utf8_sanitize(const char *s, size_t len, size_t *out_len)
 
 static const char hexdigits[] = "0123456789abcdef";
 
-static inline int json_plain(unsigned char c)
-{
-    return c >= 0x20 && c < 0x80 && c != '"' && c != '\\';
-}
-
 static void put_u16(char *o, unsigned v)
 {
     o[0] = '\\';
@@ -329,7 +328,7 @@ static int put_escaped_cp(oocsi_buf *b, uint32_t cp)
 static int put_non_ascii(oocsi_buf *b, const unsigned char **p)
 {
     uint32_t cp = 0;
-    int k = utf8_decode(*p, SIZE_MAX, &cp);
+    int k = oocsi__utf8_decode(*p, SIZE_MAX, &cp);
     if (k < 0) {
         return OOCSI_ERR_INVAL;
     }
@@ -343,29 +342,27 @@ static int put_non_ascii(oocsi_buf *b, const unsigned char **p)
 /* A JSON string literal with every non-ASCII character escaped. */
 static int put_string(oocsi_buf *b, const char *str)
 {
-    const unsigned char *p = (const unsigned char *)(str != NULL ? str : "");
+    const unsigned char *s = (const unsigned char *)(str != NULL ? str : "");
+    size_t n = strlen((const char *)s), i = 0;
 
-    if (buf_reserve(b, 1) != OOCSI_OK) {
+    /* the common case at once: quotes and plain text */
+    if (buf_reserve(b, n + 2) != OOCSI_OK) {
         return OOCSI_ERR_NOMEM;
     }
     b->data[b->len++] = '"';
     for (;;) {
-        const unsigned char *run = p;
-        unsigned char c;
-
-        while (json_plain(*p)) {
-            p++;
-        }
-        if (p > run) {
-            if (buf_reserve(b, (size_t)(p - run)) != OOCSI_OK) {
+        size_t j = oocsi__json_next_special(s, i, n);
+        if (j > i) {
+            if (buf_reserve(b, j - i + 1) != OOCSI_OK) {
                 return OOCSI_ERR_NOMEM;
             }
-            buf_put(b, run, (size_t)(p - run));
+            buf_put(b, s + i, j - i);
         }
-        c = *p;
-        if (c == 0) {
+        i = j;
+        if (i >= n) {
             break;
         }
+        unsigned char c = s[i];
         if (c < 0x80) {
             char esc = 0;
             if (buf_reserve(b, 6) != OOCSI_OK) {
@@ -403,12 +400,14 @@ static int put_string(oocsi_buf *b, const char *str)
                 put_u16(b->data + b->len, c);
                 b->len += 6;
             }
-            p++;
+            i++;
         } else {
+            const unsigned char *p = s + i;
             int rc = put_non_ascii(b, &p);
             if (rc != OOCSI_OK) {
                 return rc;
             }
+            i = (size_t)(p - s);
         }
     }
     if (buf_reserve(b, 1) != OOCSI_OK) {
@@ -457,7 +456,22 @@ static int put_number(oocsi_buf *b, double d)
     if (d != d || d - d != 0) {
         n = snprintf(tmp, sizeof(tmp), "null");
     } else if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && (double)(int64_t)d == d) {
-        n = snprintf(tmp, sizeof(tmp), "%lld", (long long)(int64_t)d);
+        /* integers: digits by hand, much cheaper than snprintf */
+        int64_t v = (int64_t)d;
+        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+        char rev[24];
+        int k = 0;
+        do {
+            rev[k++] = (char)('0' + (int)(u % 10));
+            u /= 10;
+        } while (u != 0);
+        n = 0;
+        if (v < 0) {
+            tmp[n++] = '-';
+        }
+        while (k > 0) {
+            tmp[n++] = rev[--k];
+        }
     } else {
         n = snprintf(tmp, sizeof(tmp), "%1.15g", d);
         if (n > 0 && strtod(tmp, NULL) != d) {

@@ -41,10 +41,9 @@ static void inflight_release(oocsi_client *c)
 {
     uint64_t done = c->out_base + c->out_off;
     while (c->inflight_head && c->inflight_head->end <= done) {
-        oocsi__inflight *f = c->inflight_head;
+        oocsi__qitem *f = c->inflight_head;
         c->inflight_head = f->next;
-        oocsi__qitem_free(f->item);
-        free(f);
+        oocsi__qitem_free(f);
     }
     if (!c->inflight_head)
         c->inflight_tail = NULL;
@@ -101,20 +100,13 @@ int oocsi__flush_out(oocsi_client *c)
 /* Puts a message on the wire (ONLINE) keeping it until written. Takes it. */
 int oocsi__emit_message(oocsi_client *c, oocsi__qitem *it)
 {
-    oocsi__inflight *f = malloc(sizeof(*f));
-    if (!f) {
-        oocsi__qitem_free(it);
-        return OOCSI_ERR_NOMEM;
-    }
     int rc = oocsi__emit(c, OOCSI_CMD_SEND, it->arg, it->payload, it->payload_len);
     if (rc != OOCSI_OK) {
-        free(f);
         oocsi__qitem_free(it);
         return rc;
     }
-    f->end = c->out_base + c->out.len;
-    f->item = it;
-    OOCSI__APPEND(c->inflight_head, c->inflight_tail, f);
+    it->end = c->out_base + c->out.len;
+    OOCSI__APPEND(c->inflight_head, c->inflight_tail, it);
     return OOCSI_OK;
 }
 
@@ -167,18 +159,17 @@ void oocsi__requeue_unsent(oocsi_client *c)
 {
     inflight_release(c);
     size_t n = 0;
-    for (oocsi__inflight *f = c->inflight_head; f; f = f->next)
+    for (oocsi__qitem *f = c->inflight_head; f; f = f->next)
         n++;
     oocsi__qitem **items = n ? malloc(n * sizeof(*items)) : NULL;
     size_t k = 0;
     while (c->inflight_head) {
-        oocsi__inflight *f = c->inflight_head;
+        oocsi__qitem *f = c->inflight_head;
         c->inflight_head = f->next;
         if (items)
-            items[k++] = f->item;
+            items[k++] = f;
         else
-            oocsi__qitem_free(f->item); /* out of memory: cannot keep it */
-        free(f);
+            oocsi__qitem_free(f); /* out of memory: cannot keep it */
     }
     c->inflight_tail = NULL;
     while (k > 0)
@@ -214,10 +205,10 @@ int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *paylo
         return OOCSI_ERR_CLOSED;
     if (c->st == CS_ONLINE)
         oocsi__check_peer(c);
-    oocsi__qitem *it = oocsi__qitem_new(OOCSI_CMD_SEND, recipient, payload, len);
-    if (!it)
-        return OOCSI_ERR_NOMEM;
     if (c->st != CS_ONLINE) {
+        oocsi__qitem *it = oocsi__qitem_new(OOCSI_CMD_SEND, recipient, payload, len);
+        if (!it)
+            return OOCSI_ERR_NOMEM;
         int rc = oocsi__queue_push(&c->offline, it);
         if (rc != OOCSI_OK) {
             oocsi__qitem_free(it);
@@ -228,16 +219,33 @@ int oocsi__send_locked(oocsi_client *c, const char *recipient, const char *paylo
     }
     if (c->out.len - c->out_off > c->opts.queue_max_bytes) {
         /* The server does not read (stalled peer): bound our memory. */
-        oocsi__qitem_free(it);
         oocsi__log(c, OOCSI_LOG_WARN, "outgoing buffer full (%zu bytes unsent); message to %s not sent",
                    c->out.len - c->out_off, recipient);
         return OOCSI_ERR_QUEUE_FULL;
     }
-    int rc = oocsi__emit_message(c, it);
+    /* Encoded straight from the caller's text. A copy is kept only when its
+     * bytes did not all leave at once: to requeue it if the connection
+     * drops before they do. */
+    int rc = oocsi__emit(c, OOCSI_CMD_SEND, recipient, payload, len);
     if (rc != OOCSI_OK)
         return rc;
-    oocsi__flush_out(c);
-    if (c->out_off < c->out.len)
-        oocsi__poke(c);
+    uint64_t end = c->out_base + c->out.len;
+    int frc = oocsi__flush_out(c);
+    if (frc == 0 && c->out_base + c->out_off >= end)
+        return OOCSI_OK; /* written */
+    oocsi__qitem *it = oocsi__qitem_new(OOCSI_CMD_SEND, recipient, payload, len);
+    if (!it) {
+        oocsi__log(c, OOCSI_LOG_WARN, "out of memory: a message to %s may be lost if the connection drops", recipient);
+        return OOCSI_OK;
+    }
+    if (frc != 0) {
+        /* the connection dropped while writing it: the unsent messages
+         * before it went to the offline queue; it follows them */
+        oocsi__queue_push_back(&c->offline, it);
+        return OOCSI_OK;
+    }
+    it->end = end;
+    OOCSI__APPEND(c->inflight_head, c->inflight_tail, it);
+    oocsi__poke(c);
     return OOCSI_OK;
 }

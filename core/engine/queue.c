@@ -19,28 +19,31 @@ static size_t qitem_size(const oocsi__qitem *it)
 
 oocsi__qitem *oocsi__qitem_new(int type, const char *arg, const char *payload, size_t payload_len)
 {
-    oocsi__qitem *it = calloc(1, sizeof *it);
+    /* one allocation: the item, then its argument and its payload */
+    size_t alen = arg ? strlen(arg) + 1 : 0;
+    size_t plen = payload ? payload_len + 1 : 0;
+    if (plen && plen < payload_len) {
+        return NULL;
+    }
+    if (alen + plen < alen || sizeof(oocsi__qitem) + alen + plen < alen + plen) {
+        return NULL;
+    }
+    oocsi__qitem *it = malloc(sizeof *it + alen + plen);
     if (!it) {
         return NULL;
     }
+    memset(it, 0, sizeof *it);
     it->type = type;
+    char *p = (char *)(it + 1);
     if (arg) {
-        it->arg = strdup(arg);
-        if (!it->arg) {
-            free(it);
-            return NULL;
-        }
+        memcpy(p, arg, alen);
+        it->arg = p;
+        p += alen;
     }
     if (payload) {
-        it->payload = malloc(payload_len + 1);
-        if (it->payload) {
-            memcpy(it->payload, payload, payload_len);
-            it->payload[payload_len] = '\0';
-        } else {
-            free(it->arg);
-            free(it);
-            return NULL;
-        }
+        memcpy(p, payload, payload_len);
+        p[payload_len] = '\0';
+        it->payload = p;
         it->payload_len = payload_len;
     }
     return it;
@@ -48,11 +51,6 @@ oocsi__qitem *oocsi__qitem_new(int type, const char *arg, const char *payload, s
 
 void oocsi__qitem_free(oocsi__qitem *it)
 {
-    if (!it) {
-        return;
-    }
-    free(it->arg);
-    free(it->payload);
     free(it);
 }
 
@@ -92,6 +90,22 @@ void oocsi__queue_push_front(oocsi__queue *q, oocsi__qitem *it)
     if (!q->tail) {
         q->tail = it;
     }
+    q->count++;
+    q->bytes += qitem_size(it);
+}
+
+void oocsi__queue_push_back(oocsi__queue *q, oocsi__qitem *it)
+{
+    if (!q || !it) {
+        return;
+    }
+    it->next = NULL;
+    if (q->tail) {
+        q->tail->next = it;
+    } else {
+        q->head = it;
+    }
+    q->tail = it;
     q->count++;
     q->bytes += qitem_size(it);
 }

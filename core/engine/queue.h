@@ -13,9 +13,10 @@
 typedef struct oocsi__qitem {
     struct oocsi__qitem *next;
     int type;      /* an oocsi_command_type */
-    char *arg;     /* recipient or channel (owned) */
-    char *payload; /* JSON text (owned) or NULL */
+    char *arg;     /* recipient or channel (in the item's allocation) */
+    char *payload; /* JSON text (in the item's allocation) or NULL */
     size_t payload_len;
+    uint64_t end; /* written to the wire: absolute output offset where its frame ends */
 } oocsi__qitem;
 
 typedef struct oocsi__queue {
@@ -24,13 +25,16 @@ typedef struct oocsi__queue {
     size_t max_count, max_bytes; /* 0 = unbounded */
 } oocsi__queue;
 
-/** New item with copies of arg and payload (payload may be NULL). */
+/** New item with copies of arg and payload (payload may be NULL), all in
+ *  one allocation. */
 oocsi__qitem *oocsi__qitem_new(int type, const char *arg, const char *payload, size_t payload_len);
 void oocsi__qitem_free(oocsi__qitem *it);
 /** Appends it (taking ownership) or returns OOCSI_ERR_QUEUE_FULL (not taken). */
 int oocsi__queue_push(oocsi__queue *q, oocsi__qitem *it);
 /** Prepends it regardless of the bounds (used to put back unsent items). */
 void oocsi__queue_push_front(oocsi__queue *q, oocsi__qitem *it);
+/** Appends it regardless of the bounds (a message already accepted). */
+void oocsi__queue_push_back(oocsi__queue *q, oocsi__qitem *it);
 /** Removes and returns the first item, or NULL. */
 oocsi__qitem *oocsi__queue_pop(oocsi__queue *q);
 void oocsi__queue_clear(oocsi__queue *q);

@@ -23,7 +23,10 @@ int cmd_send(session *s)
         return rc;
     }
     if (!from_stdin) {
-        int err = oocsi_send(s->client, recipient, data);
+        /* a JSON object argument goes as its text: numbers exactly as written */
+        int err = a->npos == 2 && a->pos[1][strspn(a->pos[1], " \t\r\n")] == '{'
+                      ? oocsi_send_json(s->client, recipient, a->pos[1])
+                      : oocsi_send(s->client, recipient, data);
         cJSON_Delete(data);
         return err == OOCSI_OK ? EXIT_OK : runtime_error("cannot send", err);
     }
@@ -42,8 +45,8 @@ int cmd_send(session *s)
             rc = EXIT_USAGE;
             break;
         }
-        int err = oocsi_send(s->client, recipient, j);
         cJSON_Delete(j);
+        int err = oocsi_send_json(s->client, recipient, line); /* as written: exact numbers */
         if (err != OOCSI_OK) {
             rc = runtime_error("cannot send", err);
             break;

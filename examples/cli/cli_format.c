@@ -180,11 +180,11 @@ static void print_field(const char *text)
 /* Prints one message line; response (respond only) may be NULL. */
 void print_message(session *s, const oocsi_message *m, const cJSON *response)
 {
-    const cJSON *data = oocsi_message_data(m);
+    /* the payload's text, numbers exactly as the sender wrote them */
+    char *d = oocsi_message_data_json(m);
     if (s->args->pretty) {
         char when[32];
         format_time(oocsi_message_timestamp(m), when, sizeof when);
-        char *d = cJSON_PrintUnformatted(data);
         char *r = response ? cJSON_PrintUnformatted(response) : NULL;
         printf("%s  ", when);
         print_field(oocsi_message_sender(m));
@@ -197,7 +197,6 @@ void print_message(session *s, const oocsi_message *m, const cJSON *response)
             print_field(r);
         }
         fputc('\n', stdout);
-        cJSON_free(d);
         cJSON_free(r);
     } else {
         cJSON *line = cJSON_CreateObject();
@@ -205,7 +204,7 @@ void print_message(session *s, const oocsi_message *m, const cJSON *response)
             cJSON_AddNumberToObject(line, "timestamp", (double)oocsi_message_timestamp(m));
             cJSON_AddStringToObject(line, "sender", oocsi_message_sender(m));
             cJSON_AddStringToObject(line, "recipient", oocsi_message_recipient(m));
-            cJSON_AddItemToObject(line, "data", cJSON_Duplicate(data, 1));
+            cJSON_AddRawToObject(line, "data", d ? d : "{}");
             if (response)
                 cJSON_AddItemToObject(line, "response", cJSON_Duplicate(response, 1));
         }
@@ -217,6 +216,7 @@ void print_message(session *s, const oocsi_message *m, const cJSON *response)
         cJSON_free(text);
         cJSON_Delete(line);
     }
+    oocsi_free(d);
     if ((fflush(stdout) != 0 || ferror(stdout)) && s->write_failed == 0)
         s->write_failed = errno ? errno : EIO;
 }

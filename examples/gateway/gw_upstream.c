@@ -42,13 +42,82 @@ static void sort_keys(cJSON *o)
     o->child = sorted;
 }
 
+/* Number literals of JSON text t, in document order, one after another,
+ * each NUL-terminated, in *lits (malloc'd); how many. */
+static size_t number_literals(const char *t, char **lits)
+{
+    size_t n = strlen(t), count = 0, o = 0;
+    char *out = malloc(n + 1);
+    *lits = out;
+    if (!out) {
+        return 0;
+    }
+    for (size_t i = 0; i < n;) {
+        if (t[i] == '"') {
+            for (i++; i < n && t[i] != '"'; i++) {
+                i += t[i] == '\\';
+            }
+            i++;
+        } else if (t[i] == '-' || (t[i] >= '0' && t[i] <= '9')) {
+            while (i < n && strchr("+-.0123456789eE", t[i])) {
+                out[o++] = t[i++];
+            }
+            out[o++] = '\0';
+            count++;
+        } else {
+            i++;
+        }
+    }
+    return count;
+}
+
+/* Gives the numbers of tree (parsed from text) their literal text back, as
+ * raw items, so that integers beyond 2^53 reach the browser digit for digit
+ * rather than through a double. */
+static void exact_numbers(cJSON *item, const char **lit, size_t *left)
+{
+    for (cJSON *i = item; i; i = i->next) {
+        if (cJSON_IsNumber(i)) {
+            if (*left == 0) {
+                return; /* cannot happen: text and tree agree */
+            }
+            char *raw = strdup(*lit);
+            if (raw) {
+                i->type = cJSON_Raw;
+                i->valuestring = raw;
+            }
+            *lit += strlen(*lit) + 1;
+            (*left)--;
+        }
+        if (i->child) {
+            exact_numbers(i->child, lit, left);
+        }
+    }
+}
+
+/* The payload as a tree whose numbers keep their literal text. */
+static cJSON *payload_tree(const oocsi_message *m)
+{
+    char *text = oocsi_message_data_json(m);
+    cJSON *d = text ? cJSON_Parse(text) : NULL;
+    char *lits = NULL;
+    size_t n = d ? number_literals(text, &lits) : 0;
+    const char *lit = lits;
+    if (d && lits) {
+        exact_numbers(d->child, &lit, &n);
+    }
+    free(lits);
+    oocsi_free(text);
+    return d ? d : cJSON_Duplicate(oocsi_message_data(m), 1);
+}
+
 /* Channel and direct messages: {"data": {...}, "recipient", "sender", "timestamp"}. */
 static void on_message(oocsi_client *c, const oocsi_message *m, void *user)
 {
     (void)c;
     session *s = user;
     cJSON *o = cJSON_CreateObject();
-    cJSON *d = cJSON_Duplicate(oocsi_message_data(m), 1);
+    cJSON *d = payload_tree(m);
     char *text = NULL;
     if (o && d) {
         sort_keys(d);

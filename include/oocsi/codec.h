@@ -57,6 +57,17 @@ typedef struct oocsi_event {
     char *recipient;   /* MESSAGE: owned by the event */
     int64_t timestamp; /* MESSAGE: ms since the epoch, 0 if absent */
     cJSON *data;       /* MESSAGE: a JSON object with only the payload keys, owned by the event */
+    /* MESSAGE in its unparsed form (only from a codec's decode_lazy; data is
+     * NULL then): json[0..json_len) is the message's whole JSON object text,
+     * envelope keys included, accepted by oocsi_json_scan_object() and
+     * NUL-terminated; owned by the event. The core parses it only when the
+     * application asks for the payload as cJSON. */
+    char *json;
+    size_t json_len;
+    int json_packed; /* 1: sender and recipient point into json's allocation (freed with it) */
+    /* 0 promises that no top-level key of json begins with '_' or holds an
+     * escape, so the message is no call, call answer or barrier */
+    int json_special;
 } oocsi_event;
 
 /** Frees what the event owns and zeroes it (NULL-safe). */
@@ -103,6 +114,10 @@ typedef struct oocsi_codec {
     /** Appends one frame (no terminator) for cmd to out. OOCSI_OK,
      *  OOCSI_ERR_UNSUPPORTED (command not in this protocol), OOCSI_ERR_NOMEM. */
     int (*encode)(void *state, const oocsi_command *cmd, oocsi_buf *out);
+    /** Optional (NULL: the core uses decode): as decode, but a MESSAGE may
+     *  come in its unparsed form (ev->json set, ev->data NULL), so that a
+     *  message costs no JSON tree unless the application asks for one. */
+    int (*decode_lazy)(void *state, const char *frame, size_t len, oocsi_event *ev);
 } oocsi_codec;
 
 /** Registers a codec by name, process-wide (the table must stay valid). */
@@ -126,6 +141,28 @@ OOCSI_API char *oocsi_json_ascii(const cJSON *obj, size_t *len, int *err);
 OOCSI_API int oocsi_utf8_valid(const char *s, size_t len);
 /** Copy of s[0..len) with invalid UTF-8 replaced by U+FFFD (malloc'd, NUL-terminated). */
 OOCSI_API char *oocsi_utf8_sanitize(const char *s, size_t len, size_t *out_len);
+
+/* Flags returned by oocsi_json_scan_object(). */
+#define OOCSI_JSON_NON_ASCII 1 /* a string holds characters beyond ASCII (valid UTF-8) */
+#define OOCSI_JSON_CONTROL 2   /* a string holds raw control characters (cJSON takes them; the wire escapes them) */
+#define OOCSI_JSON_LINEBREAK 4 /* CR or LF between tokens */
+/** A top-level member seen by oocsi_json_scan_object(): key[0..key_len) is
+ *  the text between its quotes (escapes not decoded, see
+ *  oocsi_json_unescape()), value[0..value_len) the text of its value. */
+typedef void (*oocsi_json_member_fn)(const char *key, size_t key_len, const char *value, size_t value_len, void *user);
+/**
+ * Checks without building a tree that s[0..len) is exactly one JSON object
+ * (RFC 8259: strict number syntax, escapes and surrogate pairs checked,
+ * strings valid UTF-8, no NUL byte, at most 1000 levels deep), with only
+ * whitespace around it. Calls fn (may be NULL) for each top-level member in
+ * order. Returns the OOCSI_JSON_* flags (>= 0), or OOCSI_ERR_INVAL with
+ * *err_at (when not NULL) the offset of the first byte in error.
+ */
+OOCSI_API int oocsi_json_scan_object(const char *s, size_t len, oocsi_json_member_fn fn, void *user, size_t *err_at);
+/** Decodes the text between the quotes of a JSON string literal into out
+ *  (room for len + 1 bytes: decoding never lengthens it; out may be raw
+ *  itself); NUL-terminates it and returns its length. */
+OOCSI_API size_t oocsi_json_unescape(const char *raw, size_t len, char *out);
 
 #ifdef __cplusplus
 }

@@ -464,14 +464,25 @@ OOCSI_API const char *oocsi_message_sender(const oocsi_message *m);
 OOCSI_API const char *oocsi_message_recipient(const oocsi_message *m);
 /** Milliseconds since the epoch, server clock; 0 if the server sent none. */
 OOCSI_API int64_t oocsi_message_timestamp(const oocsi_message *m);
-/** The payload keys only (no sender/recipient/timestamp). Borrowed. */
+/** The payload keys only (no sender/recipient/timestamp). Borrowed. A
+ *  message is kept as the text it came in until this is first called: the
+ *  tree is built then, once, and kept with the message (handlers that only
+ *  use the typed getters never pay for it). Numbers in the tree are doubles:
+ *  read integers beyond 2^53 with the typed getters or the JSON text. */
 OOCSI_API const cJSON *oocsi_message_data(const oocsi_message *m);
-/** The payload as compact JSON text; free with oocsi_free(). NULL on NULL/OOM. */
+/** The payload as compact JSON text; free with oocsi_free(). NULL on NULL/OOM.
+ *  Numbers appear exactly as the sender wrote them (over tcp/tls). */
 OOCSI_API char *oocsi_message_data_json(const oocsi_message *m);
 /** OOCSI_OK, OOCSI_ERR_INVAL (NULL), OOCSI_ERR_NOT_FOUND (no such key),
  *  OOCSI_ERR_UNSUPPORTED (the key holds another type; for get_int also a
- *  number that is not an integer). */
+ *  number that is not an integer). get_int is exact for every integer
+ *  literal in int64 range (beyond 2^53 too: the value is read from the text
+ *  the message came in, not through a double). */
 OOCSI_API int oocsi_message_get_int(const oocsi_message *m, const char *key, int64_t *out);
+/** As oocsi_message_get_int() for unsigned 64-bit integers: exact up to
+ *  18446744073709551615 (12345678901234567890 arrives as it was sent);
+ *  OOCSI_ERR_UNSUPPORTED for negative numbers and non-integers. */
+OOCSI_API int oocsi_message_get_uint64(const oocsi_message *m, const char *key, uint64_t *out);
 OOCSI_API int oocsi_message_get_double(const oocsi_message *m, const char *key, double *out);
 /** NULL if absent or not a string. Borrowed. */
 OOCSI_API const char *oocsi_message_get_string(const oocsi_message *m, const char *key);

@@ -3,10 +3,12 @@
  * same payloads at QoS 0 through a local mosquitto broker (started by
  * tests/bench/run.sh on loopback), doing the same JSON work as the OOCSI
  * client (send: cJSON_PrintUnformatted of the object, then publish;
- * receive: cJSON_Parse of each payload and reading "i").
+ * receive: cJSON_Parse of each payload and reading "i"; send-text: the same
+ * payload prepared once as text and published as it is, the twin of
+ * bench_msgcost's send-json).
  *
  *   bench_mosquitto PORT [COUNT]            both modes, sizes 50 and 4096
- *   bench_mosquitto PORT MODE SIZE COUNT    one mode (send or recv), for callgrind
+ *   bench_mosquitto PORT MODE SIZE COUNT    one mode (send, send-text or recv), for callgrind
  *
  * Single-threaded client (mosquitto_loop() driven by the benchmark). For the
  * receive mode a forked child process publishes, so its work is not counted.
@@ -32,6 +34,7 @@ static int subscribed;
 
 long measured_mosq_send(struct mosquitto *m, cJSON *obj, long count);
 long measured_mosq_recv(struct mosquitto *m, long count);
+long measured_mosq_send_text(struct mosquitto *m, const char *text, long count);
 
 static void on_message(struct mosquitto *m, void *user, const struct mosquitto_message *msg)
 {
@@ -111,6 +114,22 @@ __attribute__((noinline)) long measured_mosq_send(struct mosquitto *m, cJSON *ob
         int rc = mosquitto_publish(m, NULL, "sink", (int)strlen(json), json, 0, false);
         free(json);
         if (rc != MOSQ_ERR_SUCCESS) {
+            break;
+        }
+        sent++;
+        if ((i & 255) == 255) {
+            mosquitto_loop(m, 0, 1);
+        }
+    }
+    return sent;
+}
+
+__attribute__((noinline)) long measured_mosq_send_text(struct mosquitto *m, const char *text, long count)
+{
+    long sent = 0;
+    for (long i = 0; i < count; i++) {
+        /* the same work as oocsi_send_json(), which takes a C string: its length */
+        if (mosquitto_publish(m, NULL, "sink", (int)strlen(text), text, 0, false) != MOSQ_ERR_SUCCESS) {
             break;
         }
         sent++;
@@ -201,6 +220,16 @@ static int run_mode(const char *mode, size_t size, long count, double *seconds, 
                 *done = measured_mosq_recv(m, count);
                 t1 = last_rx;
             }
+        } else if (strcmp(mode, "send-text") == 0) {
+            char *text = malloc(size + 64);
+            bench_payload(text, size + 64, 0, size);
+            t0 = bench_now_ns();
+            *done = measured_mosq_send_text(m, text, count);
+            t1 = bench_now_ns();
+            free(text);
+            for (int k = 0; k < 1000 && mosquitto_want_write(m); k++) {
+                mosquitto_loop(m, 10, 1);
+            }
         } else {
             t0 = bench_now_ns();
             *done = measured_mosq_send(m, obj, count);
@@ -240,14 +269,15 @@ int main(int argc, char **argv)
     if (argc == 5) {
         long count = bench_arg_long(argc, argv, 4, 10000);
         failed = run_mode(argv[2], (size_t)bench_arg_long(argc, argv, 3, 50), count, &s, &done) != 0;
-        printf("mosquitto %s size %s: %ld messages in %.3f s: %.0f msg/s\n", argv[2], argv[3], done, s,
-               s > 0 ? (double)done / s : 0.0);
+        printf("mosquitto %s size %s: %ld messages in %.3f s: %.0f msg/s; peak RSS (VmHWM) %ld KiB\n", argv[2], argv[3],
+               done, s, s > 0 ? (double)done / s : 0.0, bench_hwm_kb());
+        printf("HWM|%s-mosq|%s|%ld\n", argv[2], argv[3], bench_hwm_kb());
     } else {
         long count = bench_arg_long(argc, argv, 2, 100000);
-        static const char *modes[] = {"send", "recv"};
+        static const char *modes[] = {"send", "send-text", "recv"};
         static const size_t sizes[] = {50, 4096};
         for (int z = 0; z < 2; z++) {
-            for (int k = 0; k < 2; k++) {
+            for (int k = 0; k < 3; k++) {
                 long n = sizes[z] > 1000 ? (count / 4 > 0 ? count / 4 : 1) : count;
                 failed |= run_mode(modes[k], sizes[z], n, &s, &done) != 0;
                 double rate = s > 0 ? (double)done / s : 0.0;

@@ -5,7 +5,9 @@
  *   bench_msgcost [COUNT]                   every mode, sizes 50 and 4096
  *   bench_msgcost MODE SIZE COUNT           one mode (for callgrind)
  *
- * MODE: send-lib, send-raw, recv-lib, recv-raw. The hub runs in a forked
+ * MODE: send-lib, send-json, send-raw, recv-lib, recv-raw, recv-thread (as
+ * recv-lib with the handlers on oocsi_loop_start()'s thread, for the peak
+ * RSS of a burst). The hub runs in a forked
  * child process, which also publishes for the receive modes, so this process
  * does only the client's work and runs one thread (liboocsi caller-driven:
  * no loop thread). The measured loop of each mode is its own function,
@@ -17,6 +19,8 @@
  *    message, is serialised and written as one "sendraw sink <json>" line
  *    (liboocsi: oocsi_send(); raw: cJSON_PrintUnformatted + snprintf +
  *    send()). No one subscribes to "sink": the hub reads and drops it.
+ *  - send-json: the same message prepared once as JSON text, sent with
+ *    oocsi_send_json() (the libmosquitto twin publishes the same text).
  *  - receive: COUNT such messages arrive on a subscribed channel; each is
  *    parsed into a cJSON tree, sender/recipient/timestamp are taken out, a
  *    handler reads "i" (liboocsi: oocsi_loop() + a handler using
@@ -62,6 +66,7 @@ static oocsi_client *lib_connect(const char *handle)
 
 long measured_send_lib(oocsi_client *c, cJSON *obj, long count);
 long measured_send_raw(bench_raw *r, cJSON *obj, long count);
+long measured_send_json(oocsi_client *c, const char *text, long count);
 long measured_recv_lib(oocsi_client *c, long count);
 long measured_recv_raw(bench_raw *r, long count);
 
@@ -83,6 +88,27 @@ __attribute__((noinline)) long measured_send_lib(oocsi_client *c, cJSON *obj, lo
         sent++;
         if ((i & 255) == 255) {
             oocsi_loop(c, 0); /* what an application's loop does meanwhile */
+        }
+    }
+    return sent;
+}
+
+__attribute__((noinline)) long measured_send_json(oocsi_client *c, const char *text, long count)
+{
+    long sent = 0;
+    for (long i = 0; i < count; i++) {
+        int rc = oocsi_send_json(c, "sink", text);
+        for (int k = 0; rc == OOCSI_ERR_QUEUE_FULL && k < 1000; k++) {
+            oocsi_loop(c, 10);
+            rc = oocsi_send_json(c, "sink", text);
+        }
+        if (rc != OOCSI_OK) {
+            fprintf(stderr, "oocsi_send_json: %s\n", oocsi_strerror(rc));
+            break;
+        }
+        sent++;
+        if ((i & 255) == 255) {
+            oocsi_loop(c, 0);
         }
     }
     return sent;
@@ -134,7 +160,7 @@ static void on_cost(oocsi_client *c, const oocsi_message *m, void *user)
     if (oocsi_message_get_int(m, "i", &i) == OOCSI_OK) {
         lib_sum += i;
     }
-    lib_received++;
+    __atomic_add_fetch(&lib_received, 1, __ATOMIC_RELAXED);
 }
 
 __attribute__((noinline)) long measured_recv_lib(oocsi_client *c, long count)
@@ -206,7 +232,32 @@ static int run_mode(const char *mode, size_t size, long count, outcome *out)
     cJSON *obj = make_object(size);
     int64_t t0 = 0, t1 = 0;
     long done = -1;
-    if (strcmp(mode, "send-lib") == 0 || strcmp(mode, "recv-lib") == 0) {
+    if (strcmp(mode, "send-json") == 0) {
+        oocsi_client *c = lib_connect(handle);
+        char *text = malloc(size + 64);
+        bench_payload(text, size + 64, 0, size);
+        if (c) {
+            t0 = bench_now_ns();
+            done = measured_send_json(c, text, count);
+            t1 = bench_now_ns();
+        }
+        free(text);
+        oocsi_close(c);
+    } else if (strcmp(mode, "recv-thread") == 0) {
+        oocsi_client *c = lib_connect(handle);
+        if (c && oocsi_subscribe(c, "cost", on_cost, NULL) == OOCSI_OK && oocsi_loop_start(c) == OOCSI_OK) {
+            lib_received = 0;
+            bench_child_hub_publish(&hub, "cost", count, size);
+            t0 = bench_now_ns();
+            int64_t end = t0 + RECV_BUDGET_NS;
+            while (__atomic_load_n(&lib_received, __ATOMIC_RELAXED) < count && bench_now_ns() < end) {
+                bench_sleep_ms(5);
+            }
+            t1 = bench_now_ns();
+            done = __atomic_load_n(&lib_received, __ATOMIC_RELAXED);
+        }
+        oocsi_close(c);
+    } else if (strcmp(mode, "send-lib") == 0 || strcmp(mode, "recv-lib") == 0) {
         oocsi_client *c = lib_connect(handle);
         int recv = mode[0] == 'r';
         if (c && (!recv || oocsi_subscribe(c, "cost", on_cost, NULL) == OOCSI_OK)) {
@@ -255,15 +306,16 @@ int main(int argc, char **argv)
         outcome o;
         long count = bench_arg_long(argc, argv, 3, 10000);
         failed = run_mode(argv[1], (size_t)bench_arg_long(argc, argv, 2, 50), count, &o) != 0;
-        printf("%s size %s: %ld messages in %.3f s: %.0f msg/s\n", argv[1], argv[2], o.done, o.seconds,
-               o.seconds > 0 ? (double)o.done / o.seconds : 0.0);
+        printf("%s size %s: %ld messages in %.3f s: %.0f msg/s; peak RSS (VmHWM) %ld KiB\n", argv[1], argv[2], o.done,
+               o.seconds, o.seconds > 0 ? (double)o.done / o.seconds : 0.0, bench_hwm_kb());
+        printf("HWM|%s|%s|%ld\n", argv[1], argv[2], bench_hwm_kb());
     } else {
         long count = bench_arg_long(argc, argv, 1, 100000);
-        static const char *modes[] = {"send-lib", "send-raw", "recv-lib", "recv-raw"};
+        static const char *modes[] = {"send-lib", "send-json", "send-raw", "recv-lib", "recv-raw"};
         static const size_t sizes[] = {50, 4096};
         printf("client cost per message, %ld messages per mode (messages/s; run.sh adds callgrind figures)\n", count);
         for (int s = 0; s < 2; s++) {
-            for (int m = 0; m < 4; m++) {
+            for (int m = 0; m < 5; m++) {
                 outcome o;
                 long n = sizes[s] > 1000 ? (count / 4 > 0 ? count / 4 : 1) : count;
                 failed |= run_mode(modes[m], sizes[s], n, &o) != 0;

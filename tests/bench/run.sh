@@ -113,7 +113,7 @@ run() { # name args...: runs one program, its output into $WORK/name.out
     log "+ $*"
     timeout 600 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err"
     local rc=$?
-    if [ "$rc" -eq 0 ] && ! grep -q -e '^ROW|' -e '^RATE|' "$WORK/$name.out"; then
+    if [ "$rc" -eq 0 ] && ! grep -q -e '^ROW|' -e '^RATE|' -e '^HWM|' "$WORK/$name.out"; then
         rc=99 # ran but printed no figures
     fi
     if [ "$rc" -ne 0 ]; then
@@ -170,6 +170,10 @@ run reconnect "$BINDIR/bench_reconnect" "$RC_ROUNDS" "$RC_DOWN"
 run msgcost "$BINDIR/bench_msgcost" "$COST_N"
 [ -n "$MQ_PORT" ] && run mosquitto "$BINDIR/bench_mosquitto" "$MQ_PORT" "$COST_N"
 run footprint "$BINDIR/bench_footprint" "$FP_N"
+# peak RSS of a receive burst: one mode per process (VmHWM covers the whole process)
+run burst.lib "$BINDIR/bench_msgcost" recv-lib 50 "$HUB_BURST"
+run burst.raw "$BINDIR/bench_msgcost" recv-raw 50 "$HUB_BURST"
+[ -n "$MQ_PORT" ] && run burst.mosq "$BINDIR/bench_mosquitto" "$MQ_PORT" recv 50 "$HUB_BURST"
 [ -x "$BINDIR/bench_gateway" ] && run gateway "$BINDIR/bench_gateway" "$GW_N"
 
 # instructions per message (callgrind, only the measured loop of one thread)
@@ -190,11 +194,12 @@ cg() { # key program args...
 }
 if [ -n "$VALGRIND" ]; then
     for size in 50 4096; do
-        for mode in send-lib send-raw recv-lib recv-raw; do
+        for mode in send-lib send-json send-raw recv-lib recv-raw; do
             cg "$mode.$size" "$BINDIR/bench_msgcost" "$mode" "$size" "$CG_N"
         done
         if [ -n "$MQ_PORT" ]; then
             cg "send-mosq.$size" "$BINDIR/bench_mosquitto" "$MQ_PORT" send "$size" "$CG_N"
+            cg "send-text-mosq.$size" "$BINDIR/bench_mosquitto" "$MQ_PORT" send-text "$size" "$CG_N"
             cg "recv-mosq.$size" "$BINDIR/bench_mosquitto" "$MQ_PORT" recv "$size" "$CG_N"
         fi
     done
@@ -244,6 +249,16 @@ cost_row() {
     # target 2: sending (from a cJSON object; oocsi_send)
     cost_row 2 "send 50 B from a cJSON object (oocsi_send)" send-lib.50 send-raw.50 send-mosq.50 raw 1 1
     cost_row 2 "send 4 KiB from a cJSON object (oocsi_send)" send-lib.4096 send-raw.4096 send-mosq.4096 raw 1 1
+    # target 2: sending JSON text as it is (oocsi_send_json) against libmosquitto publishing the same text
+    cost_row 2 "send 50 B from JSON text (oocsi_send_json)" send-json.50 - send-text-mosq.50 mq 1.5 0
+    cost_row 2 "send 4 KiB from JSON text (oocsi_send_json)" send-json.4096 - send-text-mosq.4096 mq 2 0
+    # target 3: peak RSS of a receive burst, one mode per process (VmHWM)
+    hwm() { grep -h "^HWM|$1|" "$WORK"/burst.*.out 2>/dev/null | cut -d'|' -f4; }
+    awk -v l="$(hwm recv-lib)" -v r="$(hwm recv-raw)" -v m="$(hwm recv-mosq)" -v n="$HUB_BURST" 'BEGIN {
+        if (l == "" || m == "") { met = "-"; why = "n/a (no libmosquitto figure)" }
+        else { met = (l <= 2 * m) ? "yes" : "no"; why = sprintf("%.2fx libmosquitto", l / m) }
+        printf "ROW|3|peak RSS (VmHWM) receiving a burst of %s x 50 B (KiB)|%s|%s|%s|-|<= 2x libmosquitto|%s|%s|\n",
+            n, l == "" ? "n/a" : l, r == "" ? "n/a" : r, m == "" ? "n/a" : m, met, why }'
 } >"$WORK/cost.out"
 
 # Every ROW line, in the order of the targets (1-5, then the rest), as

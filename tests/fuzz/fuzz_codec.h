@@ -3,7 +3,9 @@
  * fuzz_webjson_codec.c): decodes the input as one frame before and after a
  * welcome, and as a sequence of LF-separated frames like the core's line
  * reader; checks every event's invariants; re-encodes every MESSAGE event's
- * data with oocsi_json_ascii and checks the result is stable and can be sent.
+ * data with oocsi_json_ascii and checks the result is stable and can be sent;
+ * where the codec has decode_lazy, checks it against decode (same event,
+ * same payload, envelope and timestamp).
  * Any broken invariant aborts (a crash for libFuzzer).
  */
 #ifndef OOCSI_FUZZ_CODEC_H
@@ -128,6 +130,63 @@ static void fuzz_decode(const oocsi_codec *codec, void *st, const char *frame, s
     FUZZ_CHECK(ev.text == NULL && ev.sender == NULL && ev.recipient == NULL && ev.data == NULL);
 }
 
+/* The payload of an unparsed MESSAGE: its text without the envelope keys. */
+static cJSON *fuzz_payload_of(const oocsi_event *ev)
+{
+    cJSON *root = cJSON_ParseWithLength(ev->json, ev->json_len);
+    FUZZ_CHECK(root != NULL && cJSON_IsObject(root));
+    static const char *const envelope[] = {"sender", "recipient", "timestamp"};
+    for (int k = 0; k < 3; k++) {
+        while (cJSON_GetObjectItemCaseSensitive(root, envelope[k]) != NULL) {
+            cJSON_DeleteItemFromObjectCaseSensitive(root, envelope[k]);
+        }
+    }
+    return root;
+}
+
+/* decode_lazy must say what decode says: an unparsed MESSAGE has checked
+ * text whose payload, sender, recipient and timestamp equal the parsed
+ * event's; any other event is of the same type. The state is the one decode
+ * used (decoding a message does not change it). */
+static void fuzz_decode_lazy(const oocsi_codec *codec, void *st, const char *frame, size_t len)
+{
+    oocsi_event a, b;
+
+    /* what the checker accepts, cJSON parses (it may take more) */
+    if (oocsi_json_scan_object(frame, len, NULL, NULL, NULL) >= 0) {
+        cJSON *j = cJSON_ParseWithLength(frame, len);
+        FUZZ_CHECK(cJSON_IsObject(j));
+        cJSON_Delete(j);
+    }
+    if (codec->decode_lazy == NULL) {
+        return;
+    }
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    FUZZ_CHECK(codec->decode(st, frame, len, &a) == OOCSI_OK);
+    if (a.type == OOCSI_EVENT_WELCOME) {
+        oocsi_event_clear(&a);
+        return; /* the state moved on: not comparable */
+    }
+    FUZZ_CHECK(codec->decode_lazy(st, frame, len, &b) == OOCSI_OK);
+    FUZZ_CHECK(a.type == b.type);
+    if (b.json != NULL) {
+        FUZZ_CHECK(b.type == OOCSI_EVENT_MESSAGE && b.data == NULL && b.json[b.json_len] == '\0');
+        FUZZ_CHECK(oocsi_json_scan_object(b.json, b.json_len, NULL, NULL, NULL) >= 0);
+        cJSON *payload = fuzz_payload_of(&b);
+        /* compared as text: cJSON_Compare does not handle duplicate keys */
+        char *pa = cJSON_PrintUnformatted(a.data), *pb = cJSON_PrintUnformatted(payload);
+        FUZZ_CHECK(pa != NULL && pb != NULL && strcmp(pa, pb) == 0);
+        cJSON_free(pa);
+        cJSON_free(pb);
+        cJSON_Delete(payload);
+        FUZZ_CHECK(strcmp(a.sender, b.sender) == 0 && strcmp(a.recipient, b.recipient) == 0);
+        FUZZ_CHECK(a.timestamp == b.timestamp);
+    }
+    oocsi_event_clear(&a);
+    oocsi_event_clear(&b);
+}
+
 /* One fuzz input. welcome: a frame the codec must take as the welcome. */
 static int fuzz_codec(const oocsi_codec *codec, const char *welcome, const uint8_t *data, size_t size)
 {
@@ -147,6 +206,7 @@ static int fuzz_codec(const oocsi_codec *codec, const char *welcome, const uint8
     FUZZ_CHECK(ev.type == OOCSI_EVENT_WELCOME && ev.text != NULL && strcmp(ev.text, "fuzz") == 0);
     oocsi_event_clear(&ev);
     fuzz_decode(codec, st, s, size);
+    fuzz_decode_lazy(codec, st, s, size);
 
     /* 3. split on LF like the core's reader, from a fresh connection (the
      *    input may hold its own handshake) */

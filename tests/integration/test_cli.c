@@ -334,6 +334,25 @@ static void test_listen_count(void **state)
     cJSON_Delete(j);
 }
 
+/* Integers beyond 2^53 go through the CLI digit for digit: sent as a JSON
+ * argument or a stdin line, printed by listen (a double would change them). */
+static void test_exact_integers(void **state)
+{
+    (void)state;
+    char handle[64], ch[64];
+    it_unique(handle, sizeof handle, "lisx");
+    it_unique(ch, sizeof ch, "xch");
+    proc *p = cli_start("listen", "-u", it_url, "--handle", handle, ch, "-n", "2");
+    assert_true(oocsi_hub_wait_subscribed(it_hub, handle, ch, CLI_TIMEOUT));
+    cli_expect(cli_start("send", "-u", it_url, ch, "{\"n\": 9007199254740993}"), CLI_OK);
+    cli_expect(cli_start_stdin("{\"m\":-9223372036854775807}\n", "send", "-u", it_url, ch, "-"), CLI_OK);
+    cli_expect(p, CLI_OK);
+    const char *out = buf_text(&p->out);
+    assert_int_equal(count_lines(out), 2);
+    assert_non_null(strstr(out, "\"data\":{\"n\":9007199254740993}"));
+    assert_non_null(strstr(out, "\"data\":{\"m\":-9223372036854775807}"));
+}
+
 static void test_listen_pretty(void **state)
 {
     (void)state;
@@ -665,6 +684,7 @@ int main(void)
         CLI_TEST(test_handle_taken),
         CLI_TEST(test_url_failover),
         CLI_TEST(test_listen_count),
+        CLI_TEST(test_exact_integers),
         CLI_TEST(test_listen_pretty),
         CLI_TEST(test_listen_timeout_and_signals),
         CLI_TEST(test_call),

@@ -13,7 +13,9 @@
  *  3. on SIGTERM the programs send every browser a close frame with status
  *     1001 (going away) before they exit;
  *  4. the hub pings a WebSocket client that sends nothing even while it
- *     streams messages to it, and drops it after the stale timeout.
+ *     streams messages to it, and drops it after the stale timeout;
+ *  5. integers beyond 2^53 from a line client reach a browser through the
+ *     gateway digit for digit.
  *
  * Every wait is bounded (the support waits, poll() with deadlines).
  */
@@ -334,6 +336,31 @@ static void test_hub_ws_ping_while_streaming(void **state)
     oocsi_hub_free(h);
 }
 
+/* ------------------------------------------------------------------ 5: exact integers */
+
+static void test_gateway_exact_integers(void **state)
+{
+    (void)state;
+    target t;
+    target_open(&t, 1);
+    char h[64], peer_h[64];
+    it_unique(h, sizeof h, "exact");
+    it_unique(peer_h, sizeof peer_h, "exactpeer");
+    it_ws_peer *p = browser(&t, h);
+    browser_subscribe(p, h, h);
+    it_raw *r = it_raw_connect(oocsi_hub_port(it_hub), peer_h);
+    assert_non_null(r);
+    assert_int_equal(it_raw_send(r, "sendraw %s {\"n\":9007199254740993,\"a\":[-9223372036854775807,1.5]}", h), 0);
+    int closed = 0;
+    char *m = it_ws_recv(p, TMO, &closed);
+    assert_non_null(m);
+    /* a double would have made these 9007199254740992 and -9223372036854775808 */
+    assert_non_null(strstr(m, "\"data\":{\"a\":[-9223372036854775807,1.5],\"n\":9007199254740993}"));
+    free(m);
+    it_raw_close(r);
+    it_ws_peer_close(p);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -346,9 +373,14 @@ static int group_setup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        IT_TEST(test_gateway_direct_once),         IT_TEST(test_hub_ws_direct_once), IT_TEST(test_gateway_non_object),
-        IT_TEST(test_hub_ws_non_object),           IT_TEST(test_gateway_sigterm),    IT_TEST(test_hub_sigterm),
+        IT_TEST(test_gateway_direct_once),
+        IT_TEST(test_hub_ws_direct_once),
+        IT_TEST(test_gateway_non_object),
+        IT_TEST(test_hub_ws_non_object),
+        IT_TEST(test_gateway_sigterm),
+        IT_TEST(test_hub_sigterm),
         IT_TEST(test_hub_ws_ping_while_streaming),
+        IT_TEST(test_gateway_exact_integers),
     };
     return cmocka_run_group_tests(tests, group_setup, it_group_teardown);
 }
