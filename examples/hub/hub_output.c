@@ -147,15 +147,31 @@ static ospan *oq_at(const client *c, uint32_t i)
     return &c->oq[(c->oq_head + i) & (c->oq_cap - 1)];
 }
 
+/* Gives an allocated ring back (the one inside the client is not counted). */
+static void oq_free_ring(oocsi_hub *h, client *c)
+{
+    if (c->oq && c->oq != &c->oq_one) {
+        h->out_total -= (size_t)c->oq_cap * sizeof *c->oq;
+        free(c->oq);
+    }
+    c->oq = NULL;
+}
+
 static void oq_grow(oocsi_hub *h, client *c)
 {
-    uint32_t cap = c->oq_cap ? c->oq_cap * 2 : 4;
+    if (!c->oq_cap) {
+        c->oq = &c->oq_one;
+        c->oq_cap = 1;
+        c->oq_head = 0;
+        return;
+    }
+    uint32_t cap = c->oq_cap == 1 ? 4 : c->oq_cap * 2;
     ospan *v = xmalloc(cap * sizeof *v);
     for (uint32_t i = 0; i < c->oq_n; i++) {
         v[i] = *oq_at(c, i);
     }
-    free(c->oq);
-    h->out_total += (size_t)(cap - c->oq_cap) * sizeof *v;
+    oq_free_ring(h, c);
+    h->out_total += (size_t)cap * sizeof *v;
     c->oq = v;
     c->oq_cap = cap;
     c->oq_head = 0;
@@ -165,9 +181,7 @@ static void oq_grow(oocsi_hub *h, client *c)
 static void oq_shrink(oocsi_hub *h, client *c)
 {
     if (c->oq_n == 0 && c->oq) {
-        h->out_total -= (size_t)c->oq_cap * sizeof *c->oq;
-        free(c->oq);
-        c->oq = NULL;
+        oq_free_ring(h, c);
         c->oq_cap = c->oq_head = c->oq_hand = 0;
     }
 }
@@ -267,11 +281,7 @@ void out_discard(oocsi_hub *h, client *c)
             l = next;
         }
     }
-    if (c->oq) {
-        h->out_total -= (size_t)c->oq_cap * sizeof *c->oq;
-        free(c->oq);
-    }
-    c->oq = NULL;
+    oq_free_ring(h, c);
     c->oq_cap = c->oq_head = c->oq_hand = c->oq_wait = 0;
     c->oq_off = c->oq_bytes = 0;
 }

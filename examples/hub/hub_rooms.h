@@ -235,7 +235,8 @@ typedef struct client {
     pvec psubs; /* struct pres * subscribed to */
     char *in;   /* a partial line (own buffer), or the loop's buffer while lines are handled */
     size_t in_len, in_cap, in_off, in_scan;
-    ospan *oq;           /* output: a ring of spans, allocated on demand */
+    ospan *oq;           /* output: a ring of spans (oq_one, or allocated beyond one span) */
+    ospan oq_one;        /* the ring while one span is enough (a burst on one channel) */
     uint32_t oq_cap;     /* a power of two, or 0 */
     uint32_t oq_head;    /* index of the oldest span */
     uint32_t oq_n;       /* spans queued */
