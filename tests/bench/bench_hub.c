@@ -350,7 +350,7 @@ static int run_peers(long burst, const peer_server *mq, const peer_server *java,
         snprintf(jl, sizeof jl, "%ld", jf->expected - jf->delivered);
     }
     int lead = hc >= 0 && mc >= 0 && jc >= 0 && hc < mc && hc < jc && hf->delivered == hf->expected;
-    printf("ROW|5|hub burst %ld to 10 subscribers: server CPU s per 100k delivered; messages lost|%s; lost %ld|"
+    printf("ROW|3|hub burst %ld to 10 subscribers: server CPU s per 100k delivered; messages lost|%s; lost %ld|"
            "mosquitto %s; lost %s. Java server %s; lost %s|below both, zero loss|%s|\n",
            burst, fmt3(h1, sizeof h1, hc), hf->expected - hf->delivered, fmt3(m1, sizeof m1, mc), ml,
            fmt3(j1, sizeof j1, jc), jl, lead ? "yes" : (mf && jf ? "no" : "n/a (a peer is missing)"));
@@ -361,11 +361,11 @@ static int run_peers(long burst, const peer_server *mq, const peer_server *java,
     if (java && idle[ns - 1] >= 0) {
         snprintf(ji, sizeof ji, "%.0f B", idle[ns - 1]);
     }
-    printf("ROW|5|bytes per idle connection (%d connections: server RSS growth / connections)|%.0f B|mosquitto %s; "
+    printf("ROW|3|hub: bytes per idle connection (%d connections: server RSS growth / connections)|%.0f B|mosquitto %s; "
            "Java server %s|<= 2048 B|%s|\n",
            conns, idle[0], mi, ji, idle[0] >= 0 && idle[0] <= 2048 ? "yes" : "no");
     double ratio = b.inflight_bytes > 0 ? (double)b.peak_growth_kb * 1024.0 / b.inflight_bytes : -1.0;
-    printf("ROW|5|hub burst %d publishers x %d subscribers (one message each): peak memory; bytes in flight|+%ld KiB "
+    printf("ROW|3|hub burst %d publishers x %d subscribers (one message each): peak memory; bytes in flight|+%ld KiB "
            "(%.2fx in flight); %.2f%% delivered|%.0f KiB distinct in flight (%.1f MiB as copies)|<= 2x in flight, "
            "zero loss|%s|\n",
            clients, clients, b.peak_growth_kb, ratio,
