@@ -361,9 +361,10 @@ static int run_peers(long burst, const peer_server *mq, const peer_server *java,
     if (java && idle[ns - 1] >= 0) {
         snprintf(ji, sizeof ji, "%.0f B", idle[ns - 1]);
     }
-    printf("ROW|3|hub: bytes per idle connection (%d connections: server RSS growth / connections)|%.0f B|mosquitto %s; "
-           "Java server %s|<= 2048 B|%s|\n",
-           conns, idle[0], mi, ji, idle[0] >= 0 && idle[0] <= 2048 ? "yes" : "no");
+    printf(
+        "ROW|3|hub: bytes per idle connection (%d connections: server RSS growth / connections)|%.0f B|mosquitto %s; "
+        "Java server %s|<= 2048 B|%s|\n",
+        conns, idle[0], mi, ji, idle[0] >= 0 && idle[0] <= 2048 ? "yes" : "no");
     double ratio = b.inflight_bytes > 0 ? (double)b.peak_growth_kb * 1024.0 / b.inflight_bytes : -1.0;
     printf("ROW|3|hub burst %d publishers x %d subscribers (one message each): peak memory; bytes in flight|+%ld KiB "
            "(%.2fx in flight); %.2f%% delivered|%.0f KiB distinct in flight (%.1f MiB as copies)|<= 2x in flight, "
