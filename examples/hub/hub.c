@@ -62,6 +62,7 @@ void hub_destroy(oocsi_hub *h)
     free(h->pfds);
     free(h->polled);
     free(h->scratch);
+    free(h->dot);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->mu);
     free(h);

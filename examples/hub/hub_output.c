@@ -348,6 +348,14 @@ void send_line(oocsi_hub *h, client *c, const char *s, size_t n)
         ws_put_frame(h, c, s, n);
         return;
     }
+    if (n == 1 && s[0] == '.' && c->type != CT_PD) { /* the answer to ping: one line kept for all */
+        if (!h->dot) {
+            h->dot = oline_new(h, ".", 1, 0, "\n");
+            h->out_total -= oline_cost(h->dot); /* the hub's own, like its other fixed buffers */
+        }
+        put_line(h, c, h->dot);
+        return;
+    }
     oline *l = oline_new(h, s, n, 0, c->type == CT_PD ? ";\n" : "\n");
     put_line(h, c, l);
     oline_release(h, l);

@@ -396,6 +396,7 @@ struct oocsi_hub {
     size_t poll_cap;
     char *scratch;    /* READ_CHUNK bytes: input lines, TLS output (loop thread) */
     uint64_t line_id; /* the last oline.id */
+    oline *dot;       /* ".\n", the answer to ping, shared by every line client (never freed before the hub) */
 };
 
 typedef struct hmsg {
