@@ -75,7 +75,7 @@ size_t out_pending(const client *c)
 
 static size_t oline_cost(const oline *l)
 {
-    return sizeof *l + l->pre + l->len;
+    return offsetof(oline, data) + l->pre + l->len;
 }
 
 /* A line of n bytes from s plus suffix (NULL: none), with pre bytes of
@@ -83,15 +83,12 @@ static size_t oline_cost(const oline *l)
 oline *oline_new(oocsi_hub *h, const char *s, size_t n, size_t pre, const char *suffix)
 {
     size_t sn = suffix ? strlen(suffix) : 0;
-    oline *l = xmalloc(sizeof *l + pre + n + sn);
-    l->next = NULL;
+    oline *l = xmalloc(offsetof(oline, data) + pre + n + sn);
+    l->next = l->prev = NULL;
     l->tail = NULL;
-    l->id = ++h->line_id;
-    l->next_id = 0;
     l->refs = 1;
     l->len = (uint32_t)(n + sn);
     l->pre = (uint32_t)pre;
-    l->pad = 0;
     if (n) {
         memcpy(l->data + pre, s, n);
     }
@@ -110,6 +107,12 @@ void oline_release(oocsi_hub *h, oline *l)
     if (l->tail && *l->tail == l) {
         *l->tail = NULL;
     }
+    if (l->prev) { /* no pointer to a freed line stays behind */
+        l->prev->next = NULL;
+    }
+    if (l->next) {
+        l->next->prev = NULL;
+    }
     h->out_total -= oline_cost(l);
     free(l);
 }
@@ -122,7 +125,7 @@ void oline_chain(oocsi_hub *h, chan *ch, int form, oline *l)
     oline *prev = ch->tail[form];
     if (prev) {
         prev->next = l;
-        prev->next_id = l->id;
+        l->prev = prev;
         prev->tail = NULL;
     }
     ch->tail[form] = l;
@@ -216,7 +219,7 @@ void out_enqueue(oocsi_hub *h, client *c, oline *l)
         c->oq_wait++;
     } else if (c->oq_n) {
         ospan *t = oq_at(c, c->oq_n - 1);
-        if (t->last->next_id == l->id && c->oq_hand == c->oq_n) {
+        if (t->last->next == l && c->oq_hand == c->oq_n) {
             t->last = l; /* the next line of the same chain: the span grows */
             return;
         }

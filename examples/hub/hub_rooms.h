@@ -133,6 +133,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,14 +203,12 @@ struct pres;
 /* One outgoing line (or WebSocket frame), shared by every client that has
  * it queued. Changed only with the hub mutex held. */
 typedef struct oline {
-    struct oline *next;  /* the next line of the same channel and form, once there is one */
+    struct oline *next;  /* the next line of the same channel and form, while both are alive */
+    struct oline *prev;  /* the line whose next this is (cleared when either is freed) */
     struct oline **tail; /* the channel's slot pointing here while this is its newest line */
-    uint64_t id;         /* unique: a span extends only to the line its last one was chained to */
-    uint64_t next_id;
     uint32_t refs;
     uint32_t len; /* bytes at data + pre */
     uint32_t pre; /* headroom before the bytes (HUB_WS_PRE for WebSocket frames) */
-    uint32_t pad;
     char data[];
 } oline;
 
@@ -394,9 +393,8 @@ struct oocsi_hub {
     struct pollfd *pfds;
     client **polled;
     size_t poll_cap;
-    char *scratch;    /* READ_CHUNK bytes: input lines, TLS output (loop thread) */
-    uint64_t line_id; /* the last oline.id */
-    oline *dot;       /* ".\n", the answer to ping, shared by every line client (never freed before the hub) */
+    char *scratch; /* READ_CHUNK bytes: input lines, TLS output (loop thread) */
+    oline *dot;    /* ".\n", the answer to ping, shared by every line client (never freed before the hub) */
 };
 
 typedef struct hmsg {
