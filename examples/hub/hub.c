@@ -61,6 +61,8 @@ void hub_destroy(oocsi_hub *h)
     free((char *)h->opt.allow_origins);
     free(h->pfds);
     free(h->polled);
+    free(h->scratch);
+    free(h->dot);
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->mu);
     free(h);

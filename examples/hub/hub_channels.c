@@ -41,6 +41,7 @@ void retained_free(retained *r)
 /* Frees a channel without touching its subscribers (full teardown). */
 void chan_free_raw(chan *ch)
 {
+    chan_lines_forget(ch);
     retained_free(ch->ret);
     pv_free(&ch->subs);
     free(ch->name);
@@ -207,14 +208,14 @@ void presence_emit(oocsi_hub *h, const char *x, const char *evkey, const char *v
     sb_puts(&rcpt, x);
     sb_putc(&rcpt, ')');
     sb_putc(&rcpt, '\0');
-    hmsg m = {body.p, body.len, x, rcpt.p, real_ms(), {0}, {0}};
+    hmsg m = {.body = body.p, .body_len = body.len, .sender = x, .recipient = rcpt.p, .ts = real_ms()};
     for (size_t i = 0; i < p->subs.n; i++) {
         client *s = p->subs.v[i];
         if (strcmp(s->handle, x) != 0) {
             deliver(h, s, &m);
         }
     }
-    hmsg_done(&m);
+    hmsg_done(h, &m);
     sb_free(&body);
     sb_free(&rcpt);
 }
@@ -229,9 +230,9 @@ void pres_destroy(oocsi_hub *h, pres *p)
 
 void retained_deliver(oocsi_hub *h, client *c, const retained *r)
 {
-    hmsg m = {r->body, r->body_len, r->sender, r->recipient, r->ts, {0}, {0}};
+    hmsg m = {.body = r->body, .body_len = r->body_len, .sender = r->sender, .recipient = r->recipient, .ts = r->ts};
     deliver(h, c, &m);
-    hmsg_done(&m);
+    hmsg_done(h, &m);
 }
 
 /* Takes c out of ch's subscribers (the caller updates c->subs), with the events. */
@@ -313,8 +314,9 @@ void client_close_with(oocsi_hub *h, client *c, const char *last)
     mark_dirty(h, c);
 }
 
-void client_free(client *c)
+void client_free(oocsi_hub *h, client *c)
 {
+    out_discard(h, c);
 #ifdef HUB_HAVE_TLS
     hub_tls_conn_free(c->tls);
 #endif
@@ -324,10 +326,8 @@ void client_free(client *c)
     free(c->handle);
     pv_free(&c->subs);
     pv_free(&c->psubs);
-    free(c->in);
-    free(c->out);
-    for (size_t i = 0; i < c->q_n; i++) {
-        free(c->q[(c->q_head + i) % DROP_QUEUE_LEN].p);
+    if (c->in != h->scratch) {
+        free(c->in);
     }
     free(c);
 }
@@ -346,10 +346,10 @@ void dispatch(oocsi_hub *h, client *from, const char *sender, const char *recipi
         }
         return;
     }
-    hmsg m = {body, blen, sender, recipient, ts, {0}, {0}};
+    hmsg m = {.body = body, .body_len = blen, .sender = sender, .recipient = recipient, .ts = ts, .ch = ch};
     if (ch->kind == CH_CLIENT) {
         deliver(h, ch->owner, &m);
-        hmsg_done(&m);
+        hmsg_done(h, &m);
         return;
     }
     for (size_t i = 0; i < ch->subs.n; i++) {
@@ -359,7 +359,7 @@ void dispatch(oocsi_hub *h, client *from, const char *sender, const char *recipi
         }
         deliver(h, s, &m);
     }
-    hmsg_done(&m);
+    hmsg_done(h, &m);
     /* every message replaces or clears the retained one */
     retained_drop(h, ch);
     if (retain_s > 0) {

@@ -541,13 +541,57 @@ void process_lines(oocsi_hub *h, client *c)
     }
     if (c->in_off == c->in_len) {
         c->in_off = c->in_len = c->in_scan = 0;
-        if (c->in_cap > (1u << 20)) {
-            free(c->in);
-            c->in = NULL;
-            c->in_cap = 0;
-            in_account(h, c);
-        }
     }
+}
+
+/* After the lines were handled: a partial line left in the loop's buffer
+ * moves to a buffer of the client's own, just large enough; an own buffer
+ * with nothing left in it is given back. */
+static void in_keep(oocsi_hub *h, client *c)
+{
+    size_t rest = c->in_len - c->in_off;
+    if (c->in == h->scratch && c->in) {
+        char *nb = NULL;
+        if (rest) {
+            nb = xmalloc(rest);
+            memcpy(nb, c->in + c->in_off, rest);
+        }
+        c->in = nb;
+        c->in_cap = rest;
+        c->in_scan -= c->in_off;
+        c->in_off = 0;
+        c->in_len = rest;
+    } else if (!rest && c->in) {
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = c->in_len = c->in_off = c->in_scan = 0;
+    }
+    in_account(h, c);
+}
+
+/* Where the next read goes: the loop's buffer, after the partial line
+ * (moved there), unless the partial line is long (then the client's own
+ * buffer grows). */
+static void in_prepare(oocsi_hub *h, client *c)
+{
+    size_t part = c->in_len - c->in_off;
+    if (part > READ_CHUNK / 2) {
+        in_reserve(h, c, READ_CHUNK);
+        return;
+    }
+    if (!h->scratch) {
+        h->scratch = xmalloc(READ_CHUNK);
+    }
+    size_t scanned = c->in_scan - c->in_off;
+    if (part) {
+        memcpy(h->scratch, c->in + c->in_off, part);
+    }
+    free(c->in);
+    c->in = h->scratch;
+    c->in_cap = READ_CHUNK;
+    c->in_off = 0;
+    c->in_len = part;
+    c->in_scan = scanned;
 }
 
 void client_read(oocsi_hub *h, client *c)
@@ -570,14 +614,16 @@ void client_read(oocsi_hub *h, client *c)
             }
             return;
         }
-        in_reserve(h, c, READ_CHUNK);
+        in_prepare(h, c);
         n = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
         if (n > 0) {
             c->in_len += (size_t)n;
             budget -= (size_t)n < budget ? (size_t)n : budget;
             process_lines(h, c);
+            in_keep(h, c);
             continue;
         }
+        in_keep(h, c);
         if (n < 0 && errno == EINTR) {
             continue;
         }

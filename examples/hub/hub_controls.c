@@ -93,7 +93,10 @@ int oocsi_hub_send_raw(oocsi_hub *h, const char *handle, const char *bytes, size
     if (c && c->ws) {
         ws_put_frame(h, c, bytes, len); /* one text frame */
     } else if (c && len && out_room(h, c, len)) {
-        out_put(c, bytes, len);
+        oline *l = oline_new(h, bytes, len, 0, NULL);
+        out_enqueue(h, c, l);
+        oline_release(h, l);
+        out_account(h, c);
         mark_dirty(h, c);
     }
     hub_wake(h);

@@ -44,16 +44,17 @@ static void fuzz_drain(oocsi_hub *h, client **slot)
         if (c->ws) {
             unsigned char *b;
             size_t n;
+            void *ref;
             int r;
-            while ((r = hub_ws_next_frame(h, c, 0, &b, &n)) == 1) {
-                free(b);
+            while ((r = hub_ws_next_frame(h, c, &b, &n, &ref)) == 1) {
+                hub_ws_frame_done(h, ref);
             }
             if (r < 0) {
                 c->kill = 1;
             }
             continue;
         }
-        c->out_off = c->out_len = 0;
+        out_discard(h, c);
         if (c->state >= CS_CLOSING) {
             c->doomed = 1; /* "bye" written, then the peer closed */
         }

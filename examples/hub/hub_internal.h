@@ -58,6 +58,9 @@ typedef struct hub_ws hub_ws;
 
 /* How long the hub waits at shutdown for browsers to answer its close frame. */
 #define HUB_WS_GOING_AWAY_MS 1000
+/* Headroom before every WebSocket frame the hub queues, where libwebsockets
+ * writes the frame header (at least LWS_PRE: checked in hub_ws.c). */
+#define HUB_WS_PRE 32
 
 typedef struct hub_ws_config {
     const char *bind_address;
@@ -110,11 +113,14 @@ unsigned hub_ws_want(const struct client *c);
 void hub_ws_wait_none(oocsi_hub *h, int timeout_ms);
 /** Calls fn for every WebSocket client with its conn and hub_ws_want(). */
 void hub_ws_each(oocsi_hub *h, void (*fn)(void *conn, unsigned want, void *ctx), void *ctx);
-/** Takes the next frame: 1 and *buf (malloc'd, the frame at *buf + pre,
- *  *len bytes); 0 if there is nothing to write now; -1 if the connection
- *  must be closed abruptly (dropped), -2 if it must be closed normally (all
- *  frames written after an error or a stale timeout). */
-int hub_ws_next_frame(oocsi_hub *h, struct client *c, size_t pre, unsigned char **buf, size_t *len);
+/** Takes the next frame: 1 with *buf (*len bytes, with HUB_WS_PRE writable
+ *  bytes before them for the frame header) and *ref, a reference to the
+ *  shared line holding them, given back with hub_ws_frame_done() (hub mutex
+ *  held) once written; 0 if there is nothing to write now; -1 if the
+ *  connection must be closed abruptly (dropped), -2 if it must be closed
+ *  normally (all frames written after an error or a stale timeout). */
+int hub_ws_next_frame(oocsi_hub *h, struct client *c, unsigned char **buf, size_t *len, void **ref);
+void hub_ws_frame_done(oocsi_hub *h, void *ref);
 #endif
 
 /* ------------------------------------------------------------------ fuzzing (tests/fuzz) */

@@ -478,35 +478,41 @@ size_t line_limit(const oocsi_hub *h, const client *c)
 
 /* ------------------------------------------------------------------ output and input totals */
 
-/* Brings c's share of the output total up to date (0 once c is gone). */
+/* Brings c's share of the output up to date (0 once c is gone): the bytes
+ * queued for it, however many other clients share those lines. The total
+ * (h->out_total) counts each shared line once, when it is made and freed
+ * (hub_output.c). */
 void out_account(oocsi_hub *h, client *c)
 {
-    size_t now = client_gone(c) ? 0 : out_pending(c);
-    h->out_total = h->out_total - c->out_counted + now;
-    c->out_counted = now;
+    (void)h;
+    c->out_counted = client_gone(c) ? 0 : out_pending(c);
 }
 
 void in_account(oocsi_hub *h, client *c)
 {
-    size_t now = c->doomed ? 0 : c->in_cap;
+    size_t now = (c->doomed || c->in == h->scratch) ? 0 : c->in_cap; /* the loop's buffer is nobody's */
     h->in_total = h->in_total - c->in_counted + now;
     c->in_counted = now;
 }
 
-/* Room for n more bytes of output to c within the total output budget:
- * over it, the clients with the most pending output are dropped (c too,
- * if it is one of them). 1 if c may queue the bytes. */
+/* Room for a line of n more bytes for c (the line itself is already in the
+ * total; c's reference costs a span slot) within the budgets: over the
+ * total, the clients furthest behind are dropped (c too, if it is one of
+ * them). 1 if c may queue the line. */
 int out_budget(oocsi_hub *h, client *c, size_t n)
 {
     out_account(h, c);
-    if (c->state == CS_ACTIVE && client_memory(h, c) + n > h->opt.max_client_memory) {
+    size_t own = c->in_counted + c->out_counted + (c->subs.n + c->psubs.n) * SUB_BYTES + n;
+    if (c->state == CS_ACTIVE && own + h->retained_bytes + h->delayed_bytes > h->opt.max_client_memory &&
+        client_memory(h, c) + n > h->opt.max_client_memory) {
         hub_log("dropping %s (%s): its memory is over %zu bytes (--max-client-memory)", c->handle, c->peer,
                 h->opt.max_client_memory);
         c->kill = 1;
+        out_discard(h, c);
         out_account(h, c);
         return 0;
     }
-    while (h->out_total + n > h->opt.max_output) {
+    while (h->out_total + sizeof(ospan) > h->opt.max_output) {
         client *v = NULL;
         for (size_t i = 0; i < h->all.n; i++) {
             client *x = h->all.v[i];
@@ -521,6 +527,7 @@ int out_budget(oocsi_hub *h, client *c, size_t n)
                 "(--max-output)",
                 v->handle ? v->handle : "-", v->peer, v->out_counted, h->opt.max_output);
         v->kill = 1;
+        out_discard(h, v); /* frees the lines only it still needed */
         out_account(h, v);
         if (v->ws) {
             ws_wake(h);

@@ -201,11 +201,11 @@ static void ping_tick(oocsi_hub *h, int64_t now)
 
 static void meta_publish(oocsi_hub *h, chan *ch, const sbuf *body)
 {
-    hmsg m = {body->p, body->len, "SERVER", ch->name, real_ms(), {0}, {0}};
+    hmsg m = {.body = body->p, .body_len = body->len, .sender = "SERVER", .recipient = ch->name, .ts = real_ms()};
     for (size_t i = 0; i < ch->subs.n; i++) {
         deliver(h, ch->subs.v[i], &m);
     }
-    hmsg_done(&m);
+    hmsg_done(h, &m);
 }
 
 static chan *meta_chan(oocsi_hub *h, const char *name)
@@ -343,10 +343,10 @@ void forget_everything(oocsi_hub *h)
         free(p->name);
         free(p);
     }
-    budgets_forget(h);
     for (size_t i = 0; i < h->all.n; i++) {
-        client_free(h->all.v[i]);
+        client_free(h, h->all.v[i]);
     }
+    budgets_forget(h); /* after the clients: they give their output back */
     pv_free(&h->all);
     pv_free(&h->dirty);
     h->nreg = 0;
@@ -456,7 +456,7 @@ void reap(oocsi_hub *h)
         }
         h->all.v[i] = h->all.v[--h->all.n];
         conn_release(h, c);
-        client_free(c);
+        client_free(h, c);
     }
 }
 

@@ -68,37 +68,225 @@ void mark_dirty(oocsi_hub *h, client *c)
 
 size_t out_pending(const client *c)
 {
-    return c->out_len - c->out_off + c->q_bytes;
+    return c->oq_bytes;
 }
 
-/* Appends bytes to the output buffer (amortised O(1) per byte). */
-void out_put(client *c, const char *s, size_t n)
+/* ------------------------------------------------------------------ shared lines */
+
+static size_t oline_cost(const oline *l)
 {
-    if (c->out_off == c->out_len) {
-        c->out_off = c->out_len = 0;
+    return offsetof(oline, data) + l->pre + l->len;
+}
+
+/* A line of n bytes from s plus suffix (NULL: none), with pre bytes of
+ * headroom, one reference (the caller's); counted in the output total. */
+oline *oline_new(oocsi_hub *h, const char *s, size_t n, size_t pre, const char *suffix)
+{
+    size_t sn = suffix ? strlen(suffix) : 0;
+    oline *l = xmalloc(offsetof(oline, data) + pre + n + sn);
+    l->next = l->prev = NULL;
+    l->tail = NULL;
+    l->refs = 1;
+    l->len = (uint32_t)(n + sn);
+    l->pre = (uint32_t)pre;
+    if (n) {
+        memcpy(l->data + pre, s, n);
     }
-    if (c->out_cap - c->out_len < n) {
-        size_t pending = c->out_len - c->out_off;
-        if (c->out_off >= pending && pending + n <= c->out_cap) {
-            memmove(c->out, c->out + c->out_off, pending); /* costs less than what was consumed */
-        } else {
-            size_t cap = c->out_cap ? c->out_cap : 4096;
-            while (cap < pending + n || cap < c->out_cap * 2) {
-                cap *= 2;
-            }
-            char *nb = xmalloc(cap);
-            if (pending) {
-                memcpy(nb, c->out + c->out_off, pending);
-            }
-            free(c->out);
-            c->out = nb;
-            c->out_cap = cap;
+    if (sn) {
+        memcpy(l->data + pre + n, suffix, sn);
+    }
+    h->out_total += oline_cost(l);
+    return l;
+}
+
+void oline_release(oocsi_hub *h, oline *l)
+{
+    if (!l || --l->refs) {
+        return;
+    }
+    if (l->tail && *l->tail == l) {
+        *l->tail = NULL;
+    }
+    if (l->prev) { /* no pointer to a freed line stays behind */
+        l->prev->next = NULL;
+    }
+    if (l->next) {
+        l->next->prev = NULL;
+    }
+    h->out_total -= oline_cost(l);
+    free(l);
+}
+
+/* Makes l the newest line of form in ch: the previous one (if any is left)
+ * is chained to it, so that a subscriber holding that one extends its span. */
+void oline_chain(oocsi_hub *h, chan *ch, int form, oline *l)
+{
+    (void)h;
+    oline *prev = ch->tail[form];
+    if (prev) {
+        prev->next = l;
+        l->prev = prev;
+        prev->tail = NULL;
+    }
+    ch->tail[form] = l;
+    l->tail = &ch->tail[form];
+}
+
+/* Before a channel is freed: its newest lines no longer point back at it. */
+void chan_lines_forget(chan *ch)
+{
+    for (int f = 0; f < OL_FORMS; f++) {
+        if (ch->tail[f]) {
+            ch->tail[f]->tail = NULL;
+            ch->tail[f] = NULL;
         }
-        c->out_off = 0;
-        c->out_len = pending;
     }
-    memcpy(c->out + c->out_len, s, n);
-    c->out_len += n;
+}
+
+/* ------------------------------------------------------------------ output queues */
+
+static ospan *oq_at(const client *c, uint32_t i)
+{
+    return &c->oq[(c->oq_head + i) & (c->oq_cap - 1)];
+}
+
+/* Gives an allocated ring back (the one inside the client is not counted). */
+static void oq_free_ring(oocsi_hub *h, client *c)
+{
+    if (c->oq && c->oq != &c->oq_one) {
+        h->out_total -= (size_t)c->oq_cap * sizeof *c->oq;
+        free(c->oq);
+    }
+    c->oq = NULL;
+}
+
+static void oq_grow(oocsi_hub *h, client *c)
+{
+    if (!c->oq_cap) {
+        c->oq = &c->oq_one;
+        c->oq_cap = 1;
+        c->oq_head = 0;
+        return;
+    }
+    uint32_t cap = c->oq_cap == 1 ? 4 : c->oq_cap * 2;
+    ospan *v = xmalloc(cap * sizeof *v);
+    for (uint32_t i = 0; i < c->oq_n; i++) {
+        v[i] = *oq_at(c, i);
+    }
+    oq_free_ring(h, c);
+    h->out_total += (size_t)cap * sizeof *v;
+    c->oq = v;
+    c->oq_cap = cap;
+    c->oq_head = 0;
+}
+
+/* The queue is empty: its ring is given back. */
+static void oq_shrink(oocsi_hub *h, client *c)
+{
+    if (c->oq_n == 0 && c->oq) {
+        oq_free_ring(h, c);
+        c->oq_cap = c->oq_head = c->oq_hand = 0;
+    }
+}
+
+/* Takes the oldest waiting line out (reference_drop_queue). */
+static void oq_drop_oldest_waiting(oocsi_hub *h, client *c)
+{
+    ospan *sp = oq_at(c, c->oq_hand);
+    oline *l = sp->first;
+    c->oq_bytes -= l->len;
+    c->oq_wait--;
+    if (sp->first != sp->last) {
+        sp->first = l->next;
+    } else {
+        for (uint32_t i = c->oq_hand; i + 1 < c->oq_n; i++) {
+            *oq_at(c, i) = *oq_at(c, i + 1);
+        }
+        c->oq_n--;
+    }
+    oline_release(h, l);
+}
+
+/* Queues a reference to l for c (the caller's reference stays the caller's). */
+void out_enqueue(oocsi_hub *h, client *c, oline *l)
+{
+    l->refs++;
+    c->oq_bytes += l->len;
+    if (h->opt.reference_drop_queue && !c->ws) {
+        if (c->oq_wait == DROP_QUEUE_LEN) {
+            oq_drop_oldest_waiting(h, c);
+        }
+        c->oq_wait++;
+    } else if (c->oq_n) {
+        ospan *t = oq_at(c, c->oq_n - 1);
+        if (t->last->next == l && c->oq_hand == c->oq_n) {
+            t->last = l; /* the next line of the same chain: the span grows */
+            return;
+        }
+    }
+    if (c->oq_n == c->oq_cap) {
+        oq_grow(h, c);
+    }
+    ospan *sp = oq_at(c, c->oq_n++);
+    sp->first = sp->last = l;
+    if (!h->opt.reference_drop_queue || c->ws) {
+        c->oq_hand = c->oq_n; /* no waiting: everything goes to the socket */
+    }
+}
+
+/* Marks w written bytes of the oldest lines done. */
+static void oq_consume(oocsi_hub *h, client *c, size_t w)
+{
+    c->oq_bytes -= w;
+    w += c->oq_off;
+    while (c->oq_n) {
+        ospan *sp = oq_at(c, 0);
+        oline *l = sp->first;
+        if (w < l->len) {
+            break;
+        }
+        w -= l->len;
+        if (sp->first != sp->last) {
+            sp->first = l->next;
+        } else {
+            c->oq_head = (c->oq_head + 1) & (c->oq_cap - 1);
+            c->oq_n--;
+            c->oq_hand--;
+        }
+        oline_release(h, l);
+    }
+    c->oq_off = w;
+    oq_shrink(h, c);
+}
+
+/* Takes the oldest line (whole: WebSocket frames) out of c's queue with its
+ * reference, which the caller gives back with oline_release(). */
+oline *out_take(oocsi_hub *h, client *c)
+{
+    ospan *sp = oq_at(c, 0);
+    oline *l = sp->first;
+    l->refs++;
+    oq_consume(h, c, l->len - c->oq_off);
+    return l;
+}
+
+/* Forgets everything queued for c (it was dropped, or output is discarded). */
+void out_discard(oocsi_hub *h, client *c)
+{
+    while (c->oq_n) {
+        ospan *sp = oq_at(c, --c->oq_n);
+        for (oline *l = sp->first;;) {
+            oline *next = l == sp->last ? NULL : l->next;
+            oline_release(h, l);
+            if (!next) {
+                break;
+            }
+            l = next;
+        }
+    }
+    oq_free_ring(h, c);
+    c->oq_cap = c->oq_head = c->oq_hand = c->oq_wait = 0;
+    c->oq_off = c->oq_bytes = 0;
 }
 
 int out_room(oocsi_hub *h, client *c, size_t n)
@@ -109,6 +297,7 @@ int out_room(oocsi_hub *h, client *c, size_t n)
     if (out_pending(c) + n > h->out_cap) {
         hub_log("dropping %s: more than %zu bytes of output pending", c->handle ? c->handle : c->peer, h->out_cap);
         c->kill = 1;
+        out_discard(h, c);
         out_account(h, c);
         return 0;
     }
@@ -126,18 +315,32 @@ void ws_wake(oocsi_hub *h)
 #endif
 }
 
-/* WebSocket clients: the output buffer holds frames, each a size_t length
- * and the bytes; the service thread takes them (hub_ws_next_frame). */
+/* Queues a shared line for c (l's form must suit c); 1 if queued. */
+static int put_line(oocsi_hub *h, client *c, oline *l)
+{
+    if (!out_room(h, c, l->len)) {
+        if (c->ws) {
+            ws_wake(h); /* a kill is acted on by the service thread */
+        }
+        return 0;
+    }
+    out_enqueue(h, c, l);
+    out_account(h, c);
+    if (c->ws) {
+        ws_wake(h);
+    } else {
+        mark_dirty(h, c);
+    }
+    return 1;
+}
+
+/* WebSocket clients: each queued line is one text frame, with headroom for
+ * the frame header; the service thread takes them (hub_ws_next_frame). */
 void ws_put_frame(oocsi_hub *h, client *c, const char *s, size_t n)
 {
-    if (!out_room(h, c, n + sizeof n)) {
-        ws_wake(h); /* a kill is acted on by the service thread */
-        return;
-    }
-    out_put(c, (const char *)&n, sizeof n);
-    out_put(c, s, n);
-    out_account(h, c);
-    ws_wake(h);
+    oline *l = oline_new(h, s, n, HUB_WS_PRE, NULL);
+    put_line(h, c, l);
+    oline_release(h, l);
 }
 
 /* Queues one server line (adds ';' for PD clients, and the LF); one text
@@ -148,35 +351,17 @@ void send_line(oocsi_hub *h, client *c, const char *s, size_t n)
         ws_put_frame(h, c, s, n);
         return;
     }
-    int pd = c->type == CT_PD;
-    size_t total = n + 1 + (size_t)pd;
-    if (!out_room(h, c, total)) {
+    if (n == 1 && s[0] == '.' && c->type != CT_PD) { /* the answer to ping: one line kept for all */
+        if (!h->dot) {
+            h->dot = oline_new(h, ".", 1, 0, "\n");
+            h->out_total -= oline_cost(h->dot); /* the hub's own, like its other fixed buffers */
+        }
+        put_line(h, c, h->dot);
         return;
     }
-    if (h->opt.reference_drop_queue) {
-        if (c->q_n == DROP_QUEUE_LEN) {
-            outline *old = &c->q[c->q_head];
-            c->q_bytes -= old->n;
-            free(old->p);
-            c->q_head = (c->q_head + 1) % DROP_QUEUE_LEN;
-            c->q_n--;
-        }
-        outline *l = &c->q[(c->q_head + c->q_n) % DROP_QUEUE_LEN];
-        l->p = xmalloc(total);
-        memcpy(l->p, s, n);
-        if (pd) {
-            l->p[n] = ';';
-        }
-        l->p[total - 1] = '\n';
-        l->n = total;
-        c->q_n++;
-        c->q_bytes += total;
-    } else {
-        out_put(c, s, n);
-        out_put(c, pd ? ";\n" : "\n", total - n);
-    }
-    out_account(h, c);
-    mark_dirty(h, c);
+    oline *l = oline_new(h, s, n, 0, c->type == CT_PD ? ";\n" : "\n");
+    put_line(h, c, l);
+    oline_release(h, l);
 }
 
 void send_text(oocsi_hub *h, client *c, const char *s)
@@ -195,14 +380,58 @@ ssize_t conn_recv(client *c, void *buf, size_t n)
     return recv(c->fd, buf, n, 0);
 }
 
-static ssize_t conn_send(client *c, const void *buf, size_t n)
+#define IOV_BATCH 256
+
+/* Writes some of the handed lines: one sendmsg() with an iovec per line
+ * (TLS: the bytes gathered into the loop's buffer, at most READ_CHUNK, so
+ * that a retried SSL_write sees the same bytes again). */
+static ssize_t conn_send_queue(oocsi_hub *h, client *c, size_t *tried)
 {
+    struct iovec iov[IOV_BATCH];
+    int niov = 0;
+    size_t off = c->oq_off, total = 0;
+#ifdef HUB_HAVE_TLS
+    size_t room = c->tls ? READ_CHUNK : SIZE_MAX;
+#else
+    size_t room = SIZE_MAX;
+#endif
+    for (uint32_t i = 0; i < c->oq_hand && niov < IOV_BATCH && total < room; i++) {
+        ospan *sp = oq_at(c, i);
+        for (oline *l = sp->first; niov < IOV_BATCH && total < room; l = l->next) {
+            size_t n = l->len - off;
+            if (n > room - total) {
+                n = room - total;
+            }
+            iov[niov].iov_base = l->data + l->pre + off;
+            iov[niov++].iov_len = n;
+            total += n;
+            off = 0;
+            if (l == sp->last) {
+                break;
+            }
+        }
+    }
+    *tried = total;
 #ifdef HUB_HAVE_TLS
     if (c->tls) {
-        return hub_tls_write(c->tls, buf, n);
+        if (!h->scratch) {
+            h->scratch = xmalloc(READ_CHUNK);
+        }
+        size_t at = 0;
+        for (int i = 0; i < niov; i++) {
+            memcpy(h->scratch + at, iov[i].iov_base, iov[i].iov_len);
+            at += iov[i].iov_len;
+        }
+        return hub_tls_write(c->tls, h->scratch, at);
     }
+#else
+    (void)h;
 #endif
-    return send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    struct msghdr mh;
+    memset(&mh, 0, sizeof mh);
+    mh.msg_iov = iov;
+    mh.msg_iovlen = (size_t)niov;
+    return sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 const char *conn_error(const client *c, int err)
@@ -217,32 +446,26 @@ const char *conn_error(const client *c, int err)
     return strerror(err);
 }
 
-/* Writes pending output with as few send() calls as possible. */
+/* Writes pending output with as few system calls as possible. */
 static void flush_some(oocsi_hub *h, client *c)
 {
     if (c->doomed || c->stalled || c->fd < 0) {
         return;
     }
     while (1) {
-        if (c->out_off == c->out_len && c->q_n) {
-            while (c->q_n) { /* hand the queued lines to the socket buffer */
-                outline *l = &c->q[c->q_head];
-                out_put(c, l->p, l->n);
-                free(l->p);
-                l->p = NULL;
-                c->q_bytes -= l->n;
-                c->q_head = (c->q_head + 1) % DROP_QUEUE_LEN;
-                c->q_n--;
-            }
+        if (c->oq_hand == 0 && c->oq_n) { /* hand the waiting lines to the socket */
+            c->oq_hand = c->oq_n;
+            c->oq_wait = 0;
         }
-        size_t pending = c->out_len - c->out_off;
+        size_t pending = c->oq_bytes;
         if (!pending) {
             break;
         }
-        ssize_t w = conn_send(c, c->out + c->out_off, pending);
+        size_t tried = 0;
+        ssize_t w = conn_send_queue(h, c, &tried);
         if (w > 0) {
-            c->out_off += (size_t)w;
-            if ((size_t)w < pending) {
+            oq_consume(h, c, (size_t)w);
+            if ((size_t)w < tried) {
                 return; /* socket buffer full: wait for POLLOUT */
             }
             continue;
@@ -258,12 +481,6 @@ static void flush_some(oocsi_hub *h, client *c)
         }
         c->kill = 1;
         return;
-    }
-    c->out_off = c->out_len = 0;
-    if (c->out_cap > (1u << 20)) {
-        free(c->out);
-        c->out = NULL;
-        c->out_cap = 0;
     }
     if (c->state == CS_CLOSING) {
 #ifdef HUB_HAVE_TLS
@@ -284,16 +501,17 @@ void client_flush(oocsi_hub *h, client *c)
 
 /* ------------------------------------------------------------------ messages */
 
-void hmsg_done(hmsg *m)
+void hmsg_done(oocsi_hub *h, hmsg *m)
 {
-    sb_free(&m->line);
-    sb_free(&m->wsline);
+    for (int f = 0; f < OL_FORMS; f++) {
+        oline_release(h, m->form[f]);
+        m->form[f] = NULL;
+    }
 }
 
 /* {"data":{...},"recipient":...,"sender":...,"timestamp":...} (the web JSON protocol, keys sorted). */
-static void msg_build_ws(hmsg *m)
+static void msg_build_ws(const hmsg *m, sbuf *b)
 {
-    sbuf *b = &m->wsline;
     sb_reserve(b, m->body_len + strlen(m->sender) + strlen(m->recipient) + 80);
     sb_puts(b, "{\"data\":{");
     sb_put(b, m->body, m->body_len);
@@ -306,9 +524,8 @@ static void msg_build_ws(hmsg *m)
     sb_putc(b, '}');
 }
 
-static void msg_build(hmsg *m)
+static void msg_build(const hmsg *m, sbuf *b)
 {
-    sbuf *b = &m->line;
     sb_reserve(b, m->body_len + strlen(m->sender) + strlen(m->recipient) + 64);
     sb_putc(b, '{');
     sb_put(b, m->body, m->body_len);
@@ -397,27 +614,43 @@ static void pd_format(const hmsg *m, sbuf *o)
     cJSON_Delete(root);
 }
 
+/* The form of m that c receives, built on its first use (and chained in
+ * m->ch, so that consecutive lines of a channel form spans). */
+static oline *msg_form(oocsi_hub *h, client *c, hmsg *m)
+{
+    int f = c->ws ? OL_WS : c->type == CT_PD ? OL_PD : OL_LINE;
+    if (m->form[f]) {
+        return m->form[f];
+    }
+    sbuf b = {0};
+    if (f == OL_WS) {
+        msg_build_ws(m, &b);
+    } else if (f == OL_PD) {
+        pd_format(m, &b);
+    } else {
+        msg_build(m, &b);
+    }
+    oline *l = oline_new(h, b.p ? b.p : "", b.len, f == OL_WS ? HUB_WS_PRE : 0,
+                         f == OL_WS   ? NULL
+                         : f == OL_PD ? ";\n"
+                                      : "\n");
+    sb_free(&b);
+    if (m->ch) {
+        oline_chain(h, m->ch, f, l);
+    }
+    m->form[f] = l;
+    return l;
+}
+
 void deliver(oocsi_hub *h, client *c, hmsg *m)
 {
     if (c->state != CS_ACTIVE || c->kill || c->doomed) {
         return;
     }
-    if (c->ws) {
-        if (!m->wsline.len) {
-            msg_build_ws(m);
-        }
-        send_line(h, c, m->wsline.p, m->wsline.len);
-    } else if (c->type == CT_PD) {
-        sbuf pd = {0};
-        pd_format(m, &pd);
-        send_line(h, c, pd.p ? pd.p : "", pd.len);
-        sb_free(&pd);
-    } else {
-        if (!m->line.len) {
-            msg_build(m);
-        }
-        send_line(h, c, m->line.p, m->line.len);
+    put_line(h, c, msg_form(h, c, m));
+    if (!m->now) {
+        m->now = mono_ms(); /* once per message */
     }
-    c->last_active = mono_ms();
+    c->last_active = m->now;
     h->delivered++;
 }

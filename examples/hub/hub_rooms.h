@@ -19,24 +19,36 @@
  *    drop_client), wait on a condition variable until the loop has completed
  *    one pass ("barrier"). Only the loop thread closes sockets and frees
  *    clients, so a descriptor is never closed while poll() watches it.
- *  - Input: one buffer per client, consumed with an offset (no memmove per
- *    line); partial lines are kept across reads; a line longer than
- *    max_line drops the client, so input memory is bounded by max_line
- *    (max_hello_line before a welcome: an error line, then closed).
- *  - Output: one buffer per client, written with one send() per flush (all
- *    pending lines at once). Lossless; a client whose pending output exceeds
- *    max(64 MiB, 4 * max_line) is dropped (memory safety), and over
- *    max_output for all clients together the ones with the most pending
- *    output are dropped (hub_limits.c, which also holds the other budgets). With
- *    reference_drop_queue the reference server's queue is reproduced: at most
- *    21 lines wait to be handed to the socket, a 22nd drops the oldest.
+ *  - Input: read into one buffer of the loop (READ_CHUNK bytes, shared by
+ *    every TCP/TLS client); whole lines are handled in place, and only a
+ *    partial line is copied into a buffer of the client's own, which is
+ *    freed again as soon as it is consumed (an idle connection holds no
+ *    input buffer). A line longer than max_line drops the client, so input
+ *    memory is bounded by max_line (max_hello_line before a welcome: an
+ *    error line, then closed).
+ *  - Output: every outgoing line is one reference-counted "oline", built
+ *    once and shared by all its recipients; a client's queue holds
+ *    references (a ring of "spans", allocated on demand and given back when
+ *    empty), written with one sendmsg() (an iovec per line) per flush, or
+ *    gathered into the loop's buffer for SSL_write. Lines of one channel
+ *    are chained (oline.next): a subscriber that receives consecutive lines
+ *    of a channel holds them as one span, so a burst costs one copy of each
+ *    line plus a few bytes per subscriber, not one copy per subscriber.
+ *    Lossless; a client that is more than max(64 MiB, 4 * max_line) behind
+ *    is dropped (memory safety), and over max_output for all clients
+ *    together the ones furthest behind are dropped (hub_limits.c, which
+ *    also holds the other budgets; the total counts each shared line once,
+ *    a client's own share is what it is behind by). With
+ *    reference_drop_queue the reference server's queue is reproduced: at
+ *    most 21 lines wait to be handed to the socket, a 22nd drops the oldest.
  *  - Message payloads are validated and re-emitted by a small strict JSON
  *    scanner that copies number text verbatim (64-bit integers and floats
  *    keep their exact text), writes \u escapes of non-ASCII characters as raw
  *    UTF-8 (as the reference server does), drops top-level nulls, top-level
  *    integers beyond 64 bits and the envelope keys, and appends "recipient",
  *    "timestamp" and "sender". A payload line is serialised once per message
- *    and copied to every recipient.
+ *    in each form needed (line, WebSocket frame, PD) and shared by every
+ *    recipient; no clock is read and nothing is formatted per delivery.
  *
  *  - Endpoints: TCP and TLS (hub_tls.c; OpenSSL, non-blocking, in this poll
  *    loop; the same line protocol) and WebSocket ws/wss at /ws with the
@@ -121,6 +133,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,10 +200,24 @@ enum { CH_CHANNEL, CH_CLIENT };
 struct chan;
 struct pres;
 
-typedef struct outline {
-    char *p;
-    size_t n;
-} outline;
+/* One outgoing line (or WebSocket frame), shared by every client that has
+ * it queued. Changed only with the hub mutex held. */
+typedef struct oline {
+    struct oline *next;  /* the next line of the same channel and form, while both are alive */
+    struct oline *prev;  /* the line whose next this is (cleared when either is freed) */
+    struct oline **tail; /* the channel's slot pointing here while this is its newest line */
+    uint32_t refs;
+    uint32_t len; /* bytes at data + pre */
+    uint32_t pre; /* headroom before the bytes (HUB_WS_PRE for WebSocket frames) */
+    char data[];
+} oline;
+
+/* Consecutive lines of one chain, first..last, in a client's queue. */
+typedef struct ospan {
+    oline *first, *last;
+} ospan;
+
+enum { OL_LINE, OL_WS, OL_PD, OL_FORMS };
 
 typedef struct client {
     int fd;
@@ -205,12 +232,17 @@ typedef struct client {
     struct chan *self;
     pvec subs;  /* struct chan * subscribed to */
     pvec psubs; /* struct pres * subscribed to */
-    char *in;
+    char *in;   /* a partial line (own buffer), or the loop's buffer while lines are handled */
     size_t in_len, in_cap, in_off, in_scan;
-    char *out;
-    size_t out_len, out_cap, out_off;
-    outline q[DROP_QUEUE_LEN]; /* reference_drop_queue: lines not yet handed to out */
-    size_t q_head, q_n, q_bytes;
+    ospan *oq;           /* output: a ring of spans (oq_one, or allocated beyond one span) */
+    ospan oq_one;        /* the ring while one span is enough (a burst on one channel) */
+    uint32_t oq_cap;     /* a power of two, or 0 */
+    uint32_t oq_head;    /* index of the oldest span */
+    uint32_t oq_n;       /* spans queued */
+    uint32_t oq_hand;    /* spans handed to the socket (the rest wait: reference_drop_queue) */
+    uint32_t oq_wait;    /* lines waiting (reference_drop_queue) */
+    size_t oq_off;       /* bytes of the oldest line already written */
+    size_t oq_bytes;     /* bytes queued (not yet written) */
     int64_t last_active; /* last line or frame in, or message out */
     int64_t last_rx;     /* WebSocket: last frame in (pong or command) */
     int64_t close_deadline;
@@ -248,6 +280,7 @@ typedef struct chan {
     pvec subs;     /* client * */
     retained *ret;
     struct chan *prev, *next; /* creation order */
+    oline *tail[OL_FORMS];    /* the newest line of each form sent here (weak: cleared when freed) */
     UT_hash_handle hh;        /* in oocsi_hub.chans, keyed by name */
 } chan;
 
@@ -360,6 +393,8 @@ struct oocsi_hub {
     struct pollfd *pfds;
     client **polled;
     size_t poll_cap;
+    char *scratch; /* READ_CHUNK bytes: input lines, TLS output (loop thread) */
+    oline *dot;    /* ".\n", the answer to ping, shared by every line client (never freed before the hub) */
 };
 
 typedef struct hmsg {
@@ -368,8 +403,9 @@ typedef struct hmsg {
     const char *sender;
     const char *recipient;
     int64_t ts;
-    sbuf line;   /* the JSON line, built on first use */
-    sbuf wsline; /* the oocsi-web JSON frame (payload nested in "data"), built on first use */
+    oline *form[OL_FORMS]; /* the JSON line, the oocsi-web frame, the PD line: each built on first use */
+    chan *ch;              /* the channel whose lines these are (chained), or NULL */
+    int64_t now;           /* monotonic ms, read once per message */
 } hmsg;
 
 /* The server keys found in a payload (_RETAIN, _DELAY, _SCHEDULE). */
@@ -425,7 +461,13 @@ int presence_target(const char *name, char *x, size_t cap);
 int ends_with(const char *s, const char *suffix);
 void mark_dirty(oocsi_hub *h, client *c);
 size_t out_pending(const client *c);
-void out_put(client *c, const char *s, size_t n);
+oline *oline_new(oocsi_hub *h, const char *s, size_t n, size_t pre, const char *suffix);
+void oline_release(oocsi_hub *h, oline *l);
+void oline_chain(oocsi_hub *h, chan *ch, int form, oline *l);
+void chan_lines_forget(chan *ch);
+void out_enqueue(oocsi_hub *h, client *c, oline *l);
+void out_discard(oocsi_hub *h, client *c);
+oline *out_take(oocsi_hub *h, client *c);
 int out_room(oocsi_hub *h, client *c, size_t n);
 void ws_wake(oocsi_hub *h);
 void ws_put_frame(oocsi_hub *h, client *c, const char *s, size_t n);
@@ -434,7 +476,7 @@ void send_text(oocsi_hub *h, client *c, const char *s);
 ssize_t conn_recv(client *c, void *buf, size_t n);
 const char *conn_error(const client *c, int err);
 void client_flush(oocsi_hub *h, client *c);
-void hmsg_done(hmsg *m);
+void hmsg_done(oocsi_hub *h, hmsg *m);
 void deliver(oocsi_hub *h, client *c, hmsg *m);
 
 /* hub_channels.c */
@@ -452,7 +494,7 @@ void retained_deliver(oocsi_hub *h, client *c, const retained *r);
 void chan_unsub(oocsi_hub *h, chan *ch, client *c);
 void client_doom(oocsi_hub *h, client *c, const char *why);
 void client_close_with(oocsi_hub *h, client *c, const char *last);
-void client_free(client *c);
+void client_free(oocsi_hub *h, client *c);
 void dispatch(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
               int64_t ts, int64_t retain_s);
 void route_message(oocsi_hub *h, client *from, const char *sender, const char *recipient, const char *body, size_t blen,
@@ -516,7 +558,6 @@ int memory_admit(oocsi_hub *h, client *c, size_t bytes);
 struct client *hub_ws_attach(oocsi_hub *h, void *conn, const char *peer);
 void hub_ws_input(oocsi_hub *h, struct client *c, char *text, size_t len);
 void hub_ws_detach(oocsi_hub *h, struct client *c);
-int hub_ws_next_frame(oocsi_hub *h, struct client *c, size_t pre, unsigned char **buf, size_t *len);
 #endif
 
 /* hub.c */

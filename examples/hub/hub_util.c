@@ -113,11 +113,20 @@ void sb_puts(sbuf *b, const char *s)
     sb_put(b, s, strlen(s));
 }
 
+/* Decimal digits of v (no snprintf: message lines are built with it). */
 void sb_i64(sbuf *b, int64_t v)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-    sb_put(b, tmp, (size_t)n);
+    char tmp[24];
+    size_t i = sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) {
+        tmp[--i] = '-';
+    }
+    sb_put(b, tmp + i, sizeof tmp - i);
 }
 
 void sb_free(sbuf *b)

@@ -196,7 +196,7 @@ void hub_ws_detach(oocsi_hub *h, struct client *c)
     }
     pv_remove(&h->all, c);
     conn_release(h, c);
-    client_free(c);
+    client_free(h, c);
     pthread_cond_broadcast(&h->cond);
     hub_wake(h);
 }
@@ -209,7 +209,7 @@ unsigned hub_ws_want(const struct client *c)
     if (c->stalled) {
         return HUB_WS_STALL;
     }
-    if (c->out_len > c->out_off) {
+    if (c->oq_n) {
         return HUB_WS_WRITE;
     }
     return c->state >= CS_CLOSING ? HUB_WS_CLOSE : 0;
@@ -246,7 +246,7 @@ void hub_ws_each(oocsi_hub *h, void (*fn)(void *conn, unsigned want, void *ctx),
     }
 }
 
-int hub_ws_next_frame(oocsi_hub *h, struct client *c, size_t pre, unsigned char **buf, size_t *len)
+int hub_ws_next_frame(oocsi_hub *h, struct client *c, unsigned char **buf, size_t *len, void **ref)
 {
     if (!c) {
         return -1;
@@ -258,23 +258,17 @@ int hub_ws_next_frame(oocsi_hub *h, struct client *c, size_t pre, unsigned char 
     if (!(want & HUB_WS_WRITE)) {
         return 0;
     }
-    size_t n;
-    memcpy(&n, c->out + c->out_off, sizeof n);
-    unsigned char *b = xmalloc(pre + n + 1);
-    memcpy(b + pre, c->out + c->out_off + sizeof n, n);
-    c->out_off += sizeof n + n;
-    if (c->out_off == c->out_len) {
-        c->out_off = c->out_len = 0;
-        if (c->out_cap > (1u << 20)) {
-            free(c->out);
-            c->out = NULL;
-            c->out_cap = 0;
-        }
-    }
+    oline *l = out_take(h, c); /* the service thread's reference now */
     out_account(h, c);
-    *buf = b;
-    *len = n;
+    *buf = (unsigned char *)l->data + l->pre;
+    *len = l->len;
+    *ref = l;
     return 1;
+}
+
+void hub_ws_frame_done(oocsi_hub *h, void *ref)
+{
+    oline_release(h, ref);
 }
 
 #endif

@@ -22,6 +22,8 @@
 #include <libwebsockets.h>
 #include <openssl/ssl.h>
 
+_Static_assert(LWS_PRE <= HUB_WS_PRE, "HUB_WS_PRE must leave room for libwebsockets' frame header");
+
 struct hub_ws {
     oocsi_hub *h;
     struct lws_context *ctx;
@@ -119,10 +121,11 @@ static int on_writeable(hub_ws *w, struct lws *wsi, ws_sess *s)
 {
     unsigned char *b = NULL;
     size_t n = 0;
+    void *ref = NULL;
     unsigned more = 0;
     hub_lock(w->h);
     int going_away = w->going_away;
-    int r = going_away ? 0 : hub_ws_next_frame(w->h, s->c, LWS_PRE, &b, &n);
+    int r = going_away ? 0 : hub_ws_next_frame(w->h, s->c, &b, &n, &ref);
     if (r > 0) {
         more = hub_ws_want(s->c);
     }
@@ -141,8 +144,10 @@ static int on_writeable(hub_ws *w, struct lws *wsi, ws_sess *s)
     if (r == 0) {
         return 0;
     }
-    int wr = lws_write(wsi, b + LWS_PRE, n, LWS_WRITE_TEXT);
-    free(b);
+    int wr = lws_write(wsi, b, n, LWS_WRITE_TEXT); /* the header goes into the headroom before b */
+    hub_lock(w->h);
+    hub_ws_frame_done(w->h, ref);
+    hub_unlock(w->h);
     if (wr < 0 || (size_t)wr < n) {
         return -1;
     }

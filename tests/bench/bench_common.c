@@ -314,6 +314,7 @@ static void child_hub_main(int info_fd, int ctl_fd, int with_tls_ws)
     /* a burst to 100 subscribers may queue ~1.2 GB at once: measured lossless,
      * so above the hub's total output and memory budgets (1 and 2 GiB) */
     o.max_output = o.max_memory = (size_t)-1 / 2;
+    o.max_conns_per_addr = o.max_pending_hellos = 1 << 20; /* bench_hub: thousands of loopback clients */
 #ifdef BENCH_HAVE_TLS
     it_certs certs;
     int have_certs = 0;

@@ -12,6 +12,17 @@
  * A burst ends when everything arrived or after 5 s without progress.
  * Last, a slow subscriber (never reads) next to a fast one: the hub's
  * resident memory before and after the burst.
+ *
+ * Then (bench_hub_peers.c) the hub side by side with the mosquitto broker
+ * and the Java reference server when they are given (run.sh starts them):
+ * server CPU seconds per 100k messages delivered and messages lost for a
+ * burst to 10 subscribers, bytes per idle connection, and the hub's peak
+ * memory under a burst from many publishers to many subscribers against
+ * the bytes in flight.
+ *
+ *   bench_hub BURST [--mosquitto PORT:PID] [--java PORT:PID] [--conns N] [--clients N]
+ *     --conns    idle connections per server (default 1000)
+ *     --clients  publishers and subscribers of the many-to-many burst (default 1000 each)
  */
 #include <poll.h>
 #include <pthread.h>
@@ -22,7 +33,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/resource.h>
+
 #include "bench_common.h"
+#include "bench_hub_peers.h"
 #include "oocsi/oocsi.h"
 
 #define IDLE_LIMIT_NS (5LL * 1000000000LL)
@@ -243,9 +257,147 @@ static int run_slow(bench_child_hub *hub, long burst, long *rss_before, long *rs
     return rc;
 }
 
+static int parse_peer(const char *arg, peer_server *s)
+{
+    long port = 0, pid = 0;
+    if (sscanf(arg, "%ld:%ld", &port, &pid) != 2 || port <= 0 || port > 65535 || pid <= 0) {
+        return -1;
+    }
+    s->port = (int)port;
+    s->pid = (pid_t)pid;
+    return 0;
+}
+
+/* "%.3f" or "n/a" */
+static const char *fmt3(char *b, size_t cap, double v)
+{
+    if (v < 0) {
+        snprintf(b, cap, "n/a");
+    } else {
+        snprintf(b, cap, "%.3f", v);
+    }
+    return b;
+}
+
+static double per_100k(const peer_fan *f)
+{
+    return f->cpu_s >= 0 && f->delivered > 0 ? f->cpu_s * 100000.0 / (double)f->delivered : -1.0;
+}
+
+/* The hub against the broker and the Java server; the hub's memory. */
+static int run_peers(long burst, const peer_server *mq, const peer_server *java, int conns, int clients)
+{
+    int failed = 0;
+    bench_child_hub hub;
+    if (bench_child_hub_start(&hub, 0) != 0) {
+        fprintf(stderr, "cannot start the hub\n");
+        return 1;
+    }
+    peer_server servers[3] = {{"hub", hub.port, hub.pid, 0}};
+    int ns = 1;
+    if (mq) {
+        servers[ns++] = *mq;
+    }
+    if (java) {
+        servers[ns++] = *java;
+    }
+    peer_fan fan[3];
+    double idle[3];
+    memset(fan, 0, sizeof fan);
+    for (int k = 0; k < 3; k++) {
+        fan[k].cpu_s = idle[k] = -1.0;
+    }
+    /* idle connections first: on a fresh server (freed memory would be reused) */
+    for (int k = 0; k < ns; k++) {
+        failed |= peer_idle(&servers[k], conns, &idle[k]) != 0 && k == 0;
+        printf("%-10s %d idle connections: %.0f bytes each (RSS growth / connections)\n", servers[k].name, conns,
+               idle[k]);
+    }
+    for (int k = 0; k < ns; k++) {
+        peer_fan warm;
+        int r = peer_fanout(&servers[k], 10, burst / 10 > 0 ? burst / 10 : 1, &warm); /* warm-up (JIT) */
+        r |= peer_fanout(&servers[k], 10, burst, &fan[k]);
+        failed |= r != 0 && k == 0;
+        printf("%-10s burst %ld to 10 subscribers: delivered %ld/%ld, %.3f CPU s (%.3f per 100k delivered), %.3f s\n",
+               servers[k].name, burst, fan[k].delivered, fan[k].expected, fan[k].cpu_s, per_100k(&fan[k]),
+               fan[k].seconds);
+    }
+    bench_child_hub_stop(&hub);
+
+    /* the many-to-many burst, in a hub of its own */
+    peer_burst_result b;
+    memset(&b, 0, sizeof b);
+    if (bench_child_hub_start(&hub, 0) != 0) {
+        return 1;
+    }
+    peer_server hs = {"hub", hub.port, hub.pid, 0};
+    failed |= peer_burst(&hs, clients, clients, &b) != 0;
+    bench_child_hub_stop(&hub);
+    printf("hub burst %d publishers x %d subscribers: delivered %ld/%ld (%d subscribers complete), RSS %ld KiB "
+           "before, %ld KiB with all in flight, peak growth %ld KiB (VmHWM %s); %.0f bytes per line, %.0f KiB "
+           "distinct in flight (%.1f MiB as copies)\n",
+           clients, clients, b.delivered, b.expected, b.complete_subs, b.rss_before_kb, b.rss_loaded_kb,
+           b.peak_growth_kb, b.hwm_reset ? "reset before" : "not resettable", b.line_bytes, b.inflight_bytes / 1024.0,
+           b.inflight_bytes * clients / 1048576.0);
+
+    char h1[32], m1[32], j1[32], ml[32] = "n/a", jl[32] = "n/a";
+    const peer_fan *hf = &fan[0], *mf = mq ? &fan[1] : NULL, *jf = java ? &fan[ns - 1] : NULL;
+    double hc = per_100k(hf), mc = mf ? per_100k(mf) : -1.0, jc = jf ? per_100k(jf) : -1.0;
+    if (mf) {
+        snprintf(ml, sizeof ml, "%ld", mf->expected - mf->delivered);
+    }
+    if (jf) {
+        snprintf(jl, sizeof jl, "%ld", jf->expected - jf->delivered);
+    }
+    int lead = hc >= 0 && mc >= 0 && jc >= 0 && hc < mc && hc < jc && hf->delivered == hf->expected;
+    /* ROW|target|measurement|hub|raw|mosquitto|Java|target text|met|why| (tests/bench/README.md) */
+    printf("ROW|5|hub burst %ld to 10 subscribers: server CPU s per 100k delivered; messages lost|%s; lost %ld|-|"
+           "%s; lost %s|%s; lost %s|below both, zero loss|%s|%s|\n",
+           burst, fmt3(h1, sizeof h1, hc), hf->expected - hf->delivered, fmt3(m1, sizeof m1, mc), ml,
+           fmt3(j1, sizeof j1, jc), jl, lead ? "yes" : (mf && jf ? "no" : "-"),
+           mf && jf ? "-" : "n/a (a peer is missing)");
+    char mi[32] = "n/a", ji[32] = "n/a";
+    if (idle[1] >= 0 && mq) {
+        snprintf(mi, sizeof mi, "%.0f B", idle[1]);
+    }
+    if (java && idle[ns - 1] >= 0) {
+        snprintf(ji, sizeof ji, "%.0f B", idle[ns - 1]);
+    }
+    printf("ROW|5|hub: bytes per idle connection (%d connections: server RSS growth / connections)|%.0f B|-|%s|%s|"
+           "<= 2048 B|%s|-|\n",
+           conns, idle[0], mi, ji, idle[0] >= 0 && idle[0] <= 2048 ? "yes" : "no");
+    double ratio = b.inflight_bytes > 0 ? (double)b.peak_growth_kb * 1024.0 / b.inflight_bytes : -1.0;
+    printf("ROW|5|hub burst %d publishers x %d subscribers (one message each): peak memory; bytes in flight|+%ld KiB "
+           "(%.2fx in flight); %.2f%% delivered|%.0f KiB distinct in flight (%.1f MiB as copies)|-|-|<= 2x in flight, "
+           "zero loss|%s|-|\n",
+           clients, clients, b.peak_growth_kb, ratio,
+           b.expected ? 100.0 * (double)b.delivered / (double)b.expected : 0.0, b.inflight_bytes / 1024.0,
+           b.inflight_bytes * clients / 1048576.0,
+           ratio >= 0 && ratio <= 2.0 && b.delivered == b.expected ? "yes" : "no");
+    return failed;
+}
+
 int main(int argc, char **argv)
 {
     long burst = bench_arg_long(argc, argv, 1, 100000);
+    peer_server mq = {"mosquitto", 0, 0, 1}, java = {"java", 0, 0, 0};
+    int have_mq = 0, have_java = 0, conns = 1000, clients = 1000;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--mosquitto")) {
+            have_mq = parse_peer(argv[i + 1], &mq) == 0;
+        } else if (!strcmp(argv[i], "--java")) {
+            have_java = parse_peer(argv[i + 1], &java) == 0;
+        } else if (!strcmp(argv[i], "--conns")) {
+            conns = (int)bench_arg_long(argc, argv, i + 1, 1000);
+        } else if (!strcmp(argv[i], "--clients")) {
+            clients = (int)bench_arg_long(argc, argv, i + 1, 1000);
+        }
+    }
+    struct rlimit rl; /* thousands of sockets here and in the hub (a child: inherits it) */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     bench_child_hub hub;
     if (bench_child_hub_start(&hub, 0) != 0) {
         fprintf(stderr, "cannot start the hub\n");
@@ -293,5 +445,6 @@ int main(int argc, char **argv)
            "delivered|-|bounded (hub drops a client past 64 MiB pending)|%s|\n",
            burst, after - before, 100.0 * (double)slow.delivered / (double)slow.expected,
            after - before < 80 * 1024 && slow.delivered == slow.expected ? "yes" : "no");
+    failed |= run_peers(burst, have_mq ? &mq : NULL, have_java ? &java : NULL, conns, clients);
     return failed ? 1 : 0;
 }

@@ -125,7 +125,7 @@ run() { # name args...: runs one program, its output into $WORK/name.out
 
 # -------------------------------------------------------- mosquitto broker
 MQ_PORT=
-if [ -n "$MOSQUITTO" ] && [ -x "$BINDIR/bench_mosquitto" ]; then
+if [ -n "$MOSQUITTO" ]; then # bench_mosquitto, and bench_hub's broker rows
     for _ in 1 2 3 4 5; do
         p=$((20000 + RANDOM % 30000))
         if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
@@ -151,6 +151,28 @@ if [ -n "$MOSQUITTO" ] && [ -x "$BINDIR/bench_mosquitto" ]; then
     [ -n "$MQ_PORT" ] || log "could not start mosquitto: the libmosquitto baseline is skipped"
 fi
 
+# ------------------------------------- bench_hub: the hub, mosquitto and the Java server side by side
+# The broker above, and the Java reference server (../shared/reference) when Java is installed (not with
+# --quick: the JVM takes seconds to start); bench_hub reads their CPU time and memory from /proc by PID.
+HUB_ARGS=(--conns 1000 --clients 1000)
+[ "$QUICK" = 1 ] && HUB_ARGS=(--conns 50 --clients 50)
+[ -n "$MQ_PORT" ] && HUB_ARGS+=(--mosquitto "$MQ_PORT:$MQ_PID")
+JAVA_PID=
+JAVA_SERVER="$ROOT/../shared/reference/run-java-server"
+if [ "$QUICK" = 0 ] && [ -x "$JAVA_SERVER" ] && command -v java >/dev/null 2>&1; then
+    jp=$((20000 + RANDOM % 30000))
+    "$JAVA_SERVER" "$jp" -clients 5000 >"$WORK/java-server.log" 2>&1 &
+    JAVA_PID=$! # the script execs java: this is the server's PID
+    trap 'cleanup; [ -n "$JAVA_PID" ] && kill "$JAVA_PID" 2>/dev/null' EXIT
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$jp") 2>/dev/null && { HUB_ARGS+=(--java "$jp:$JAVA_PID"); break; }
+        kill -0 "$JAVA_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+else
+    log "no Java server for bench_hub (--quick, or no java): its rows say n/a"
+fi
+
 # ------------------------------------------------------------------- runs
 LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo '?')
 LAT=()
@@ -165,7 +187,12 @@ if [ "$RT" = 1 ]; then
 fi
 run roundtrip "${LAT[@]}" "$BINDIR/bench_roundtrip" "$RT_N"
 run connect "${LAT[@]}" "$BINDIR/bench_connect" "$CN_N"
-run hub "$BINDIR/bench_hub" "$HUB_BURST"
+run hub "$BINDIR/bench_hub" "$HUB_BURST" "${HUB_ARGS[@]}"
+if [ -n "$JAVA_PID" ]; then
+    kill "$JAVA_PID" 2>/dev/null
+    wait "$JAVA_PID" 2>/dev/null
+    JAVA_PID=
+fi
 run reconnect "$BINDIR/bench_reconnect" "$RC_ROUNDS" "$RC_DOWN"
 run msgcost "$BINDIR/bench_msgcost" "$COST_N"
 [ -n "$MQ_PORT" ] && run mosquitto "$BINDIR/bench_mosquitto" "$MQ_PORT" "$COST_N"

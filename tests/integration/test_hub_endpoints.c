@@ -443,6 +443,40 @@ static void test_tls_drop_client(void **state)
     peer_close(t);
 }
 
+/* A backlog of shared lines (stalled, then far more than one TLS write) to
+ * a TLS and a TCP subscriber: each gets every line, in order. */
+static void test_tls_shared_burst(void **state)
+{
+    (void)state;
+    enum { N = 600, PAD = 700 };
+    peer *t = line_client(oocsi_hub_tls_port(hub), 1, "ep_tlsb");
+    peer *c = line_client(oocsi_hub_port(hub), 0, "ep_tcpb");
+    peer *p = line_client(oocsi_hub_port(hub), 0, "ep_pubb");
+    line_subscribe(t, "ep_burst");
+    line_subscribe(c, "ep_burst");
+    assert_int_equal(oocsi_hub_stall_client(hub, "ep_tlsb", 1), 0);
+    char pad[PAD + 1];
+    memset(pad, 'q', PAD);
+    pad[PAD] = '\0';
+    for (int i = 0; i < N; i++) {
+        peer_printf(p, "sendraw ep_burst {\"i\":%d,\"p\":\"%s\"}\n", i, pad);
+    }
+    peer_printf(p, "ping\n");
+    expect_line(p, ".");
+    assert_int_equal(oocsi_hub_stall_client(hub, "ep_tlsb", 0), 0);
+    for (int i = 0; i < N; i++) {
+        cJSON *a = line_json(t), *b = line_json(c);
+        assert_int_equal(cJSON_GetObjectItem(a, "i")->valueint, i);
+        assert_int_equal(cJSON_GetObjectItem(b, "i")->valueint, i);
+        assert_int_equal((int)strlen(cJSON_GetObjectItem(a, "p")->valuestring), PAD);
+        cJSON_Delete(a);
+        cJSON_Delete(b);
+    }
+    peer_close(t);
+    peer_close(c);
+    peer_close(p);
+}
+
 static void test_ws_handshake_frames(void **state)
 {
     (void)state;
@@ -705,6 +739,7 @@ int main(void)
         cmocka_unit_test(test_ports),
         cmocka_unit_test(test_tls_line_client_talks_to_tcp),
         cmocka_unit_test(test_tls_drop_client),
+        cmocka_unit_test(test_tls_shared_burst),
         cmocka_unit_test(test_ws_handshake_frames),
         cmocka_unit_test(test_ws_taken_name),
         cmocka_unit_test(test_ws_tcp_messages),
