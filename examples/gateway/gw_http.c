@@ -67,6 +67,11 @@ static void *api_thread(void *arg)
     a->cli = NULL;
     pthread_mutex_unlock(&a->mu);
     oocsi_close(c);
+#ifdef OOCSI_GATEWAY_HAVE_OPENSSL
+    /* This thread's OpenSSL state (connecting over TLS made some) now, not
+     * at thread exit, which may come after main() returned. */
+    OPENSSL_thread_stop();
+#endif
     pthread_mutex_lock(&g->mu);
     g->workers--;
     pthread_cond_broadcast(&g->cv);
