@@ -554,14 +554,9 @@ int payload_normalise(const char *s, size_t n, sbuf *body, pkeys *k)
         int drop = !strcmp(key, "sender") || !strcmp(key, "recipient") || !strcmp(key, "timestamp");
         if (*vs == 'n') {
             drop = 1; /* top-level null */
-        } else if (*vs == '-' || (*vs >= '0' && *vs <= '9')) {
-            int is_int = memchr(vs, '.', (size_t)(ve - vs)) == NULL && memchr(vs, 'e', (size_t)(ve - vs)) == NULL &&
-                         memchr(vs, 'E', (size_t)(ve - vs)) == NULL;
-            int64_t dummy;
-            if (is_int && span_i64(vs, ve, &dummy)) {
-                drop = 1; /* integer beyond 64 bits */
-            }
         }
+        /* Numbers go on as written, integers beyond 64 bits too (the
+         * reference server drops those members: nothing is lost here). */
         if (!strcmp(key, "_RETAIN")) {
             k->retain = vs;
             k->retain_end = ve;

@@ -44,8 +44,9 @@
  *  - Message payloads are validated and re-emitted by a small strict JSON
  *    scanner that copies number text verbatim (64-bit integers and floats
  *    keep their exact text), writes \u escapes of non-ASCII characters as raw
- *    UTF-8 (as the reference server does), drops top-level nulls, top-level
- *    integers beyond 64 bits and the envelope keys, and appends "recipient",
+ *    UTF-8 (as the reference server does), drops top-level nulls and the
+ *    envelope keys (integers beyond 64 bits stay, where the reference server
+ *    drops them), and appends "recipient",
  *    "timestamp" and "sender". A payload line is serialised once per message
  *    in each form needed (line, WebSocket frame, PD) and shared by every
  *    recipient; no clock is read and nothing is formatted per delivery.
