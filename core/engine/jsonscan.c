@@ -428,7 +428,7 @@ fail:
 
 /* ------------------------------------------------------------ unescaping */
 
-static size_t put_utf8(char *o, uint32_t cp)
+size_t oocsi__utf8_put(char *o, uint32_t cp)
 {
     if (cp < 0x80) {
         o[0] = (char)cp;
@@ -489,7 +489,7 @@ size_t oocsi_json_unescape(const char *raw, size_t len, char *out)
             if (u >= 0xD800 && u <= 0xDFFF) {
                 u = 0xFFFD; /* a lone surrogate (only in unchecked text) */
             }
-            o += put_utf8(out + o, (uint32_t)u);
+            o += oocsi__utf8_put(out + o, (uint32_t)u);
         } else {
             static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
             const char *f = e != 0 ? strchr(from, e) : NULL;

@@ -37,6 +37,8 @@ char *oocsi__json_wire(const char *text, size_t n, size_t *out_len);
  * cannot hold as it is ('"', '\\', a control character) or that is not
  * ASCII; n if none. Vectorised. */
 size_t oocsi__json_next_special(const unsigned char *s, size_t i, size_t n);
+/* Writes code point cp as UTF-8 at o (1 to 4 bytes); the number written. */
+size_t oocsi__utf8_put(char *o, uint32_t cp);
 
 /* jsonutil.c: decodes the UTF-8 sequence at s[0] (s[0] >= 0x80): its length
  * 2..4 with *cp set, or minus the length of the invalid part. */

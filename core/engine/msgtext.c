@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "engine.h"
+#include "jsonscan.h"
 
 /* The keys of the envelope, which are not part of the payload. */
 static int envelope_key(const oocsi__json_span *k)
@@ -92,26 +93,6 @@ static unsigned hex4(const char *p)
     return v;
 }
 
-static size_t utf8_put(char *o, uint32_t cp)
-{
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 char *oocsi__message_payload_text(const oocsi_message *m)
 {
     if (!m->json)
@@ -156,7 +137,7 @@ char *oocsi__message_payload_text(const oocsi_message *m)
                     used = 12;
                 }
                 if (cp >= 0x80) {
-                    o += utf8_put(b.data + o, cp); /* never longer than its escape */
+                    o += oocsi__utf8_put(b.data + o, cp); /* never longer than its escape */
                     i += used - 1;
                     continue;
                 }
