@@ -93,11 +93,16 @@ long bench_hwm_kb(void)
     return status_field("/proc/self/status", "VmHWM:");
 }
 
-long bench_rss_kb_of(pid_t pid)
+long bench_status_kb_of(pid_t pid, const char *key)
 {
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    return status_field(path, "VmRSS:");
+    return status_field(path, key);
+}
+
+long bench_rss_kb_of(pid_t pid)
+{
+    return bench_status_kb_of(pid, "VmRSS:");
 }
 
 long bench_arg_long(int argc, char **argv, int i, long def)

@@ -25,6 +25,8 @@ long bench_rss_kb(void);
 long bench_hwm_kb(void);
 /** VmRSS of another process in KiB (-1 if unknown). */
 long bench_rss_kb_of(pid_t pid);
+/* A "Key:" field in kB of /proc/PID/status (VmRSS:, VmHWM:, ...); -1 if unknown. */
+long bench_status_kb_of(pid_t pid, const char *key);
 /** Parses argv[i] as a positive count, or returns def. */
 long bench_arg_long(int argc, char **argv, int i, long def);
 

@@ -67,26 +67,6 @@ long long peer_cpu_ticks(pid_t pid)
     return (long long)(ut + st);
 }
 
-long peer_status_kb(pid_t pid, const char *key)
-{
-    char path[64], line[256];
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    FILE *f = fopen(path, "r");
-    long v = -1;
-    size_t kl = strlen(key);
-    if (!f) {
-        return -1;
-    }
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, kl) == 0) {
-            v = strtol(line + kl, NULL, 10);
-            break;
-        }
-    }
-    fclose(f);
-    return v;
-}
-
 /* ------------------------------------------------------------- raw MQTT 3.1.1 */
 
 static int tcp_connect(int port)
@@ -422,7 +402,7 @@ int peer_idle(const peer_server *s, int n, double *bytes_per_conn)
     conn *cs = calloc((size_t)n, sizeof *cs);
     int opened = 0, rc = 0;
     bench_sleep_ms(200); /* let the server settle after the previous run */
-    long before = peer_status_kb(s->pid, "VmRSS:");
+    long before = bench_status_kb_of(s->pid, "VmRSS:");
     for (; opened < n; opened++) {
         char name[64];
         snprintf(name, sizeof name, "pi_%d_%d_%ld", ++run_seq, opened, (long)getpid());
@@ -432,7 +412,7 @@ int peer_idle(const peer_server *s, int n, double *bytes_per_conn)
             break;
         }
     }
-    long after = peer_status_kb(s->pid, "VmRSS:");
+    long after = bench_status_kb_of(s->pid, "VmRSS:");
     *bytes_per_conn = opened && before > 0 && after > 0 ? (double)(after - before) * 1024.0 / opened : -1.0;
     for (int i = 0; i < opened; i++) {
         peer_close(&cs[i]);
@@ -473,7 +453,7 @@ int peer_burst(const peer_server *s, int npub, int nsub, peer_burst_result *r)
         }
     }
     bench_sleep_ms(200);
-    r->rss_before_kb = peer_status_kb(s->pid, "VmRSS:");
+    r->rss_before_kb = bench_status_kb_of(s->pid, "VmRSS:");
     char path[64];
     snprintf(path, sizeof path, "/proc/%ld/clear_refs", (long)s->pid);
     FILE *cr = fopen(path, "w"); /* "5" resets VmHWM to the current RSS (root or the owner) */
@@ -501,7 +481,7 @@ int peer_burst(const peer_server *s, int npub, int nsub, peer_burst_result *r)
             }
         } while (c != '.');
     }
-    r->rss_loaded_kb = peer_status_kb(s->pid, "VmRSS:");
+    r->rss_loaded_kb = bench_status_kb_of(s->pid, "VmRSS:");
     long expected = npub, bytes = 0, total = 0;
     int64_t t0 = bench_now_ns(), last = t0;
     while (total < expected * nsub) {
@@ -525,7 +505,7 @@ int peer_burst(const peer_server *s, int npub, int nsub, peer_burst_result *r)
             }
         }
     }
-    long hwm = peer_status_kb(s->pid, "VmHWM:");
+    long hwm = bench_status_kb_of(s->pid, "VmHWM:");
     long peak = r->rss_loaded_kb;
     if (r->hwm_reset && hwm > peak) {
         peak = hwm;

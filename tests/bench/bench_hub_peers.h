@@ -35,8 +35,6 @@ typedef struct peer_burst_result {
 
 /** utime + stime of a process in clock ticks, or -1. */
 long long peer_cpu_ticks(pid_t pid);
-/** A "Key:" field of /proc/PID/status in KiB, or -1. */
-long peer_status_kb(pid_t pid, const char *key);
 /** One publisher, nsubs subscribers, burst messages on "fan". 0 or -1. */
 int peer_fanout(const peer_server *s, int nsubs, long burst, peer_fan *out);
 /** n idle welcomed connections: the server's RSS growth per connection. 0 or -1. */
