@@ -1,19 +1,13 @@
 /*
  * A peer on the reference Java OOCSI client, for test_interop_peer: the same
  * commands and output lines as peer.py (see there), with "java" for
- * "python". Compiled by the test at run time against oocsi-client.jar:
+ * "python". Compiled by the test at run time with PeerBase.java against
+ * oocsi-client.jar:
  *
  *   java -cp oocsi-client.jar:CLASSES InteropPeer PORT HANDLE PREFIX
  */
-import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 
 import nl.tue.id.oocsi.OOCSIBoolean;
 import nl.tue.id.oocsi.OOCSIData;
@@ -30,25 +24,12 @@ import nl.tue.id.oocsi.client.protocol.EventHandler;
 import nl.tue.id.oocsi.client.services.OOCSICall;
 import nl.tue.id.oocsi.client.services.Responder;
 
-public class InteropPeer {
-    private static final BlockingQueue<OOCSIEvent> commands = new LinkedBlockingQueue<>();
-
+public class InteropPeer extends PeerBase {
     public static void main(String[] args) throws Exception {
-        int port = Integer.parseInt(args[0]);
-        String handle = args[1], prefix = args[2];
-        OOCSIClient client = new OOCSIClient(handle);
-        if (!client.connect("127.0.0.1", port)) {
-            System.err.println("could not connect");
-            System.exit(2);
-        }
-        CountDownLatch barrier = new CountDownLatch(1);
-        client.subscribe(handle, new EventHandler() {
-            public void receive(OOCSIEvent e) {
-                if (handle.equals(e.getString("barrier")))
-                    barrier.countDown();
-            }
-        });
-        client.subscribe(prefix + "_in", new EventHandler() {
+        OOCSIClient client = connect(args);
+        String prefix = args[2];
+        // every message on the input channel is printed, commands included
+        commands(prefix + "_in", new EventHandler() {
             public void receive(OOCSIEvent e) {
                 Map<String, Object> ev = event("message");
                 ev.put("sender", e.getSender());
@@ -56,8 +37,6 @@ public class InteropPeer {
                 ev.put("recipient", e.getChannel());
                 ev.put("data", data(e));
                 emit(ev);
-                if (e.has("cmd"))
-                    commands.add(e);
             }
         });
         client.register(prefix + "_peer_calls", "add", new Responder(client) {
@@ -67,22 +46,9 @@ public class InteropPeer {
             }
         });
         OOCSIDouble level = new OOCSIDouble(client, prefix + "_var", "level");
-        // One connection's lines are handled in order: once this message to
-        // ourselves is back, the subscriptions above are in place.
-        client.send(handle, map("barrier", handle));
-        if (!barrier.await(30, TimeUnit.SECONDS)) {
-            System.err.println("the barrier message did not come back");
-            System.exit(3);
-        }
-        Map<String, Object> ready = event("ready");
-        ready.put("handle", handle);
-        emit(ready);
+        ready();
         for (;;) {
-            OOCSIEvent cmd = commands.poll(120, TimeUnit.SECONDS);
-            if (cmd == null) {
-                System.err.println("no command for 120 s");
-                System.exit(4);
-            }
+            OOCSIEvent cmd = nextCommand();
             String name = cmd.getString("cmd", "");
             if (name.equals("send")) {
                 Map<String, Object> m = map("from", "java");
@@ -113,75 +79,9 @@ public class InteropPeer {
                 // a command of test_interop_features (below)
             }
         }
-        client.disconnect();
-        System.exit(0);
+        quit();
     }
 
-    private static Map<String, Object> map(String key, Object value) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put(key, value);
-        return m;
-    }
-
-    private static Map<String, Object> event(String name) {
-        return map("event", name);
-    }
-
-    private static Map<String, Object> data(OOCSIEvent e) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        for (String k : e.keys())
-            m.put(k, e.getObject(k));
-        return m;
-    }
-
-    private static synchronized void emit(Map<String, Object> ev) {
-        StringBuilder sb = new StringBuilder();
-        json(sb, ev);
-        System.out.println(sb);
-        System.out.flush();
-    }
-
-    /* A small JSON writer: maps, lists, strings, numbers, booleans, null. */
-    private static void json(StringBuilder sb, Object v) {
-        if (v instanceof Map) {
-            sb.append('{');
-            Iterator<? extends Map.Entry<?, ?>> it = ((Map<?, ?>) v).entrySet().iterator();
-            while (it.hasNext()) {
-                Map.Entry<?, ?> e = it.next();
-                json(sb, String.valueOf(e.getKey()));
-                sb.append(':');
-                json(sb, e.getValue());
-                if (it.hasNext())
-                    sb.append(',');
-            }
-            sb.append('}');
-        } else if (v instanceof List || v instanceof Object[]) {
-            List<?> l = v instanceof List ? (List<?>) v : java.util.Arrays.asList((Object[]) v);
-            List<Object> items = new ArrayList<>(l);
-            sb.append('[');
-            for (int i = 0; i < items.size(); i++) {
-                if (i > 0)
-                    sb.append(',');
-                json(sb, items.get(i));
-            }
-            sb.append(']');
-        } else if (v instanceof String) {
-            sb.append('"');
-            for (char c : ((String) v).toCharArray()) {
-                if (c == '"' || c == '\\')
-                    sb.append('\\').append(c);
-                else if (c < 0x20 || c > 0x7e)
-                    sb.append(String.format("\\u%04x", (int) c));
-                else
-                    sb.append(c);
-            }
-            sb.append('"');
-        } else if (v == null || v instanceof Number || v instanceof Boolean) {
-            sb.append(String.valueOf(v));
-        } else {
-            json(sb, String.valueOf(v));
-        }
-    }
 
     /* ------------------------------------------------------------------
      * Commands of test_interop_features: typed variables and a heyOOCSI

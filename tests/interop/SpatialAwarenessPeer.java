@@ -18,70 +18,34 @@
  * Lists (keys, nodes, states, ops) are comma-separated text.
  *   quit
  *
- * Compiled by the test at run time against oocsi-client.jar:
+ * Compiled by the test at run time with PeerBase.java against oocsi-client.jar:
  *
  *   java -cp oocsi-client.jar:CLASSES SpatialAwarenessPeer PORT HANDLE PREFIX
  */
 import java.lang.reflect.Method;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.BlockingQueue;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 
 import nl.tue.id.oocsi.OOCSIEvent;
 import nl.tue.id.oocsi.client.OOCSIClient;
 import nl.tue.id.oocsi.client.behavior.OOCSIAwareness;
 import nl.tue.id.oocsi.client.behavior.OOCSISpatial;
 import nl.tue.id.oocsi.client.behavior.state.OOCSIStateMachine;
-import nl.tue.id.oocsi.client.protocol.EventHandler;
 import nl.tue.id.oocsi.client.protocol.Handler;
 
-public class SpatialAwarenessPeer {
-    private static final BlockingQueue<OOCSIEvent> commands = new LinkedBlockingQueue<>();
-
+public class SpatialAwarenessPeer extends PeerBase {
     public static void main(String[] args) throws Exception {
-        int port = Integer.parseInt(args[0]);
-        String handle = args[1], prefix = args[2];
-        OOCSIClient client = new OOCSIClient(handle);
-        if (!client.connect("127.0.0.1", port)) {
-            System.err.println("could not connect");
-            System.exit(2);
-        }
-        CountDownLatch barrier = new CountDownLatch(1);
-        client.subscribe(handle, new EventHandler() {
-            public void receive(OOCSIEvent e) {
-                if (handle.equals(e.getString("barrier")))
-                    barrier.countDown();
-            }
-        });
-        client.subscribe(prefix + "_in", new EventHandler() {
-            public void receive(OOCSIEvent e) {
-                if (e.has("cmd"))
-                    commands.add(e);
-            }
-        });
-        client.send(handle, map("barrier", handle));
-        if (!barrier.await(30, TimeUnit.SECONDS)) {
-            System.err.println("the barrier message did not come back");
-            System.exit(3);
-        }
-        Map<String, Object> ready = event("ready");
-        ready.put("handle", handle);
-        emit(ready);
+        OOCSIClient client = connect(args);
+        String prefix = args[2];
+        commands(prefix + "_in", null);
+        ready();
         OOCSISpatial spatial = null;
         OOCSIAwareness awareness = null;
         for (;;) {
-            OOCSIEvent cmd = commands.poll(120, TimeUnit.SECONDS);
-            if (cmd == null) {
-                System.err.println("no command for 120 s");
-                System.exit(4);
-            }
+            OOCSIEvent cmd = nextCommand();
             String name = cmd.getString("cmd", "");
             if (name.equals("spatial")) {
                 float x = (float) cmd.getDouble("x", 0), nd = (float) cmd.getDouble("nd", 1);
@@ -147,8 +111,7 @@ public class SpatialAwarenessPeer {
                 break;
             }
         }
-        client.disconnect();
-        System.exit(0);
+        quit();
     }
 
     /* Position.serialise() of the Java class (package-private, so by reflection). */
@@ -175,61 +138,4 @@ public class SpatialAwarenessPeer {
         return text.isEmpty() ? new String[0] : text.split(",");
     }
 
-    private static Map<String, Object> map(String key, Object value) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put(key, value);
-        return m;
-    }
-
-    private static Map<String, Object> event(String name) {
-        return map("event", name);
-    }
-
-    private static synchronized void emit(Map<String, Object> ev) {
-        StringBuilder sb = new StringBuilder();
-        json(sb, ev);
-        System.out.println(sb);
-        System.out.flush();
-    }
-
-    /* A small JSON writer: maps, lists, strings, numbers, booleans, null. */
-    private static void json(StringBuilder sb, Object v) {
-        if (v instanceof Map) {
-            sb.append('{');
-            Iterator<? extends Map.Entry<?, ?>> it = ((Map<?, ?>) v).entrySet().iterator();
-            while (it.hasNext()) {
-                Map.Entry<?, ?> e = it.next();
-                json(sb, String.valueOf(e.getKey()));
-                sb.append(':');
-                json(sb, e.getValue());
-                if (it.hasNext())
-                    sb.append(',');
-            }
-            sb.append('}');
-        } else if (v instanceof List || v instanceof Object[]) {
-            List<?> l = v instanceof List ? (List<?>) v : java.util.Arrays.asList((Object[]) v);
-            sb.append('[');
-            for (int i = 0; i < l.size(); i++) {
-                if (i > 0)
-                    sb.append(',');
-                json(sb, l.get(i));
-            }
-            sb.append(']');
-        } else if (v instanceof String) {
-            sb.append('"');
-            for (char c : ((String) v).toCharArray()) {
-                if (c == '"' || c == '\\')
-                    sb.append('\\').append(c);
-                else if (c < 0x20 || c > 0x7e)
-                    sb.append(String.format("\\u%04x", (int) c));
-                else
-                    sb.append(c);
-            }
-            sb.append('"');
-        } else if (v == null || v instanceof Number || v instanceof Boolean) {
-            sb.append(String.valueOf(v));
-        } else {
-            json(sb, String.valueOf(v));
-        }
-    }
 }

@@ -15,6 +15,9 @@
 #ifndef OOCSI_INTEROP_BUILD_DIR
 #error "OOCSI_INTEROP_BUILD_DIR must name the build folder of the interop tests"
 #endif
+#ifndef OOCSI_INTEROP_SOURCE_DIR
+#error "OOCSI_INTEROP_SOURCE_DIR must name tests/interop"
+#endif
 
 static const char *skip_reason;
 
@@ -208,4 +211,82 @@ cJSON *io_peer_event(io_peer *p, const char *event, int timeout_ms)
 int io_peer_wait_exit(io_peer *p, int timeout_ms)
 {
     return it_proc_wait_exit(p->proc, timeout_ms);
+}
+
+/* Compiles the Java peer with PeerBase.java into its build folder and starts
+ * it, or says why it cannot in rp->skip. */
+static void start_java(io_ref_peer *rp, const char *port)
+{
+    char javac[512], jvm[512], jar[512], classes[512], src[512], base[512], cp[1100];
+    if (!io_find_program("javac", javac, sizeof javac) || !io_find_program("java", jvm, sizeof jvm)) {
+        snprintf(rp->skip, sizeof rp->skip, "no javac on PATH: the Java peer %s is left out", rp->program);
+        return;
+    }
+    snprintf(jar, sizeof jar, "%s/java/oocsi-client.jar", OOCSI_REFERENCE_DIR);
+    snprintf(classes, sizeof classes, "%s/%s", OOCSI_INTEROP_BUILD_DIR, rp->classes);
+    snprintf(src, sizeof src, "%s/%s.java", OOCSI_INTEROP_SOURCE_DIR, rp->program);
+    snprintf(base, sizeof base, "%s/PeerBase.java", OOCSI_INTEROP_SOURCE_DIR);
+    it_proc *c = it_proc_startv(
+        javac, NULL,
+        (const char *const[]){"-encoding", "UTF-8", "-nowarn", "-d", classes, "-cp", jar, src, base, NULL});
+    if (it_proc_wait_exit(c, 120000) != 0)
+        fail_msg("javac failed:\n%s\n%s", it_buf_text(&c->out), it_buf_text(&c->err));
+    it_proc_release(c);
+    snprintf(cp, sizeof cp, "%s:%s", jar, classes);
+    io_peer_start(&rp->p, jvm, (const char *const[]){"-cp", cp, rp->program, port, rp->handle, rp->prefix, NULL});
+}
+
+static void start_python(io_ref_peer *rp, const char *port)
+{
+    char py[512], path[1024];
+    if (!io_find_program("python3", py, sizeof py)) {
+        snprintf(rp->skip, sizeof rp->skip, "no python3 on PATH for the Python client peer");
+        return;
+    }
+    const char *old = getenv("PYTHONPATH");
+    snprintf(path, sizeof path, "%s/python%s%s", OOCSI_REFERENCE_DIR, old ? ":" : "", old ? old : "");
+    setenv("PYTHONPATH", path, 1);
+    io_peer_start(&rp->p, py,
+                  (const char *const[]){OOCSI_INTEROP_SOURCE_DIR "/peer.py", port, rp->handle, rp->prefix, NULL});
+}
+
+void io_ref_peer_init(io_ref_peer *rp, const char *program, const char *classes, const char *base, const char *suffix)
+{
+    memset(rp, 0, sizeof *rp);
+    rp->program = program;
+    rp->classes = classes;
+    it_unique(rp->prefix, sizeof rp->prefix, base);
+    snprintf(rp->handle, sizeof rp->handle, "%s_%s", rp->prefix, suffix);
+    snprintf(rp->in, sizeof rp->in, "%s_in", rp->prefix);
+}
+
+io_peer *io_ref_peer_use(io_ref_peer *rp)
+{
+    io_require_server();
+    if (!rp->started && !rp->skip[0]) {
+        char port[16];
+        snprintf(port, sizeof port, "%d", io_server_port());
+        if (strcmp(rp->program, "python") == 0)
+            start_python(rp, port);
+        else
+            start_java(rp, port);
+        if (!rp->skip[0]) {
+            it_proc_keep(rp->p.proc);
+            rp->started = 1;
+            cJSON *ready = io_peer_event(&rp->p, "ready", IO_START_TIMEOUT);
+            io_assert_str(ready, "handle", rp->handle);
+            cJSON_Delete(ready);
+        }
+    }
+    if (rp->skip[0]) {
+        fprintf(stderr, "SKIP: %s\n", rp->skip);
+        skip();
+    }
+    return &rp->p;
+}
+
+void io_ref_peer_release(io_ref_peer *rp)
+{
+    if (rp->started)
+        it_proc_release(rp->p.proc);
 }

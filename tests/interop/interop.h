@@ -82,4 +82,30 @@ cJSON *io_peer_event(io_peer *p, const char *event, int timeout_ms);
 /** Waits for the peer's exit code (bounded). */
 int io_peer_wait_exit(io_peer *p, int timeout_ms);
 
+/** A peer kept for the whole test program: peer.py on the reference Python
+ *  client, or a Java peer (tests/interop/CLASS.java with PeerBase.java,
+ *  compiled at test time), started as `PORT HANDLE PREFIX` on first use. */
+typedef struct io_ref_peer {
+    const char *program; /* "python", or the Java peer's class ("GroupPeer") */
+    const char *classes; /* Java: the folder for its classes under the interop
+                          * build folder (one per test program: they may compile
+                          * at the same time) */
+    char prefix[64];     /* "<base>_<pid>_<n>": the peer's channels start with it */
+    char handle[96];     /* "<prefix>_<suffix>" */
+    char in[96];         /* "<prefix>_in": its commands */
+    io_peer p;
+    int started;
+    char skip[256]; /* why it cannot run (the tool missing) */
+} io_ref_peer;
+
+/** Sets the peer up (not started yet): program and classes as above, the
+ *  prefix unique to this run from base, the handle "<prefix>_<suffix>". */
+void io_ref_peer_init(io_ref_peer *rp, const char *program, const char *classes, const char *base, const char *suffix);
+/** The peer, started on first use (waiting, bounded, for its "ready" line
+ *  with its handle); skips the calling test, printing "SKIP: why", when the
+ *  server or the peer's tools are missing. */
+io_peer *io_ref_peer_use(io_ref_peer *rp);
+/** Ends the peer's process if it was started (killed if still running). */
+void io_ref_peer_release(io_ref_peer *rp);
+
 #endif

@@ -27,18 +27,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef OOCSI_INTEROP_SOURCE_DIR
-#error "OOCSI_INTEROP_SOURCE_DIR must name tests/interop"
-#endif
-
 #define EPS 1e-6
 
 typedef struct peer {
     const char *lang; /* "java" or "python" */
-    io_peer p;
-    int started;
-    char skip[256];
-    char prefix[64], handle[96], in[96];
+    io_ref_peer r;
 } peer;
 
 static peer java, python;
@@ -46,67 +39,14 @@ static oocsi_client *ctl; /* sends the peers their commands */
 
 /* ------------------------------------------------------------ the peers */
 
-static void start_java(peer *pr, const char *port)
-{
-    char javac[512], jvm[512], jar[512], classes[512], cp[1100];
-    if (!io_find_program("javac", javac, sizeof javac) || !io_find_program("java", jvm, sizeof jvm)) {
-        snprintf(pr->skip, sizeof pr->skip, "no javac on PATH: the Java client peer is left out");
-        return;
-    }
-    snprintf(jar, sizeof jar, "%s/java/oocsi-client.jar", OOCSI_REFERENCE_DIR);
-    /* its own folder: test_interop_peer may compile at the same time */
-    snprintf(classes, sizeof classes, "%s/java-peer-features", OOCSI_INTEROP_BUILD_DIR);
-    it_proc *c = it_proc_startv(javac, NULL,
-                                (const char *const[]){"-encoding", "UTF-8", "-nowarn", "-d", classes, "-cp", jar,
-                                                      OOCSI_INTEROP_SOURCE_DIR "/InteropPeer.java", NULL});
-    if (it_proc_wait_exit(c, 120000) != 0)
-        fail_msg("javac failed:\n%s\n%s", it_buf_text(&c->out), it_buf_text(&c->err));
-    it_proc_release(c);
-    snprintf(cp, sizeof cp, "%s:%s", jar, classes);
-    io_peer_start(&pr->p, jvm, (const char *const[]){"-cp", cp, "InteropPeer", port, pr->handle, pr->prefix, NULL});
-}
-
-static void start_python(peer *pr, const char *port)
-{
-    char py[512], path[1024];
-    if (!io_find_program("python3", py, sizeof py)) {
-        snprintf(pr->skip, sizeof pr->skip, "no python3 on PATH for the Python client peer");
-        return;
-    }
-    const char *old = getenv("PYTHONPATH");
-    snprintf(path, sizeof path, "%s/python%s%s", OOCSI_REFERENCE_DIR, old ? ":" : "", old ? old : "");
-    setenv("PYTHONPATH", path, 1);
-    io_peer_start(&pr->p, py,
-                  (const char *const[]){OOCSI_INTEROP_SOURCE_DIR "/peer.py", port, pr->handle, pr->prefix, NULL});
-}
-
 /* The peer, started on first use and kept for the program; skips the test
  * when the server or the peer's tools are missing. */
 static io_peer *use(peer *pr)
 {
-    io_require_server();
-    if (pr->skip[0]) {
-        fprintf(stderr, "SKIP: %s\n", pr->skip);
-        skip();
-    }
+    io_peer *p = io_ref_peer_use(&pr->r);
     if (!ctl)
         ctl = io_client("io_feat_ctl");
-    if (pr->started)
-        return &pr->p;
-    char port[16];
-    snprintf(port, sizeof port, "%d", io_server_port());
-    if (strcmp(pr->lang, "java") == 0)
-        start_java(pr, port);
-    else
-        start_python(pr, port);
-    if (pr->skip[0])
-        return use(pr);
-    it_proc_keep(pr->p.proc);
-    pr->started = 1;
-    cJSON *ready = io_peer_event(&pr->p, "ready", IO_START_TIMEOUT);
-    io_assert_str(ready, "handle", pr->handle);
-    cJSON_Delete(ready);
-    return &pr->p;
+    return p;
 }
 
 /* Sends the peer a command (JSON object text, printf-style). */
@@ -117,14 +57,14 @@ static void cmd(peer *pr, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
-    io_send(ctl, pr->in, text);
+    io_send(ctl, pr->r.in, text);
 }
 
 /* The peer's next event of kind whose "name" is name (any when NULL). */
 static cJSON *event_named(peer *pr, const char *kind, const char *name)
 {
     for (;;) {
-        cJSON *ev = io_peer_event(&pr->p, kind, IT_TIMEOUT * 3);
+        cJSON *ev = io_peer_event(&pr->r.p, kind, IT_TIMEOUT * 3);
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(ev, "name");
         if (!name || (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0))
             return ev;
@@ -160,7 +100,7 @@ static void peer_var(peer *pr, const char *name, const char *type, const char *c
     cmd(pr, "{\"cmd\":\"vdef\",\"name\":\"%s\",\"type\":\"%s\",\"channel\":\"%s\",\"key\":\"%s\"%s}", name, type,
         channel, key, extra ? extra : "");
     expect(pr, "vdef", name);
-    wait_subscribed(channel, pr->handle);
+    wait_subscribed(channel, pr->r.handle);
 }
 
 /* The value of the peer's next vchange (Java: after an update from the
@@ -233,7 +173,7 @@ static int reads_text(void *ctx)
 
 static void channel(char *buf, size_t size, const char *what)
 {
-    snprintf(buf, size, "%s_%s", java.prefix, what);
+    snprintf(buf, size, "%s_%s", java.r.prefix, what);
 }
 
 /* ------------------------------------------------------ typed variables */
@@ -417,7 +357,7 @@ static void python_mode_with_python_peer(void **state)
     /* Bounds: C min 2 max 6, Python min 3 max 8. C sets 10: raw 10 goes out
      * and Python clamps it to its own 8. Python sets 1 (its value 3): raw 1
      * comes, C clamps it to 2. */
-    snprintf(ch, sizeof ch, "%s_pbounds", python.prefix);
+    snprintf(ch, sizeof ch, "%s_pbounds", python.r.prefix);
     oocsi_variable *v = oocsi_variable_new(c, ch, "b");
     assert_non_null(v);
     assert_int_equal(oocsi_variable_min(v, 2), OOCSI_OK);
@@ -434,7 +374,7 @@ static void python_mode_with_python_peer(void **state)
     /* Smoothing with sigma 1 over 2 values on both sides: 1, 2, 10.2 from
      * C; both end at 2.0 ([2, 2.0]); a plain Python variable holds the raw
      * 10.2. Then Python sets 10.2: raw again, both end at 2.25. */
-    snprintf(ch, sizeof ch, "%s_psigma", python.prefix);
+    snprintf(ch, sizeof ch, "%s_psigma", python.r.prefix);
     oocsi_variable *s = oocsi_variable_new(c, ch, "s");
     assert_non_null(s);
     assert_int_equal(oocsi_variable_smooth(s, 2, 1), OOCSI_OK);
@@ -571,20 +511,20 @@ static void announcement_like_java(void **state)
     it_inbox *hey = spy("heyOOCSI!");
     oocsi_client *c = io_client("io_feat_dev");
     char jname[128], cname[128], p[128];
-    snprintf(jname, sizeof jname, "%s_jdev", java.prefix);
-    snprintf(cname, sizeof cname, "%s_cdev", java.prefix);
-    snprintf(p, sizeof p, "%s_ann", java.prefix);
+    snprintf(jname, sizeof jname, "%s_jdev", java.r.prefix);
+    snprintf(cname, sizeof cname, "%s_cdev", java.r.prefix);
+    snprintf(p, sizeof p, "%s_ann", java.r.prefix);
     cmd(&java, "{\"cmd\":\"hey\",\"device\":\"%s\",\"channels\":\"%s\"}", jname, p);
     expect(&java, "hey", NULL);
     oocsi_device *d = like_java(c, cname, p);
     assert_int_equal(oocsi_device_submit(d), OOCSI_OK);
-    const it_msg *jm = from_sender(hey, java.handle), *cm = from_sender(hey, oocsi_handle(c));
+    const it_msg *jm = from_sender(hey, java.r.handle), *cm = from_sender(hey, oocsi_handle(c));
     assert_int_equal(cJSON_GetArraySize(jm->data), 1);
     assert_int_equal(cJSON_GetArraySize(cm->data), 1);
     const cJSON *jd = cJSON_GetObjectItemCaseSensitive(jm->data, jname);
     const cJSON *cd = cJSON_GetObjectItemCaseSensitive(cm->data, cname);
     assert_true(cJSON_IsObject(jd) && cJSON_IsObject(cd));
-    same_structure(jd, cd, java.handle, oocsi_handle(c));
+    same_structure(jd, cd, java.r.handle, oocsi_handle(c));
     oocsi_device_free(d);
 }
 
@@ -597,35 +537,35 @@ static void updates_like_java(void **state)
     use(&java);
     use(&python);
     char p[128], temp[160], lamp[160];
-    snprintf(p, sizeof p, "%s_upd", java.prefix);
+    snprintf(p, sizeof p, "%s_upd", java.r.prefix);
     snprintf(temp, sizeof temp, "%s_temp", p);
     snprintf(lamp, sizeof lamp, "%s_lamp", p);
     it_inbox *t = spy(temp), *l = spy(lamp);
     cmd(&python, "{\"cmd\":\"listen\",\"channel\":\"%s\"}", temp);
     expect(&python, "listen", NULL);
-    wait_subscribed(temp, python.handle);
-    cmd(&java, "{\"cmd\":\"hey\",\"device\":\"%s_jdev2\",\"channels\":\"%s\"}", java.prefix, p);
+    wait_subscribed(temp, python.r.handle);
+    cmd(&java, "{\"cmd\":\"hey\",\"device\":\"%s_jdev2\",\"channels\":\"%s\"}", java.r.prefix, p);
     expect(&java, "hey", NULL);
     oocsi_client *c = io_client("io_feat_upd");
     oocsi_device *d = like_java(c, "cdev2", p);
 
     cmd(&java, "{\"cmd\":\"dev_set\",\"component\":\"temp\",\"key\":\"value\",\"value\":21.5}");
     assert_int_equal(oocsi_device_set_value(d, "temp", 21.5), OOCSI_OK);
-    const it_msg *jm = from_sender(t, java.handle), *cm = from_sender(t, oocsi_handle(c));
+    const it_msg *jm = from_sender(t, java.r.handle), *cm = from_sender(t, oocsi_handle(c));
     if (!it_json_equal(jm->data, cm->data))
         fail_msg("value update: Java %s, C %s", jm->json, cm->json);
     IT_ASSERT_JSON(cm->data, "{\"value\":21.5,\"component\":\"temp\"}");
 
     cmd(&java, "{\"cmd\":\"dev_set\",\"component\":\"lamp\",\"key\":\"state\",\"value\":true}");
     assert_int_equal(oocsi_device_set_state(d, "lamp", 1), OOCSI_OK);
-    jm = from_sender(l, java.handle);
+    jm = from_sender(l, java.r.handle);
     cm = from_sender(l, oocsi_handle(c));
     if (!it_json_equal(jm->data, cm->data))
         fail_msg("state update: Java %s, C %s", jm->json, cm->json);
 
     /* The Python client got the C update as it was sent. */
     for (;;) {
-        cJSON *ev = io_peer_event(&python.p, "heard", IT_TIMEOUT * 3);
+        cJSON *ev = io_peer_event(&python.r.p, "heard", IT_TIMEOUT * 3);
         const cJSON *sender = cJSON_GetObjectItemCaseSensitive(ev, "sender");
         if (cJSON_IsString(sender) && strcmp(sender->valuestring, oocsi_handle(c)) == 0) {
             IT_ASSERT_JSON(cJSON_GetObjectItemCaseSensitive(ev, "data"), "{\"value\":21.5,\"component\":\"temp\"}");
@@ -677,7 +617,7 @@ static void home_assistant_commands(void **state)
     (void)state;
     use(&python);
     char p[128], name[160];
-    snprintf(p, sizeof p, "%s_ha", python.prefix);
+    snprintf(p, sizeof p, "%s_ha", python.r.prefix);
     snprintf(name, sizeof name, "%s_dev", p);
     it_inbox *hey = spy("heyOOCSI!");
     oocsi_client *c = io_client("io_feat_ha");
@@ -762,9 +702,8 @@ static void init_peer(peer *pr, const char *lang)
     char base[32];
     pr->lang = lang;
     snprintf(base, sizeof base, "iof_%s", lang);
-    it_unique(pr->prefix, sizeof pr->prefix, base);
-    snprintf(pr->handle, sizeof pr->handle, "%s_peer", pr->prefix);
-    snprintf(pr->in, sizeof pr->in, "%s_in", pr->prefix);
+    /* its own folder: test_interop_peer may compile at the same time */
+    io_ref_peer_init(&pr->r, strcmp(lang, "java") == 0 ? "InteropPeer" : "python", "java-peer-features", base, "peer");
 }
 
 /* Clients end with each test: a new command sender for the next. */
@@ -788,13 +727,13 @@ static int group_teardown(void **state)
     peer *all[2] = {&java, &python};
     oocsi_client *bye = NULL;
     for (int i = 0; i < 2; i++)
-        if (all[i]->started) {
+        if (all[i]->r.started) {
             if (!bye && !io_skip_reason())
                 bye = io_client("io_feat_bye");
-            if (bye && oocsi_send_json(bye, all[i]->in, "{\"cmd\":\"quit\"}") == OOCSI_OK &&
-                io_peer_wait_exit(&all[i]->p, IT_TIMEOUT * 3) != 0)
+            if (bye && oocsi_send_json(bye, all[i]->r.in, "{\"cmd\":\"quit\"}") == OOCSI_OK &&
+                io_peer_wait_exit(&all[i]->r.p, IT_TIMEOUT * 3) != 0)
                 fprintf(stderr, "the %s peer did not leave cleanly\n", all[i]->lang);
-            it_proc_release(all[i]->p.proc); /* killed if it is still there */
+            io_ref_peer_release(&all[i]->r); /* killed if it is still there */
         }
     it_close(bye);
     return io_group_teardown(state);

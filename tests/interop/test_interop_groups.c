@@ -15,66 +15,27 @@
 
 #include "oocsi/behavior.h"
 
-#ifndef OOCSI_INTEROP_SOURCE_DIR
-#error "OOCSI_INTEROP_SOURCE_DIR must name tests/interop"
-#endif
-
 /* A gather or consensus round: long enough for every answer to arrive. */
 #define ROUND_MS (300 * it_slowdown())
 
-static io_peer peer;
-static int peer_started;
-static char skip_peer[256];
-static char prefix[64], peer_handle[80], ch_in[80];
 static oocsi_client *ctl; /* sends the peer its commands */
+static io_ref_peer java;  /* GroupPeer */
 
 /* The peer, compiled and started on first use and kept for the program. */
 static io_peer *the_peer(void)
 {
-    io_require_server();
-    if (skip_peer[0]) {
-        fprintf(stderr, "SKIP: %s\n", skip_peer);
-        skip();
-    }
-    if (peer_started)
-        return &peer;
-    char javac[512], java[512];
-    if (!io_find_program("javac", javac, sizeof javac) || !io_find_program("java", java, sizeof java)) {
-        snprintf(skip_peer, sizeof skip_peer, "no javac on PATH: the Java behaviour peer is left out");
-        return the_peer();
-    }
-    char jar[512], classes[512], cp[1100], port[16];
-    snprintf(jar, sizeof jar, "%s/java/oocsi-client.jar", OOCSI_REFERENCE_DIR);
-    snprintf(classes, sizeof classes, "%s/group-peer", OOCSI_INTEROP_BUILD_DIR);
-    it_proc *p = it_proc_startv(javac, NULL,
-                                (const char *const[]){"-encoding", "UTF-8", "-d", classes, "-cp", jar,
-                                                      OOCSI_INTEROP_SOURCE_DIR "/GroupPeer.java", NULL});
-    if (it_proc_wait_exit(p, 120000) != 0)
-        fail_msg("javac failed:\n%s\n%s", it_buf_text(&p->out), it_buf_text(&p->err));
-    it_proc_release(p);
-    snprintf(cp, sizeof cp, "%s:%s", jar, classes);
-    snprintf(port, sizeof port, "%d", io_server_port());
-    io_peer_start(&peer, java, (const char *const[]){"-cp", cp, "GroupPeer", port, peer_handle, prefix, NULL});
-    it_proc_keep(peer.proc);
-    peer_started = 1;
-    cJSON *ready = io_peer_event(&peer, "ready", IO_START_TIMEOUT);
-    io_assert_str(ready, "handle", peer_handle);
-    cJSON_Delete(ready);
-    return &peer;
+    return io_ref_peer_use(&java);
 }
 
 static int group_setup(void **state)
 {
-    it_unique(prefix, sizeof prefix, "io_grp");
-    snprintf(peer_handle, sizeof peer_handle, "%s_peer", prefix);
-    snprintf(ch_in, sizeof ch_in, "%s_in", prefix);
+    io_ref_peer_init(&java, "GroupPeer", "group-peer", "io_grp", "peer");
     return io_group_setup(state);
 }
 
 static int group_teardown(void **state)
 {
-    if (peer_started)
-        it_proc_release(peer.proc); /* killed if a failed test left it running */
+    io_ref_peer_release(&java); /* killed if a failed test left it running */
     return io_group_teardown(state);
 }
 
@@ -99,7 +60,7 @@ static cJSON *command(const char *name, const char *fmt, ...)
         va_end(ap);
     }
     snprintf(msg, sizeof msg, "{\"cmd\":\"%s\"%s%s}", name, extra[0] ? "," : "", extra);
-    io_send(ctl, ch_in, msg);
+    io_send(ctl, java.in, msg);
     return io_peer_event(p, name, IT_TIMEOUT * 2);
 }
 
@@ -157,7 +118,7 @@ static void gather_with_java(void **state)
     oocsi_client *c;
     connect_members(&c, 1, "io_grp_g");
     atomic_int ends = 0;
-    oocsi_gather *g = oocsi_gather_new(c, prefix, "colour", ROUND_MS, on_gather_end, &ends);
+    oocsi_gather *g = oocsi_gather_new(c, java.prefix, "colour", ROUND_MS, on_gather_end, &ends);
     assert_non_null(g);
     command_done("gather_new", "\"key\":\"colour\",\"ms\":%d", ROUND_MS);
     command_done("gather_set", "\"value\":\"%s\"", "blue");
@@ -240,10 +201,10 @@ static void string_consensus_with_java(void **state)
     memset(r, 0, sizeof r);
     oocsi_consensus *cs[2];
     char ch[96];
-    snprintf(ch, sizeof ch, "%s_s", prefix);
+    snprintf(ch, sizeof ch, "%s_s", java.prefix);
     cJSON *ev = command("cons_new", "\"form\":\"string\",\"channel\":\"%s\",\"key\":\"mode\",\"ms\":%d", ch, ROUND_MS);
     cJSON_Delete(ev);
-    cJSON_Delete(io_peer_event(&peer, "cons_end", IT_TIMEOUT * 2)); /* its first round, for "" */
+    cJSON_Delete(io_peer_event(&java.p, "cons_end", IT_TIMEOUT * 2)); /* its first round, for "" */
     for (int i = 0; i < 2; i++) {
         cs[i] = oocsi_consensus_new(c[i], ch, "mode", ROUND_MS, OOCSI_CONSENSUS_MAJORITY, on_result, &r[i]);
         assert_non_null(cs[i]);
@@ -252,7 +213,7 @@ static void string_consensus_with_java(void **state)
     assert_int_equal(oocsi_consensus_vote_string(cs[1], "night"), OOCSI_OK);
     assert_true(wait_count(&r[1].own, 1));
     command_done("cons_set", "\"value\":\"%s\"", "day");
-    cJSON_Delete(io_peer_event(&peer, "cons_end", IT_TIMEOUT * 2));
+    cJSON_Delete(io_peer_event(&java.p, "cons_end", IT_TIMEOUT * 2));
     assert_int_equal(oocsi_consensus_vote_string(cs[0], "day"), OOCSI_OK);
     assert_true(wait_count(&r[0].own, 1));
     c_result_is(cs[0], "\"day\"");
@@ -264,7 +225,7 @@ static void string_consensus_with_java(void **state)
     assert_true(wait_count(&r[1].own, 2));
     int remote0 = atomic_load(&r[0].remote), remote1 = atomic_load(&r[1].remote);
     command_done("cons_set", "\"value\":\"%s\"", "dawn");
-    cJSON_Delete(io_peer_event(&peer, "cons_end", IT_TIMEOUT * 2));
+    cJSON_Delete(io_peer_event(&java.p, "cons_end", IT_TIMEOUT * 2));
     assert_true(wait_count(&r[0].remote, remote0 + 1));
     assert_true(wait_count(&r[1].remote, remote1 + 1));
     c_result_is(cs[0], "\"dusk\"");
@@ -286,7 +247,7 @@ static void bool_consensus_with_java(void **state)
     memset(r, 0, sizeof r);
     oocsi_consensus *cs[2];
     char ch[96];
-    snprintf(ch, sizeof ch, "%s_b", prefix);
+    snprintf(ch, sizeof ch, "%s_b", java.prefix);
     command_done("cons_new", "\"form\":\"bool\",\"channel\":\"%s\",\"key\":\"on\",\"ms\":%d", ch, ROUND_MS);
     for (int i = 0; i < 2; i++) {
         cs[i] = oocsi_consensus_new_bool(c[i], ch, "on", ROUND_MS, on_result, &r[i]);
@@ -296,7 +257,7 @@ static void bool_consensus_with_java(void **state)
     }
     int remote0 = atomic_load(&r[0].remote);
     command_done("cons_set", "\"value\":%s", "false");
-    cJSON_Delete(io_peer_event(&peer, "cons_end", IT_TIMEOUT * 2));
+    cJSON_Delete(io_peer_event(&java.p, "cons_end", IT_TIMEOUT * 2));
     assert_true(wait_count(&r[0].remote, remote0 + 1));
     c_result_is(cs[0], "true");
     assert_int_equal(oocsi_consensus_get_bool(cs[1], 0), 1);
@@ -320,11 +281,11 @@ static void average_consensus_with_java(void **state)
     (void)state;
     the_peer();
     char ch[96];
-    snprintf(ch, sizeof ch, "%s_f", prefix);
+    snprintf(ch, sizeof ch, "%s_f", java.prefix);
     command_done("cons_new", "\"form\":\"float_avg\",\"channel\":\"%s\",\"key\":\"level\",\"ms\":%d", ch, ROUND_MS);
-    cJSON_Delete(io_peer_event(&peer, "cons_end", IT_TIMEOUT * 2)); /* its first round, alone */
+    cJSON_Delete(io_peer_event(&java.p, "cons_end", IT_TIMEOUT * 2)); /* its first round, alone */
     command_done("cons_set", "\"value\":%s", "1.5");
-    cJSON_Delete(io_peer_event(&peer, "cons_end", IT_TIMEOUT * 2)); /* alone again */
+    cJSON_Delete(io_peer_event(&java.p, "cons_end", IT_TIMEOUT * 2)); /* alone again */
     oocsi_client *c;
     connect_members(&c, 1, "io_grp_ca");
     results r;
@@ -373,7 +334,7 @@ static void sync_with_java(void **state)
     (void)state;
     io_peer *p = the_peer();
     char ch[96];
-    snprintf(ch, sizeof ch, "%s_pulse", prefix);
+    snprintf(ch, sizeof ch, "%s_pulse", java.prefix);
     int period = 300 * it_slowdown(); /* steps of 15 ms */
     cJSON_Delete(command("sync_new", "\"channel\":\"%s\",\"ms\":%d", ch, period));
     int java_cycle = 0;
@@ -419,7 +380,7 @@ static void spread_with_java(void **state)
     (void)state;
     the_peer();
     char ch[96];
-    snprintf(ch, sizeof ch, "%s_sp", prefix);
+    snprintf(ch, sizeof ch, "%s_sp", java.prefix);
     cJSON_Delete(command("spread_new", "\"channel\":\"%s\",\"key\":\"seat\",\"ms\":%d", ch, 100));
     oocsi_client *c[2];
     connect_members(c, 2, "io_grp_sp");
@@ -453,7 +414,7 @@ static void peer_quits(void **state)
 {
     (void)state;
     io_peer *p = the_peer();
-    io_send(ctl ? ctl : (ctl = io_client("io_grp_ctl")), ch_in, "{\"cmd\":\"quit\"}");
+    io_send(ctl ? ctl : (ctl = io_client("io_grp_ctl")), java.in, "{\"cmd\":\"quit\"}");
     assert_int_equal(io_peer_wait_exit(p, IT_TIMEOUT * 3), 0);
 }
 

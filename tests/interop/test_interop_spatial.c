@@ -18,65 +18,26 @@
 
 #include <oocsi/behavior.h>
 
-#ifndef OOCSI_INTEROP_SOURCE_DIR
-#error "OOCSI_INTEROP_SOURCE_DIR must name tests/interop"
-#endif
-
-static io_peer peer;
-static int peer_started;
-static char skip_peer[256];
-static char prefix[64], jh[80], ch_in[80];
 static oocsi_client *cmd; /* sends the peer's commands (one per test) */
+static io_ref_peer java;  /* SpatialAwarenessPeer */
 
 /* Called first by every test: the command client of the previous test was
  * closed by its teardown. */
 static io_peer *the_peer(void)
 {
     cmd = NULL;
-    io_require_server();
-    if (skip_peer[0]) {
-        fprintf(stderr, "SKIP: %s\n", skip_peer);
-        skip();
-    }
-    if (peer_started)
-        return &peer;
-    char javac[512], java[512];
-    if (!io_find_program("javac", javac, sizeof javac) || !io_find_program("java", java, sizeof java)) {
-        snprintf(skip_peer, sizeof skip_peer, "no javac on PATH: the Java behaviour peer is left out");
-        return the_peer();
-    }
-    char jar[512], classes[512], cp[1100], port[16];
-    snprintf(jar, sizeof jar, "%s/java/oocsi-client.jar", OOCSI_REFERENCE_DIR);
-    snprintf(classes, sizeof classes, "%s/java-spatial-peer", OOCSI_INTEROP_BUILD_DIR);
-    it_proc *p = it_proc_startv(javac, NULL,
-                                (const char *const[]){"-encoding", "UTF-8", "-d", classes, "-cp", jar,
-                                                      OOCSI_INTEROP_SOURCE_DIR "/SpatialAwarenessPeer.java", NULL});
-    if (it_proc_wait_exit(p, 120000) != 0)
-        fail_msg("javac failed:\n%s\n%s", it_buf_text(&p->out), it_buf_text(&p->err));
-    it_proc_release(p);
-    snprintf(cp, sizeof cp, "%s:%s", jar, classes);
-    snprintf(port, sizeof port, "%d", io_server_port());
-    io_peer_start(&peer, java, (const char *const[]){"-cp", cp, "SpatialAwarenessPeer", port, jh, prefix, NULL});
-    it_proc_keep(peer.proc);
-    peer_started = 1;
-    cJSON *ready = io_peer_event(&peer, "ready", IO_START_TIMEOUT);
-    io_assert_str(ready, "handle", jh);
-    cJSON_Delete(ready);
-    return &peer;
+    return io_ref_peer_use(&java);
 }
 
 static int group_setup(void **state)
 {
-    it_unique(prefix, sizeof prefix, "io_beh");
-    snprintf(jh, sizeof jh, "%s_java", prefix);
-    snprintf(ch_in, sizeof ch_in, "%s_in", prefix);
+    io_ref_peer_init(&java, "SpatialAwarenessPeer", "java-spatial-peer", "io_beh", "java");
     return io_group_setup(state);
 }
 
 static int group_teardown(void **state)
 {
-    if (peer_started)
-        it_proc_release(peer.proc);
+    io_ref_peer_release(&java);
     return io_group_teardown(state);
 }
 
@@ -91,7 +52,7 @@ static void command(const char *fmt, ...)
     va_end(ap);
     if (!cmd)
         cmd = io_client("io_beh_cmd");
-    io_send(cmd, ch_in, json);
+    io_send(cmd, java.in, json);
 }
 
 /* ---------------------------------------------------------------- spatial */
@@ -116,7 +77,7 @@ static cJSON *java_spatial_until(int (*check)(const cJSON *view, const void *arg
     for (int64_t until = it_now_ms() + IT_TIMEOUT * 2; it_now_ms() < until;) {
         cJSON_Delete(ev);
         command("{\"cmd\":\"spatial_state\"}");
-        ev = io_peer_event(&peer, "spatial", IT_TIMEOUT * 2);
+        ev = io_peer_event(&java.p, "spatial", IT_TIMEOUT * 2);
         if (check(ev, arg))
             return ev;
     }
@@ -172,7 +133,7 @@ static void c_route(oocsi_spatial *s, const char *dest, const char *expected)
 static void java_route(const char *dest, const char *expected)
 {
     command("{\"cmd\":\"route\",\"dest\":\"%s\"}", dest);
-    cJSON *ev = io_peer_event(&peer, "route", IT_TIMEOUT * 3);
+    cJSON *ev = io_peer_event(&java.p, "route", IT_TIMEOUT * 3);
     io_assert_str(ev, "via", expected);
     cJSON_Delete(ev);
 }
@@ -195,7 +156,7 @@ static void spatial_group_agrees(void **state)
     assert_non_null(s1);
     assert_non_null(s2);
     command("{\"cmd\":\"spatial\",\"channel\":\"%s\",\"key\":\"pos\",\"x\":0,\"nd\":1.5}", ch);
-    cJSON_Delete(io_peer_event(&peer, "spatial_joined", IT_TIMEOUT * 2));
+    cJSON_Delete(io_peer_event(&java.p, "spatial_joined", IT_TIMEOUT * 2));
     count_ctx k1 = {s1, 3}, k2 = {s2, 3};
     assert_true(it_wait_until(has_count, &k1, IT_TIMEOUT));
     assert_true(it_wait_until(has_count, &k2, IT_TIMEOUT));
@@ -205,23 +166,23 @@ static void spatial_group_agrees(void **state)
     io_assert_str(view, "closest", h1);
     assert_string_equal(jpos(view, h1), "1.0");
     assert_string_equal(jpos(view, h2), "2.0");
-    assert_string_equal(jpos(view, jh), "0.0");
+    assert_string_equal(jpos(view, java.handle), "0.0");
     snprintf(buf, sizeof buf, "[\"%s\"]", h1);
     assert_json_text(cJSON_GetObjectItemCaseSensitive(view, "neighbours"), buf);
     cJSON_Delete(view);
     /* what C sees: Java's vote, the same neighbours */
     double x = -1;
-    assert_int_equal(oocsi_spatial_position(s2, jh, &x, NULL), OOCSI_OK);
+    assert_int_equal(oocsi_spatial_position(s2, java.handle, &x, NULL), OOCSI_OK);
     IT_ASSERT_NEAR(x, 0, 0);
     cJSON *nb = NULL;
     assert_int_equal(oocsi_spatial_neighbours(s1, &nb), OOCSI_OK);
-    assert_json_text(nb, sorted_pair(buf, sizeof buf, jh, h2));
+    assert_json_text(nb, sorted_pair(buf, sizeof buf, java.handle, h2));
     cJSON_Delete(nb);
 
     /* routes in both directions, each through the C member in the middle */
     java_route(h2, h1);
     java_route(h1, h1);
-    c_route(s2, jh, h1);
+    c_route(s2, java.handle, h1);
 
     /* c2 moves to -1: Java is now in the middle */
     assert_int_equal(oocsi_spatial_set_position(s2, -1, 0), OOCSI_OK);
@@ -233,7 +194,7 @@ static void spatial_group_agrees(void **state)
     double x2 = 0;
     assert_int_equal(oocsi_spatial_position(s1, h2, &x2, NULL), OOCSI_OK); /* c1 had it before Java answered */
     IT_ASSERT_NEAR(x2, -1, 0);
-    c_route(s1, h2, jh); /* Java's responder answers c1 */
+    c_route(s1, h2, java.handle); /* Java's responder answers c1 */
     java_route(h2, h2);
     oocsi_spatial_free(s1);
     oocsi_spatial_free(s2);
@@ -256,23 +217,23 @@ static void spatial_2d_positions_agree(void **state)
     assert_non_null(s1);
     assert_non_null(s2);
     command("{\"cmd\":\"spatial\",\"channel\":\"%s\",\"key\":\"xy\",\"x\":0,\"y\":1.25,\"nd\":1.5}", ch);
-    cJSON_Delete(io_peer_event(&peer, "spatial_joined", IT_TIMEOUT * 2));
+    cJSON_Delete(io_peer_event(&java.p, "spatial_joined", IT_TIMEOUT * 2));
     count_ctx k1 = {s1, 3};
     assert_true(it_wait_until(has_count, &k1, IT_TIMEOUT));
     cJSON *view = java_spatial_until(knows_three, NULL);
     assert_string_equal(jpos(view, h1), "0.6;0.8");
     assert_string_equal(jpos(view, h2), "3.0;-4.0");
-    assert_string_equal(jpos(view, jh), "0.0;1.25");
+    assert_string_equal(jpos(view, java.handle), "0.0;1.25");
     snprintf(buf, sizeof buf, "[\"%s\"]", h1);
     assert_json_text(cJSON_GetObjectItemCaseSensitive(view, "neighbours"), buf);
     cJSON_Delete(view);
     double x = -1, y = -1;
-    assert_int_equal(oocsi_spatial_position(s1, jh, &x, &y), OOCSI_OK);
+    assert_int_equal(oocsi_spatial_position(s1, java.handle, &x, &y), OOCSI_OK);
     IT_ASSERT_NEAR(x, 0, 0);
     IT_ASSERT_NEAR(y, 1.25, 0);
     cJSON *nb = NULL;
     assert_int_equal(oocsi_spatial_neighbours(s1, &nb), OOCSI_OK);
-    snprintf(buf, sizeof buf, "[\"%s\"]", jh);
+    snprintf(buf, sizeof buf, "[\"%s\"]", java.handle);
     assert_json_text(nb, buf);
     cJSON_Delete(nb);
     oocsi_spatial_free(s1);
@@ -309,17 +270,17 @@ static void awareness_group_agrees(void **state)
     assert_non_null(a1);
     assert_non_null(a2);
     command("{\"cmd\":\"aware\",\"channel\":\"%s\",\"keys\":\"\"}", ch);
-    cJSON_Delete(io_peer_event(&peer, "aware_joined", IT_TIMEOUT * 2));
+    cJSON_Delete(io_peer_event(&java.p, "aware_joined", IT_TIMEOUT * 2));
 
     /* Java -> C */
     command("{\"cmd\":\"aware_say\",\"channel\":\"%s\",\"x\":3,\"mood\":\"calm\"}", ch);
-    num_ctx n1 = {a1, jh, "x", 3}, n2 = {a2, jh, "x", 3};
+    num_ctx n1 = {a1, java.handle, "x", 3}, n2 = {a2, java.handle, "x", 3};
     assert_true(it_wait_until(has_num, &n1, IT_TIMEOUT));
     assert_true(it_wait_until(has_num, &n2, IT_TIMEOUT));
-    char *mood = oocsi_awareness_get_string(a1, jh, "mood");
+    char *mood = oocsi_awareness_get_string(a1, java.handle, "mood");
     assert_string_equal(mood, "calm");
     oocsi_free(mood);
-    assert_null(oocsi_awareness_get(a2, jh, "mood"));
+    assert_null(oocsi_awareness_get(a2, java.handle, "mood"));
 
     /* C -> Java */
     assert_int_equal(oocsi_awareness_set_number(a1, "x", 5), OOCSI_OK);
@@ -328,8 +289,8 @@ static void awareness_group_agrees(void **state)
     const cJSON *seen = NULL;
     for (int64_t until = it_now_ms() + IT_TIMEOUT * 2; it_now_ms() < until;) {
         cJSON_Delete(ev);
-        command("{\"cmd\":\"aware_state\",\"nodes\":\"%s,%s\",\"keys\":\"x,mood\"}", h1, jh);
-        ev = io_peer_event(&peer, "awareness", IT_TIMEOUT * 2);
+        command("{\"cmd\":\"aware_state\",\"nodes\":\"%s,%s\",\"keys\":\"x,mood\"}", h1, java.handle);
+        ev = io_peer_event(&java.p, "awareness", IT_TIMEOUT * 2);
         seen = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "nodes"), h1);
         /* both updates, which the Java client may apply in either order */
         const cJSON *x = cJSON_GetObjectItemCaseSensitive(seen, "x");
@@ -339,7 +300,7 @@ static void awareness_group_agrees(void **state)
     io_assert_num(seen, "x", 5);
     io_assert_str(seen, "mood", "busy");
     io_assert_num(ev, "size", 1); /* c1 only: Java is not its own node, c2 said nothing */
-    assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "nodes"), jh));
+    assert_null(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(ev, "nodes"), java.handle));
     cJSON_Delete(ev);
     assert_int_equal(oocsi_awareness_contains(a1, h1), 0);
     oocsi_awareness_free(a1);
@@ -381,7 +342,7 @@ static void statemachine_runs_like_java(void **state)
     the_peer();
     const char *ops = "exec,set:idle,exec,set:busy,exec,set:busy,set:done,exec,set:idle";
     command("{\"cmd\":\"sm\",\"states\":\"idle,busy,done\",\"ops\":\"%s\"}", ops);
-    cJSON *ev = io_peer_event(&peer, "sm", IT_TIMEOUT * 2);
+    cJSON *ev = io_peer_event(&java.p, "sm", IT_TIMEOUT * 2);
     char trace[1024] = "";
     oocsi_statemachine *m = oocsi_statemachine_new();
     const char *states[] = {"idle", "busy", "done"};
@@ -405,7 +366,7 @@ static void peer_quits(void **state)
     (void)state;
     the_peer();
     command("{\"cmd\":\"quit\"}");
-    assert_int_equal(io_peer_wait_exit(&peer, IT_TIMEOUT * 3), 0);
+    assert_int_equal(io_peer_wait_exit(&java.p, IT_TIMEOUT * 3), 0);
 }
 
 int main(void)
