@@ -53,14 +53,16 @@ int hub_origin_allowed(const char *origin, const char *host, const char *allow_o
  *  a connection limit refuses it (logged). */
 int ws_admit(oocsi_hub *h, const char *addr);
 
+/* Headroom before every WebSocket frame the hub queues, where libwebsockets
+ * writes the frame header (at least LWS_PRE: checked in hub_ws.c). Defined in
+ * every build: the output room sizes lines by it, with or without WebSockets. */
+#define HUB_WS_PRE 32
+
 #ifdef HUB_HAVE_WS
 typedef struct hub_ws hub_ws;
 
 /* How long the hub waits at shutdown for browsers to answer its close frame. */
 #define HUB_WS_GOING_AWAY_MS 1000
-/* Headroom before every WebSocket frame the hub queues, where libwebsockets
- * writes the frame header (at least LWS_PRE: checked in hub_ws.c). */
-#define HUB_WS_PRE 32
 
 typedef struct hub_ws_config {
     const char *bind_address;
