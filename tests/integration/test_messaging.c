@@ -1,6 +1,4 @@
-/*
- * Integration: channel and direct messaging over TCP through the hub.
- */
+/* Integration: channel and direct messages through the server under test (every transport, the Java server). */
 #include "support.h"
 
 #include <math.h>
