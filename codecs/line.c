@@ -311,7 +311,10 @@ static int key_is(const char *key, size_t kn, int escaped, const char *lit, size
     if (kn >= sizeof(buf)) {
         return 0; /* an escape is at least 2 bytes: the decoded key is longer than any envelope key */
     }
-    return oocsi_json_unescape(key, kn, buf) == m && memcmp(buf, lit, m) == 0;
+    /* As cJSON reads keys (C strings): an escaped NUL ends the key, so
+     * "timestamp\u0000" is "timestamp" on both decoding paths. */
+    size_t n = oocsi_json_unescape(key, kn, buf);
+    return strnlen(buf, n) == m && memcmp(buf, lit, m) == 0;
 }
 
 static void on_member(const char *key, size_t kn, const char *val, size_t vn, void *user)

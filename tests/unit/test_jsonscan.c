@@ -285,6 +285,8 @@ static void test_line_lazy_matches(void **state)
         "{\"timestamp\":1e3}",
         "{\"timestamp\":123456789012345678901234567890123456789012345678901234567890123456789012345}",
         "{\"timestamp\":-1.5e2}",
+        /* an escaped NUL ends a key, as in cJSON (a fuzzing finding) */
+        "{\"recipient\":\"r\",\"timestamp\\u0000\":-4503599627370496,\"sender\":\"s\"}",
         "  {\"v\":\"caf\xc3\xa9\"}  ",
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
