@@ -157,6 +157,8 @@ static size_t skip_value(const char *s, size_t i, size_t n)
     return n;
 }
 
+static int key_is(const char *key, size_t kn, int escaped, const char *lit, size_t m);
+
 /* Exact integer of the last top-level "timestamp" value in the object text,
  * for values beyond 2^53 that a double cannot hold. 1 on success. */
 static int raw_timestamp(const char *s, size_t n, int64_t *out)
@@ -187,7 +189,7 @@ static int raw_timestamp(const char *s, size_t n, int64_t *out)
         }
         i = skip_ws(s, i + 1, n);
         k = skip_value(s, i, n);
-        if (ke - ks == 9 && memcmp(s + ks, "timestamp", 9) == 0) {
+        if (key_is(s + ks, ke - ks, memchr(s + ks, '\\', ke - ks) != NULL, "timestamp", 9)) {
             vs = i;
             ve = k;
             found = 1;
@@ -304,17 +306,23 @@ typedef struct envelope {
 
 static int key_is(const char *key, size_t kn, int escaped, const char *lit, size_t m)
 {
-    char buf[16];
+    char small[64];
     if (!escaped) {
         return kn == m && memcmp(key, lit, m) == 0;
     }
-    if (kn >= sizeof(buf)) {
-        return 0; /* an escape is at least 2 bytes: the decoded key is longer than any envelope key */
+    /* Decoded, as cJSON reads keys (C strings): an escaped NUL ends the key,
+     * so "timestamp\u0000..." is "timestamp" on both decoding paths. A
+     * decoded key is never longer than its text. */
+    char *buf = kn < sizeof small ? small : malloc(kn + 1);
+    if (buf == NULL) {
+        return 0;
     }
-    /* As cJSON reads keys (C strings): an escaped NUL ends the key, so
-     * "timestamp\u0000" is "timestamp" on both decoding paths. */
     size_t n = oocsi_json_unescape(key, kn, buf);
-    return strnlen(buf, n) == m && memcmp(buf, lit, m) == 0;
+    int same = strnlen(buf, n) == m && memcmp(buf, lit, m) == 0;
+    if (buf != small) {
+        free(buf);
+    }
+    return same;
 }
 
 static void on_member(const char *key, size_t kn, const char *val, size_t vn, void *user)

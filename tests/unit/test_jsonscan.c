@@ -287,6 +287,8 @@ static void test_line_lazy_matches(void **state)
         "{\"timestamp\":-1.5e2}",
         /* an escaped NUL ends a key, as in cJSON (a fuzzing finding) */
         "{\"recipient\":\"r\",\"timestamp\\u0000\":-4503599627370496,\"sender\":\"s\"}",
+        "{\"recipient\":\"r\",\"timestamp\\u0000\":-9007199299045741,\"se\\t\":\"ers\"}",
+        "{\"re\":\"r\",\"timestamp\\u0000mp\\u0000\":-450359223372036854775808996,\"sender\":\"s\"}",
         "  {\"v\":\"caf\xc3\xa9\"}  ",
     };
     for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
